@@ -1,0 +1,10 @@
+"""skrt: regression models with a sense of curiosity.
+
+Regularity tangents, exact leave-one-out and active-learning scores for
+scikit-learn regressors.
+"""
+
+from ._ridge import RegularityRidge
+
+__all__ = ["RegularityRidge", "__version__"]
+__version__ = "0.1.0"

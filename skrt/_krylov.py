@@ -1,0 +1,213 @@
+"""Matrix-free path for large (sparse) designs.
+
+Nothing here forms ``XᵀX`` or densifies ``X``: the weighted centred design
+``Z = W^{1/2}(X - 1 x̄ᵀ)`` is applied as an operator, linear systems
+``(ZᵀZ + sI) v = b`` are solved by conjugate gradients, and the quantities
+that generalised cross-validation needs at *every* s come from Lanczos
+quadrature:
+
+.. math::
+
+    \\mathrm{RSS}(s) = \\|z\\|^2 - b^\\top (C + s)^{-1}\\big(2I - C (C+s)^{-1}\\big) b
+    \\approx \\|z\\|^2 - \\|b\\|^2 \\sum_j \\tau_j^2 \\frac{\\vartheta_j + 2s}
+    {(\\vartheta_j + s)^2},
+
+with ``C = ZᵀZ``, ``b = Zᵀz`` and ``(ϑ_j, τ_j)`` the Ritz values and first
+eigenvector components of the Lanczos tridiagonal started at ``b``; the
+degrees of freedom ``tr(C (C+s)⁻¹)`` use the same quadrature over Rademacher
+probes (stochastic Lanczos quadrature). The Krylov space does not depend on
+s, so one run serves the whole curve.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.linalg
+from scipy.sparse.linalg import LinearOperator, cg
+from sklearn.exceptions import ConvergenceWarning
+
+
+class CenteredDesign:
+    """``Z = W^{1/2} (X - 1 x̄ᵀ)`` as an operator on dense or sparse ``X``."""
+
+    def __init__(self, X, x_mean, w):
+        self.X = X
+        self.x_mean = x_mean
+        self.sw = np.sqrt(w)
+        self.shape = X.shape
+
+    def matmat(self, V):
+        """Z V for V of shape (p,) or (p, m)."""
+        out = np.asarray(self.X @ V) - self.x_mean @ V
+        return out * (self.sw if out.ndim == 1 else self.sw[:, None])
+
+    def rmatmat(self, U):
+        """Zᵀ U for U of shape (n,) or (n, m)."""
+        SU = U * (self.sw if U.ndim == 1 else self.sw[:, None])
+        out = np.asarray(self.X.T @ SU)
+        return out - np.multiply.outer(self.x_mean, SU.sum(axis=0))
+
+    def normal_operator(self, s):
+        """``A = ZᵀZ + sI`` as a :class:`~scipy.sparse.linalg.LinearOperator`."""
+        p = self.shape[1]
+        return LinearOperator(
+            (p, p),
+            matvec=lambda v: self.rmatmat(self.matmat(np.ravel(v))) + s * np.ravel(v),
+            dtype=float,
+        )
+
+    def gram_matmat(self, V):
+        """(ZᵀZ) V when p <= n, else (ZZᵀ) V: the smaller side."""
+        n, p = self.shape
+        if p <= n:
+            return self.rmatmat(self.matmat(V))
+        return self.matmat(self.rmatmat(V))
+
+    @property
+    def small_dim(self):
+        return min(self.shape)
+
+
+def solve_cg(A, b, *, x0=None, tol, max_iter, what):
+    """Conjugate gradients with a warning on non-convergence.
+
+    Raises
+    ------
+    FloatingPointError
+        If the iterates stop being finite.
+    """
+    x, info = cg(A, b, x0=x0, rtol=tol, atol=0.0, maxiter=max_iter)
+    if not np.all(np.isfinite(x)):
+        raise FloatingPointError(
+            f"Conjugate gradients for the {what} produced non-finite values; "
+            "check the scale of X and y or use solver='eigen'."
+        )
+    if info > 0:
+        warnings.warn(
+            f"Conjugate gradients for the {what} did not reach tol={tol:g} in "
+            f"max_iter={max_iter} iterations; increase max_iter or tol.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return x
+
+
+def lanczos(matmat, V0, n_steps, *, reorthogonalize=False):
+    """Run ``m`` independent Lanczos recurrences from the columns of ``V0``.
+
+    Returns the Ritz values ``nodes`` (m, k) and quadrature weights
+    ``weights`` (m, k) with ``Σ_j weights_j f(nodes_j) ≈ v₀ᵀ f(C) v₀``.
+    """
+    V = np.array(V0, dtype=float, copy=True)
+    if V.ndim == 1:
+        V = V[:, None]
+    dim, m = V.shape
+    norms = np.linalg.norm(V, axis=0)
+    safe = np.where(norms > 0, norms, 1.0)
+    V = V / safe
+    k = int(min(n_steps, dim))
+    alphas = np.zeros((k, m))
+    betas = np.zeros((k, m))
+    basis = [V] if reorthogonalize else None
+    V_prev = np.zeros_like(V)
+    beta_prev = np.zeros(m)
+    steps = k
+    for j in range(k):
+        W = matmat(V)
+        a = np.einsum("ij,ij->j", V, W)
+        W = W - a * V - beta_prev * V_prev
+        if reorthogonalize:
+            for _ in range(2):
+                for Q in basis:
+                    W -= Q * np.einsum("ij,ij->j", Q, W)
+        b = np.linalg.norm(W, axis=0)
+        alphas[j], betas[j] = a, b
+        if j == k - 1 or np.all(b <= 1e-12 * max(np.abs(a).max(), 1e-300)):
+            steps = j + 1
+            break
+        V_prev, V = V, W / np.where(b > 0, b, 1.0)
+        beta_prev = b
+        if reorthogonalize:
+            basis.append(V)
+    nodes = np.zeros((m, steps))
+    weights = np.zeros((m, steps))
+    for i in range(m):
+        # a breakdown (b≈0) ends that recurrence: truncate its tridiagonal
+        off = betas[: steps - 1, i]
+        stop = np.flatnonzero(off <= 1e-12 * max(np.abs(alphas[:steps, i]).max(), 1e-300))
+        kk = int(stop[0]) + 1 if stop.size else steps
+        theta, Y = scipy.linalg.eigh_tridiagonal(alphas[:kk, i], off[: kk - 1])
+        nodes[i, :kk] = np.maximum(theta, 0.0)
+        weights[i, :kk] = norms[i] ** 2 * Y[0] ** 2
+    return nodes, weights
+
+
+class GCVQuadrature:
+    """GCV(s) for every s from one Krylov run (see module docstring).
+
+    Parameters
+    ----------
+    design : CenteredDesign
+    Yc : ndarray of shape (n_samples, n_targets)
+        Centred targets.
+    w_sum : float
+    fit_intercept : bool
+    n_probes, n_steps : int
+        Rademacher probes and Lanczos steps of the trace estimate.
+    random_state : numpy.random.RandomState
+    """
+
+    def __init__(self, design, Yc, w_sum, fit_intercept, *, n_probes, n_steps, random_state):
+        self.w_sum = w_sum
+        self.fit_intercept = fit_intercept
+        Z_y = Yc * design.sw[:, None]
+        self.z_sq = np.einsum("ij,ij->j", Z_y, Z_y)
+        B = design.rmatmat(Z_y)  # (p, k)
+        self.rss_quad = [
+            lanczos(lambda V: design.rmatmat(design.matmat(V)), B[:, j], n_steps,
+                    reorthogonalize=True)
+            for j in range(B.shape[1])
+        ]
+        dim = design.small_dim
+        if dim <= n_probes:
+            probes = np.eye(dim)  # exact trace: Σ_i e_iᵀ f(C) e_i
+        else:
+            # Rademacher probes, rescaled so that the mean is the trace estimate
+            probes = random_state.choice([-1.0, 1.0], size=(dim, n_probes))
+        self._trace_scale = 1.0 if dim <= n_probes else 1.0 / n_probes
+        self.trace_nodes, self.trace_weights = lanczos(
+            design.gram_matmat, probes, n_steps
+        )
+        self.lam_max = float(
+            max(self.trace_nodes.max(initial=0.0),
+                max(q[0].max(initial=0.0) for q in self.rss_quad))
+        )
+
+    def df(self, alphas):
+        """Estimated ``[fit_intercept] + tr(C (C+s)⁻¹)`` per alpha."""
+        alphas = np.atleast_1d(alphas)
+        th = self.trace_nodes[..., None]
+        f = th / (th + alphas)
+        tr = np.einsum("ij,ijk->k", self.trace_weights, f) * self._trace_scale
+        return float(self.fit_intercept) + tr
+
+    def rss(self, alphas):
+        """Quadrature of the weighted residual sum of squares, (n_alphas, k)."""
+        alphas = np.atleast_1d(alphas)
+        out = np.empty((alphas.size, len(self.rss_quad)))
+        for j, (nodes, weights) in enumerate(self.rss_quad):
+            th = nodes[0][:, None]
+            f = (th + 2 * alphas) / (th + alphas) ** 2
+            out[:, j] = self.z_sq[j] - weights[0] @ f
+        return np.maximum(out, 0.0)
+
+    def gcv(self, alphas):
+        dof = 1.0 - self.df(alphas) / self.w_sum
+        with np.errstate(divide="ignore"):
+            return np.where(
+                (dof > 1e-12)[:, None],
+                self.rss(alphas) / self.w_sum / np.maximum(dof, 1e-300)[:, None] ** 2,
+                np.inf,
+            )

@@ -1,0 +1,395 @@
+"""Numerical core: weighted centring, one spectral decomposition, and the
+closed forms of ridge regression evaluated at any regularity ``s``.
+
+Notation follows ``MATH.md``: ``Z = W^{1/2} Xc`` is the weighted centred
+design, ``A(s) = Zᵀ Z + s I``, ``Zᵀ Z = V diag(lam) Vᵀ`` its (truncated)
+eigendecomposition. Rows of ``P = Xc V`` are the training samples in the
+eigenbasis (unweighted), and ``c = Pᵀ W yc`` holds the projected targets, so
+that for every ``s``
+
+.. math::
+
+    \\theta^*(s) = V \\frac{c}{\\lambda + s}, \\qquad
+    \\dot\\theta(s) = -V \\frac{c}{(\\lambda + s)^2}, \\qquad
+    g_i(s) = \\frac{1}{\\sum w} + \\sum_k \\frac{P_{ik}^2}{\\lambda_k + s},
+
+with ``g_i`` the leverage of one unit of weight of sample ``i``
+(``h_i = w_i g_i``). Each ``s`` costs ``O(n * rank)`` after the decomposition.
+
+Everything here is array-in/array-out; the estimators are thin wrappers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+import scipy.optimize
+import scipy.sparse as sp
+
+__all__ = [
+    "Spectral",
+    "weighted_center",
+    "decompose",
+    "leave_one_out_path",
+    "gcv_path",
+    "minimize_criterion",
+    "default_alpha_bounds",
+]
+
+
+def weighted_center(X, Y, w, fit_intercept):
+    """Weighted means of the columns of ``X`` (dense or sparse) and ``Y``.
+
+    Returns ``(x_mean, y_mean, w_sum)``; the means are zero when
+    ``fit_intercept`` is False.
+    """
+    w_sum = float(w.sum())
+    if not fit_intercept:
+        return np.zeros(X.shape[1]), np.zeros(Y.shape[1]), w_sum
+    x_mean = np.asarray(X.T @ w).ravel() / w_sum
+    y_mean = (w @ Y) / w_sum
+    return x_mean, y_mean, w_sum
+
+
+def center_dot(X, x_mean, M):
+    """``(X - 1 x_meanᵀ) @ M`` without forming the centred matrix."""
+    out = X @ M
+    out = np.asarray(out)
+    return out - x_mean @ M
+
+
+def centered_sq_norms(X, x_mean):
+    """Row norms ``‖x_i - x_mean‖²`` for dense or sparse ``X``."""
+    if sp.issparse(X):
+        sq = np.asarray(X.multiply(X).sum(axis=1)).ravel()
+    else:
+        sq = np.einsum("ij,ij->i", X, X)
+    return sq - 2.0 * np.asarray(X @ x_mean).ravel() + x_mean @ x_mean
+
+
+@dataclass
+class Spectral:
+    """One decomposition of the weighted centred training design.
+
+    Attributes
+    ----------
+    V : ndarray of shape (n_features, rank)
+        Right singular vectors of ``Z``.
+    lam : ndarray of shape (rank,)
+        Eigenvalues of ``ZᵀZ`` (squared singular values), all positive.
+    P : ndarray of shape (n_samples, rank)
+        Centred training samples in the basis ``V``.
+    c : ndarray of shape (rank, n_targets)
+        ``Pᵀ W yc``.
+    yc : ndarray of shape (n_samples, n_targets)
+        Centred targets.
+    w : ndarray of shape (n_samples,)
+        Sample weights.
+    w_sum : float
+        Sum of the weights.
+    fit_intercept : bool
+        Whether an unpenalised intercept was fitted (adds ``1/Σw`` to g).
+    """
+
+    V: np.ndarray
+    lam: np.ndarray
+    P: np.ndarray
+    c: np.ndarray
+    yc: np.ndarray
+    w: np.ndarray
+    w_sum: float
+    fit_intercept: bool
+
+    @property
+    def intercept_leverage(self) -> float:
+        return 1.0 / self.w_sum if self.fit_intercept else 0.0
+
+    # -- closed forms at one s ------------------------------------------------
+    def coef(self, s):
+        """θ*(s), shape (n_features, n_targets)."""
+        return self.V @ (self.c / (self.lam + s)[:, None])
+
+    def coef_tangent(self, s):
+        """dθ*/ds = -A⁻¹θ*, shape (n_features, n_targets)."""
+        return -self.V @ (self.c / ((self.lam + s) ** 2)[:, None])
+
+    def fitted_centered(self, s):
+        """Xc θ*(s), shape (n_samples, n_targets)."""
+        return self.P @ (self.c / (self.lam + s)[:, None])
+
+    def unit_leverage(self, s):
+        """g_i(s) = 1/Σw + (x_i - x̄)ᵀ A⁻¹ (x_i - x̄), shape (n_samples,)."""
+        return self.intercept_leverage + (self.P**2) @ (1.0 / (self.lam + s))
+
+    def apply_inverse(self, B, s):
+        """A(s)⁻¹ B for B in the span of V (e.g. Xcᵀ W r)."""
+        return self.V @ ((self.V.T @ B) / (self.lam + s)[:, None])
+
+    def quadratic_inverse(self, Xc_V, Xc_sq_norm, s):
+        """x̃ᵀ (X̃ᵀWX̃ + sP)⁻¹ x̃ for rows given by their projections.
+
+        ``Xc_V`` are the centred rows in the basis ``V`` and ``Xc_sq_norm``
+        their squared norms; the part outside ``span(V)`` sees ``A⁻¹ = 1/s``.
+        """
+        inside = (Xc_V**2) @ (1.0 / (self.lam + s))
+        outside = np.maximum(Xc_sq_norm - np.einsum("ij,ij->i", Xc_V, Xc_V), 0.0)
+        return self.intercept_leverage + inside + outside / s
+
+
+def _rank_cut(lam, size):
+    """Keep eigenvalues above the round-off level of the largest one."""
+    if lam.size == 0:
+        return np.zeros(0, dtype=bool)
+    top = lam.max()
+    if top <= 0:
+        return np.zeros(lam.shape, dtype=bool)
+    return lam > top * max(size) * np.finfo(float).eps * 10
+
+
+def decompose(X, Y, w, x_mean, y_mean, w_sum, fit_intercept, method="eigen"):
+    """Decompose ``Z = W^{1/2} (X - x̄)`` once.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, n_targets)
+    w : ndarray of shape (n_samples,)
+    x_mean, y_mean, w_sum : output of :func:`weighted_center`.
+    fit_intercept : bool
+    method : {"eigen", "svd"}
+        ``"eigen"`` diagonalises ``ZᵀZ`` or ``ZZᵀ``, whichever is smaller
+        (works on sparse ``X`` without densifying it); ``"svd"`` takes the
+        thin SVD of the dense ``Z`` (better conditioned, slower).
+
+    Returns
+    -------
+    Spectral
+    """
+    n, p = X.shape
+    sw = np.sqrt(w)
+    positive = w > 0
+    if method == "svd":
+        if sp.issparse(X):
+            raise ValueError("solver='svd' needs dense X; use solver='eigen'.")
+        Z = (X - x_mean) * sw[:, None]
+        U, S, Vt = scipy.linalg.svd(Z, full_matrices=False, lapack_driver="gesdd")
+        keep = _rank_cut(S**2, (n, p))
+        U, S, V = U[:, keep], S[keep], Vt[keep].T
+        lam = S**2
+        P = _rows_from_left(U, S, sw, positive, X, x_mean, V)
+    elif p <= n:
+        # covariance side: ZᵀZ = Xcᵀ W Xc  (p x p)
+        if sp.issparse(X):
+            C = np.asarray((X.T @ (sp.diags(w) @ X)).todense())
+            C -= w_sum * np.outer(x_mean, x_mean)
+        else:
+            Xc = X - x_mean
+            C = Xc.T @ (Xc * w[:, None])
+        lam, V = scipy.linalg.eigh(C, driver="evd", overwrite_a=True)
+        keep = _rank_cut(lam, (n, p))
+        lam, V = lam[keep], V[:, keep]
+        P = center_dot(X, x_mean, V)
+    else:
+        # Gram side: ZZᵀ (n x n)
+        if sp.issparse(X):
+            G = np.asarray((X @ X.T).todense())
+            Xm = np.asarray(X @ x_mean).ravel()
+            G -= Xm[:, None] + Xm[None, :]
+            G += x_mean @ x_mean
+        else:
+            Xc = X - x_mean
+            G = Xc @ Xc.T
+        G *= sw[:, None]
+        G *= sw[None, :]
+        lam, U = scipy.linalg.eigh(G, driver="evd", overwrite_a=True)
+        keep = _rank_cut(lam, (n, p))
+        lam, U = lam[keep], U[:, keep]
+        S = np.sqrt(lam)
+        # V = Zᵀ U / S
+        Us = U * (sw / 1.0)[:, None] / S
+        V = np.asarray(X.T @ Us) - np.outer(x_mean, Us.sum(axis=0))
+        P = _rows_from_left(U, S, sw, positive, X, x_mean, V)
+    yc = Y - y_mean
+    c = P.T @ (yc * w[:, None])
+    return Spectral(
+        V=np.ascontiguousarray(V),
+        lam=lam,
+        P=np.ascontiguousarray(P),
+        c=c,
+        yc=yc,
+        w=w,
+        w_sum=w_sum,
+        fit_intercept=fit_intercept,
+    )
+
+
+def _rows_from_left(U, S, sw, positive, X, x_mean, V):
+    """P = Xc V from Z = U S Vᵀ: rows with w > 0 are U S / √w; others direct."""
+    P = np.empty_like(U)
+    P[positive] = U[positive] * S / sw[positive, None]
+    if not positive.all():
+        zero = ~positive
+        P[zero] = center_dot(X[zero], x_mean, V)
+    return P
+
+
+# ----------------------------------------------------------------------------
+# Cross-validation criteria over many s
+# ----------------------------------------------------------------------------
+
+
+def _removed_fraction(w):
+    """Weight removed when one observation of sample i is left out.
+
+    Integer weights count repeated rows, so one unit is removed; a weight below
+    one is a fraction of an observation, removed whole.
+    """
+    return np.minimum(w, 1.0)
+
+
+def leave_one_out_path(spec: Spectral, alphas, *, return_derivative=False):
+    """Exact weighted LOO error ``Σ w_i e_i² / Σw`` at each alpha.
+
+    ``e_i = r_i / (1 - m_i g_i)`` with ``m_i = min(w_i, 1)``. For weights <= 1
+    this is ``r_i/(1-h_i)`` (sample i removed); integer weights act like
+    repeated rows. Returns shape (n_alphas, n_targets), and with
+    ``return_derivative`` also d/d(log s) of it.
+    """
+    alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
+    m = _removed_fraction(spec.w)
+    P2 = spec.P**2
+    inv = 1.0 / (spec.lam[:, None] + alphas[None, :])  # (r, G)
+    g = spec.intercept_leverage + P2 @ inv  # (n, G)
+    denom = 1.0 - m[:, None] * g  # (n, G)
+    k = spec.c.shape[1]
+    out = np.empty((alphas.size, k))
+    dout = np.empty((alphas.size, k)) if return_derivative else None
+    bad = np.any(denom <= 1e-14, axis=0)
+    denom = np.where(denom <= 1e-14, np.nan, denom)
+    for j in range(k):
+        coef = spec.c[:, j][:, None] * inv  # (r, G)
+        r = spec.P @ coef - spec.yc[:, j][:, None]  # (n, G): f - y
+        e = r / denom
+        out[:, j] = (spec.w @ (e**2)) / spec.w_sum
+        if return_derivative:
+            # d r/ds = -P c/(λ+s)²,  d g/ds = -P² 1/(λ+s)²
+            dr = -(spec.P @ (coef * inv))
+            dg = -(P2 @ (inv**2))
+            de = dr / denom + r * m[:, None] * dg / denom**2
+            dout[:, j] = 2.0 * (spec.w @ (e * de)) / spec.w_sum * alphas
+    out[bad] = np.inf
+    if return_derivative:
+        dout[bad] = np.nan
+        return out, dout
+    return out
+
+
+def gcv_path(spec: Spectral, alphas):
+    """Generalised cross-validation ``(RSS/Σw) / (1 - df/Σw)²`` per alpha.
+
+    ``df = [fit_intercept] + Σ_k λ_k/(λ_k + s)``. Shape (n_alphas, n_targets).
+    """
+    alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
+    shrink = spec.lam[:, None] / (spec.lam[:, None] + alphas[None, :])
+    df = float(spec.fit_intercept) + shrink.sum(axis=0)
+    out = np.empty((alphas.size, spec.c.shape[1]))
+    for j in range(spec.c.shape[1]):
+        r = spec.P @ (spec.c[:, j][:, None] / (spec.lam[:, None] + alphas)) - spec.yc[
+            :, j
+        ][:, None]
+        out[:, j] = (spec.w @ r**2) / spec.w_sum
+    dof = 1.0 - df / spec.w_sum
+    with np.errstate(divide="ignore"):
+        out = np.where((dof > 1e-12)[:, None], out / np.maximum(dof, 1e-300)[:, None] ** 2, np.inf)
+    return out
+
+
+def default_alpha_bounds(lam_max):
+    """Search range relative to the largest eigenvalue of ``ZᵀZ``.
+
+    ``1e-8 λ_max`` is ordinary least squares for practical purposes and
+    ``1e4 λ_max`` the constant model.
+    """
+    if not np.isfinite(lam_max) or lam_max <= 0:
+        return 1e-6, 1e6
+    return 1e-8 * lam_max, 1e4 * lam_max
+
+
+def minimize_criterion(criterion, bounds, *, derivative=None, n_grid=33, n_starts=3):
+    """Minimise a 1-D criterion of s over ``bounds`` on a continuum.
+
+    A coarse log-grid locates the basins (several local minima are common);
+    the ``n_starts`` best are refined: by a root of the analytic derivative
+    in log s when ``derivative`` is given and changes sign in the bracket,
+    otherwise by bounded Brent search in log s.
+
+    Parameters
+    ----------
+    criterion : callable
+        ``criterion(alphas) -> values`` of shape (n_alphas,), vectorised.
+    bounds : (float, float)
+    derivative : callable, optional
+        ``derivative(alphas) -> d criterion / d log(alpha)``.
+
+    Returns
+    -------
+    alpha : float
+    value : float
+    at_bound : {None, "lower", "upper"}
+    """
+    lo, hi = float(bounds[0]), float(bounds[1])
+    grid = np.geomspace(lo, hi, n_grid)
+    vals = np.asarray(criterion(grid), dtype=float)
+    vals = np.where(np.isfinite(vals), vals, np.inf)
+    if not np.isfinite(vals).any():
+        raise ValueError(
+            "The cross-validation criterion is infinite at every alpha in "
+            f"alpha_bounds=({lo:g}, {hi:g}): some sample has leverage 1 "
+            "(it alone determines its own fit). Raise alpha_bounds or add data."
+        )
+    # local minima of the grid, best first
+    padded = np.concatenate([[np.inf], vals, [np.inf]])
+    is_min = (padded[1:-1] <= padded[:-2]) & (padded[1:-1] <= padded[2:])
+    starts = np.flatnonzero(is_min)
+    starts = starts[np.argsort(vals[starts])][:n_starts]
+    log_grid = np.log(grid)
+
+    def f_log(t):
+        v = float(np.asarray(criterion(np.array([np.exp(t)])))[0])
+        return v if np.isfinite(v) else np.inf
+
+    best_t, best_v = log_grid[starts[0]], vals[starts[0]]
+    for i in starts:
+        a = log_grid[max(i - 1, 0)]
+        b = log_grid[min(i + 1, n_grid - 1)]
+        t_opt = None
+        if derivative is not None:
+            da, db = (float(np.asarray(derivative(np.exp([x])))[0]) for x in (a, b))
+            if np.isfinite(da) and np.isfinite(db) and da < 0 < db:
+                t_opt = scipy.optimize.brentq(
+                    lambda t: float(np.asarray(derivative(np.exp([t])))[0]),
+                    a,
+                    b,
+                    xtol=1e-12,
+                    rtol=1e-14,
+                )
+        if t_opt is None:
+            res = scipy.optimize.minimize_scalar(
+                f_log, bounds=(a, b), method="bounded", options={"xatol": 1e-10}
+            )
+            t_opt = float(res.x)
+        v = f_log(t_opt)
+        # the end points of the bracket are candidates too (boundary minima)
+        for t in (t_opt, a, b):
+            vt = v if t == t_opt else f_log(t)
+            if vt < best_v or (vt == best_v and t == t_opt):
+                best_t, best_v = t, vt
+    alpha = float(np.exp(best_t))
+    at_bound = None
+    if np.isclose(best_t, log_grid[0], atol=1e-9):
+        alpha, at_bound = lo, "lower"
+    elif np.isclose(best_t, log_grid[-1], atol=1e-9):
+        alpha, at_bound = hi, "upper"
+    return alpha, float(best_v), at_bound

@@ -1,0 +1,656 @@
+"""RegularityRidge: ridge regression that knows its regularity tangent."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _heuristics
+from ._krylov import CenteredDesign, GCVQuadrature, solve_cg
+from ._linalg import (
+    center_dot,
+    centered_sq_norms,
+    decompose,
+    default_alpha_bounds,
+    gcv_path,
+    leave_one_out_path,
+    minimize_criterion,
+    weighted_center,
+)
+from ._validation import (
+    check_bool,
+    check_bounds,
+    check_choice,
+    check_positive,
+    check_regularity,
+    check_sample_weight,
+)
+from .exceptions import RegularityBoundWarning
+
+_SOLVERS = ("auto", "svd", "eigen", "cg")
+# Sparse inputs whose smaller side exceeds this go to conjugate gradients
+# under solver="auto" (unless exact leave-one-out is asked for).
+_AUTO_CG_MIN_SIDE = 2000
+# Exact leave-one-out needs an eigendecomposition of a square matrix of this
+# side at most (about 3 GiB of workspace); beyond it use alpha="gcv".
+_MAX_DECOMPOSITION_SIDE = 20000
+_N_PROBES = 16
+_N_LANCZOS = 60
+
+
+class RegularityRidge(RegressorMixin, BaseEstimator):
+    """Ridge regression with its regularity tangent, exact leave-one-out and
+    the leave-one-out-optimal regularity.
+
+    Minimises the same objective as :class:`sklearn.linear_model.Ridge`,
+    ``Σ_i w_i (x_iᵀθ + b - y_i)² + alpha ‖θ‖²`` (the intercept ``b`` is not
+    penalised), and also returns the *regularity tangent* ``dθ*/d alpha``,
+    the leverage of every training sample and its exact leave-one-out
+    residual, all from one decomposition of the data.
+
+    Parameters
+    ----------
+    alpha : float or {"loo", "gcv"}, default=1.0
+        The regularity ``s``. A positive float fixes it; ``"loo"`` minimises
+        the exact leave-one-out error over the continuum ``alpha_bounds``
+        (coarse log-grid, then refinement of the best basins by a root of
+        the analytic derivative); ``"gcv"`` minimises generalised
+        cross-validation instead (the only criterion of ``solver="cg"``).
+    alpha_bounds : (float, float) or None, default=None
+        Search range for ``"loo"`` and ``"gcv"``. ``None`` means
+        ``(1e-8, 1e4) * λ_max`` with ``λ_max`` the largest eigenvalue of the
+        weighted centred ``XᵀX``: from practically least squares to
+        practically the constant model. A minimum at a bound raises a
+        :class:`~skrt.exceptions.RegularityBoundWarning`.
+    fit_intercept : bool, default=True
+        Fit an unpenalised intercept.
+    solver : {"auto", "svd", "eigen", "cg"}, default="auto"
+        ``"eigen"`` diagonalises ``XᵀWX`` or ``XWXᵀ``, whichever is smaller
+        (dense or sparse X); ``"svd"`` takes the thin SVD of the dense
+        design (better conditioned, slower); ``"cg"`` solves by conjugate
+        gradients on a matrix-free operator and never forms ``XᵀX``: leverage
+        and exact leave-one-out are then unavailable and ``alpha`` must be a
+        float or ``"gcv"``. ``"auto"`` picks ``"cg"`` for sparse X whose
+        smaller side exceeds 2000 (unless ``alpha="loo"``), else ``"eigen"``.
+    tol : float, default=1e-6
+        Relative residual tolerance of conjugate gradients.
+    max_iter : int or None, default=None
+        Iteration cap of conjugate gradients (``None``: ``10 * n_features``).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the Rademacher probes of the stochastic trace estimate
+        (``solver="cg"`` only).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+        θ*, the weights.
+    intercept_ : float or ndarray of shape (n_targets,)
+    alpha_ : float
+        The regularity used.
+    coef_tangent_ : ndarray of shape (n_features,) or (n_targets, n_features)
+        The regularity tangent ``dθ*/d alpha = -A⁻¹θ*``,
+        ``A = Xcᵀ W Xc + alpha I``.
+    intercept_tangent_ : float or ndarray of shape (n_targets,)
+        ``d b*/d alpha = -x̄ᵀ coef_tangent_``.
+    leverage_ : ndarray of shape (n_samples,)
+        ``h_i = w_i/Σw + w_i (x_i - x̄)ᵀ A⁻¹ (x_i - x̄)``, the diagonal of the
+        weighted hat matrix. Not set by ``solver="cg"``.
+    loo_residuals_ : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        Exact leave-one-out residuals ``y_i - f_(-i)(x_i)``, that is
+        ``(y_i - f(x_i)) / (1 - h_i)``. A sample weight counts repeated
+        observations: a sample of weight ``w_i > 1`` leaves one unit of
+        weight out (``h_i/w_i`` replaces ``h_i``), exactly as if it were
+        ``w_i`` repeated rows. Not set by ``solver="cg"``.
+    loo_error_ : float or ndarray of shape (n_targets,)
+        ``Σ_i w_i loo_residuals_i² / Σ_i w_i`` at ``alpha_``.
+        Not set by ``solver="cg"``.
+    gcv_error_ : float or ndarray of shape (n_targets,)
+        Generalised cross-validation error at ``alpha_`` (exact, or a
+        stochastic Lanczos estimate with ``solver="cg"``).
+    noise_variance_ : float or ndarray of shape (n_targets,)
+        Residual variance ``Σ w_i r_i² / (Σ w_i - df)``, ``df = Σ h_i``.
+    solver_ : str
+        The solver used.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined when X has feature names that are all strings.
+
+    See Also
+    --------
+    sklearn.linear_model.Ridge : same objective and ``coef_``.
+    sklearn.linear_model.RidgeCV : leave-one-out over a grid of alphas.
+
+    Notes
+    -----
+    With ``W^{1/2} Xc = U S Vᵀ`` and ``λ = S²``, every quantity is a
+    closed form in ``s`` (``MATH.md`` sections 1-2):
+
+    .. math::
+
+        \\theta^*(s) = V \\frac{S}{S^2 + s} U^\\top W^{1/2} y_c, \\qquad
+        \\dot\\theta(s) = -V \\frac{S}{(S^2 + s)^2} U^\\top W^{1/2} y_c,
+
+    .. math::
+
+        h_i(s) = \\frac{w_i}{\\sum w} + \\sum_k U_{ik}^2 \\frac{S_k^2}{S_k^2 + s},
+        \\qquad r_{(-i)} = \\frac{r_i}{1 - h_i},
+
+    so after one decomposition every alpha costs ``O(n * rank)``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from skrt import RegularityRidge
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> model = RegularityRidge(alpha="loo").fit(X, y)
+    >>> bool(model.alpha_ > 0)
+    True
+    >>> model.coef_tangent_.shape
+    (10,)
+    >>> model.score_samples(X[:3]).shape
+    (3,)
+    """
+
+    def __init__(
+        self,
+        alpha=1.0,
+        *,
+        alpha_bounds=None,
+        fit_intercept=True,
+        solver="auto",
+        tol=1e-6,
+        max_iter=None,
+        random_state=None,
+    ):
+        self.alpha = alpha
+        self.alpha_bounds = alpha_bounds
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
+        return tags
+
+    # ------------------------------------------------------------------ fit
+    def _check_params(self):
+        check_regularity(self.alpha)
+        check_bounds(self.alpha_bounds)
+        check_bool(self.fit_intercept, "fit_intercept")
+        check_choice(self.solver, "solver", _SOLVERS)
+        check_positive(self.tol, "tol")
+        check_positive(self.max_iter, "max_iter", kind=int, allow_none=True)
+
+    def _resolve_solver(self, X):
+        side = min(X.shape)
+        solver = self.solver
+        if solver == "auto":
+            big_sparse = sp.issparse(X) and side > _AUTO_CG_MIN_SIDE
+            solver = "cg" if big_sparse and self.alpha != "loo" else "eigen"
+        if solver == "svd" and sp.issparse(X):
+            raise ValueError(
+                "solver='svd' needs dense X; use solver='eigen' (sparse X is "
+                "not densified) or solver='cg'."
+            )
+        if solver == "cg" and self.alpha == "loo":
+            raise ValueError(
+                "alpha='loo' needs exact leverages, which solver='cg' does not "
+                "compute; use alpha='gcv' with solver='cg', or solver='eigen'."
+            )
+        if solver in ("eigen", "svd") and side > _MAX_DECOMPOSITION_SIDE:
+            raise ValueError(
+                f"X has shape {X.shape}: a decomposition of a {side} x {side} "
+                "matrix is too large; use solver='cg' with a float alpha or "
+                "alpha='gcv'."
+            )
+        return solver
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model, its tangent and its leave-one-out quantities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training inputs; sparse input is never densified.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+        sample_weight : float or array-like of shape (n_samples,), default=None
+            Non-negative weights; an integer weight is the same as repeating
+            the row.
+
+        Returns
+        -------
+        self : RegularityRidge
+            The fitted estimator.
+        """
+        self._check_params()
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=("csr", "csc", "coo"),
+            dtype=np.float64,
+            multi_output=True,
+            y_numeric=True,
+        )
+        n_samples = X.shape[0]
+        if self.alpha == "loo" and n_samples < 3:
+            raise ValueError(
+                "alpha='loo' needs at least 3 samples to choose alpha by "
+                f"leave-one-out; got n_samples={n_samples}."
+            )
+        w = check_sample_weight(sample_weight, n_samples)
+        Y = y.reshape(n_samples, -1)
+        self._y_ndim = y.ndim
+        self.solver_ = self._resolve_solver(X)
+        if sp.issparse(X):
+            X = X.tocsr()
+        x_mean, y_mean, w_sum = weighted_center(X, Y, w, self.fit_intercept)
+        if self.solver_ == "cg":
+            result = self._fit_krylov(X, Y, w, x_mean, y_mean, w_sum)
+        else:
+            result = self._fit_spectral(X, Y, w, x_mean, y_mean, w_sum)
+        coef, coef_tangent, s = result
+        self.alpha_ = float(s)
+        self._x_mean = x_mean
+        self._w_sum = w_sum
+        self._coef = coef
+        self._coef_tangent = coef_tangent
+        self._intercept = y_mean - x_mean @ coef
+        self._intercept_tangent = -x_mean @ coef_tangent
+        self.coef_ = self._unravel(coef.T)
+        self.coef_tangent_ = self._unravel(coef_tangent.T)
+        self.intercept_ = self._unravel(self._intercept)
+        self.intercept_tangent_ = self._unravel(self._intercept_tangent)
+        return self
+
+    def _unravel(self, a):
+        """Drop the target axis for 1-D y."""
+        if self._y_ndim == 1:
+            return a[0] if a.ndim == 1 else a[0]
+        return a
+
+    def _select_alpha(self, criterion, bounds, constant_target, derivative=None):
+        if not isinstance(self.alpha, str):
+            return self.alpha
+        lo, hi = self.alpha_bounds if self.alpha_bounds is not None else bounds
+        if constant_target:
+            s = float(np.sqrt(lo * hi))
+            warnings.warn(
+                f"y is constant: every alpha gives the same model, so the "
+                f"{self.alpha} criterion is flat; alpha_ set to {s:.3g}.",
+                RegularityBoundWarning,
+                stacklevel=3,
+            )
+            return s
+        alpha, _, at_bound = minimize_criterion(criterion, (lo, hi), derivative=derivative)
+        if at_bound is not None:
+            warnings.warn(
+                f"The {self.alpha} criterion is smallest at the {at_bound} bound "
+                f"of alpha_bounds=({lo:.3g}, {hi:.3g}); alpha_={alpha:.3g} may "
+                "not be the true optimum. Widen alpha_bounds.",
+                RegularityBoundWarning,
+                stacklevel=3,
+            )
+        return alpha
+
+    def _fit_spectral(self, X, Y, w, x_mean, y_mean, w_sum):
+        spec = decompose(
+            X, Y, w, x_mean, y_mean, w_sum, self.fit_intercept, method=self.solver_
+        )
+        lam_max = spec.lam.max(initial=0.0)
+        if self.alpha == "loo":
+            s = self._select_alpha(
+                lambda a: leave_one_out_path(spec, a).mean(axis=1),
+                default_alpha_bounds(lam_max),
+                _is_constant(spec.yc, Y),
+                derivative=lambda a: leave_one_out_path(spec, a, return_derivative=True)[
+                    1
+                ].mean(axis=1),
+            )
+        else:
+            s = self._select_alpha(
+                lambda a: gcv_path(spec, a).mean(axis=1),
+                default_alpha_bounds(lam_max),
+                _is_constant(spec.yc, Y),
+            )
+        self._spectral = spec
+        coef = spec.coef(s)
+        coef_tangent = spec.coef_tangent(s)
+        # r = f(x) - y on the training set, per unit leverage g and h = w g
+        resid = spec.fitted_centered(s) - spec.yc
+        g = spec.unit_leverage(s)
+        removed = np.minimum(w, 1.0) * g
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loo = np.where(
+                (1.0 - removed > 1e-14)[:, None], -resid / (1.0 - removed)[:, None], np.inf
+            )
+        self.leverage_ = w * g
+        self.loo_residuals_ = loo[:, 0] if self._y_ndim == 1 else loo
+        loo_error = (w @ loo**2) / w_sum if np.isfinite(loo).all() else np.full(
+            Y.shape[1], np.inf
+        )
+        self.loo_error_ = self._unravel(loo_error)
+        self.gcv_error_ = self._unravel(gcv_path(spec, s)[0])
+        df = float(self.fit_intercept) + np.sum(spec.lam / (spec.lam + s))
+        self.noise_variance_ = self._unravel(_noise_variance(w @ resid**2, w_sum, df))
+        self._noise_variance = np.atleast_1d(self.noise_variance_)
+        # H⁻¹σ_T in centred coordinates: (Σ w r / Σw, A⁻¹ Xcᵀ W r)
+        self._sti_intercept = (w @ resid) / w_sum if self.fit_intercept else np.zeros(
+            Y.shape[1]
+        )
+        self._sti_coef = spec.V @ ((spec.P.T @ (resid * w[:, None])) / (spec.lam + s)[:, None])
+        return coef, coef_tangent, s
+
+    def _fit_krylov(self, X, Y, w, x_mean, y_mean, w_sum):
+        n, p = X.shape
+        design = CenteredDesign(X, x_mean, w)
+        Yc = Y - y_mean
+        max_iter = self.max_iter if self.max_iter is not None else 10 * p
+        rng = check_random_state(self.random_state)
+        quad = GCVQuadrature(
+            design,
+            Yc,
+            w_sum,
+            self.fit_intercept,
+            n_probes=_N_PROBES,
+            n_steps=_N_LANCZOS,
+            random_state=rng,
+        )
+        s = self._select_alpha(
+            lambda a: quad.gcv(a).mean(axis=1),
+            default_alpha_bounds(quad.lam_max),
+            _is_constant(Yc, Y),
+        )
+        A = design.normal_operator(s)
+        B = design.rmatmat(Yc * design.sw[:, None])
+        coef = np.empty((p, Y.shape[1]))
+        coef_tangent = np.empty_like(coef)
+        sti_coef = np.empty_like(coef)
+        for j in range(Y.shape[1]):
+            theta = solve_cg(A, B[:, j], tol=self.tol, max_iter=max_iter, what="weights")
+            # warm start: the multiple of -θ closest to A⁻¹(-θ) in the A-norm
+            A_theta = A.matvec(theta)
+            denom = theta @ A_theta
+            x0 = -theta * (theta @ theta) / denom if denom > 0 else None
+            coef[:, j] = theta
+            coef_tangent[:, j] = solve_cg(
+                A, -theta, x0=x0, tol=self.tol, max_iter=max_iter, what="tangent"
+            )
+            resid = np.asarray(X @ theta) - x_mean @ theta - Yc[:, j]
+            sti_coef[:, j] = solve_cg(
+                A,
+                design.rmatmat(resid * design.sw),
+                tol=self.tol,
+                max_iter=max_iter,
+                what="total influence",
+            )
+        resid = np.asarray(X @ coef) - x_mean @ coef - Yc
+        self._spectral = None
+        df = float(quad.df(np.array([s]))[0])
+        rss = w @ resid**2
+        self.noise_variance_ = self._unravel(_noise_variance(rss, w_sum, df))
+        self._noise_variance = np.atleast_1d(self.noise_variance_)
+        dof = 1.0 - df / w_sum
+        gcv = rss / w_sum / dof**2 if dof > 1e-12 else np.full(Y.shape[1], np.inf)
+        self.gcv_error_ = self._unravel(gcv)
+        self._sti_intercept = (w @ resid) / w_sum if self.fit_intercept else np.zeros(
+            Y.shape[1]
+        )
+        self._sti_coef = sti_coef
+        return coef, coef_tangent, s
+
+    # ------------------------------------------------------------ prediction
+    def _validate_X(self, X):
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, accept_sparse=("csr", "csc", "coo"), dtype=np.float64, reset=False
+        )
+        return X.tocsr() if sp.issparse(X) else X
+
+    def _require_spectral(self, what):
+        if self._spectral is None:
+            raise ValueError(
+                f"{what} needs the decomposition of the training data, which "
+                f"solver={self.solver_!r} does not keep; refit with "
+                "solver='eigen' or solver='svd'."
+            )
+        return self._spectral
+
+    def _variance(self, X):
+        """x̃ᵀ (X̃ᵀWX̃ + sP)⁻¹ x̃ for each row of X."""
+        spec = self._require_spectral("The predictive variance")
+        proj = center_dot(X, self._x_mean, spec.V)
+        return spec.quadratic_inverse(proj, centered_sq_norms(X, self._x_mean), self.alpha_)
+
+    def predict(self, X, return_std=False):
+        """Predict, optionally with the Bayesian-ridge predictive std.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Also return ``sqrt(noise_variance_ * (1 + x̃ᵀ(X̃ᵀWX̃ + sP)⁻¹x̃))``,
+            which is what modAL's ``max_std_sampling`` ranks by.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        y_std : ndarray, same shape as y_pred
+            Only when ``return_std`` is True.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrt import RegularityRidge
+        >>> X = np.arange(10.0).reshape(-1, 1)
+        >>> model = RegularityRidge(alpha=1.0).fit(X, 2 * X.ravel())
+        >>> mean, std = model.predict(X[:2], return_std=True)
+        >>> mean.shape, std.shape
+        ((2,), (2,))
+        """
+        X = self._validate_X(X)
+        pred = np.asarray(X @ self._coef) + self._intercept
+        if not return_std:
+            return self._unravel_rows(pred)
+        var = self._variance(X)
+        std = np.sqrt(self._noise_variance[None, :] * (1.0 + var[:, None]))
+        return self._unravel_rows(pred), self._unravel_rows(std)
+
+    def _unravel_rows(self, a):
+        return a[:, 0] if self._y_ndim == 1 else a
+
+    def predict_tangent(self, X):
+        """Prediction tangent ``df(x)/d alpha = (x - x̄)ᵀ θ̇``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        tangent : ndarray of shape (n_samples,) or (n_samples, n_targets)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrt import RegularityRidge
+        >>> rng = np.random.RandomState(0)
+        >>> X, y = rng.randn(20, 3), rng.randn(20)
+        >>> RegularityRidge(alpha=2.0).fit(X, y).predict_tangent(X[:4]).shape
+        (4,)
+        """
+        X = self._validate_X(X)
+        return self._unravel_rows(self._tangent(X))
+
+    def _tangent(self, X):
+        return np.asarray(X @ self._coef_tangent) + self._intercept_tangent
+
+    def _residual(self, X, y):
+        """r = f(x) - y, shape (n_samples, n_targets)."""
+        y = np.asarray(y, dtype=float)
+        pred = np.asarray(X @ self._coef) + self._intercept
+        if y.ndim == 1 and pred.shape[1] == 1:
+            y = y[:, None]
+        if y.shape != pred.shape:
+            raise ValueError(
+                f"y has shape {y.shape}, but X has {X.shape[0]} rows and the "
+                f"model has {pred.shape[1]} target(s)."
+            )
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or infinity.")
+        return pred - y
+
+    def loss_derivative(self, X, y):
+        """Derivative of each point's squared loss with respect to alpha.
+
+        ``dL(z)/d alpha = 2 r (x - x̄)ᵀ θ̇`` with ``r = f(x) - y``; by the
+        duality of ``MATH.md`` section 1 it equals the change of ``‖θ*‖²``
+        when the point is added to the training set with a small weight.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+
+        Returns
+        -------
+        derivative : ndarray of shape (n_samples,) or (n_samples, n_targets)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrt import RegularityRidge
+        >>> rng = np.random.RandomState(0)
+        >>> X, y = rng.randn(20, 3), rng.randn(20)
+        >>> RegularityRidge().fit(X, y).loss_derivative(X[:2], y[:2]).shape
+        (2,)
+        """
+        X = self._validate_X(X)
+        return self._unravel_rows(2.0 * self._residual(X, y) * self._tangent(X))
+
+    def score_samples(self, X, y=None, heuristic="sld"):
+        """How much labelling each point would teach the model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Candidate points.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
+            Their labels, if known: then the labeled form of the heuristic is
+            returned; otherwise the unlabeled form (``E[r²] = noise_variance_``).
+        heuristic : {"sld", "sti", "ssi", "ssi_unlabeled", "variance"}, default="sld"
+            See ``MATH.md`` section 3: squared loss derivative, squared total
+            influence over the training set, sum of squared influences (and
+            its doubly unlabeled form), predictive variance. ``"ssi"``,
+            ``"ssi_unlabeled"`` and ``"variance"`` need ``solver`` "eigen" or
+            "svd".
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            Larger means more worth labelling; outputs are summed.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrt import RegularityRidge
+        >>> rng = np.random.RandomState(0)
+        >>> X, y = rng.randn(30, 4), rng.randn(30)
+        >>> model = RegularityRidge(alpha="loo").fit(X, y)
+        >>> scores = model.score_samples(rng.randn(5, 4), heuristic="variance")
+        >>> scores.shape
+        (5,)
+        """
+        X = self._validate_X(X)
+        _heuristics.check_heuristic(heuristic, labeled=y is not None)
+        if heuristic == "variance":
+            return self._variance(X)
+        residual = None if y is None else self._residual(X, y)
+        if heuristic == "sld":
+            term = self._tangent(X) ** 2
+        elif heuristic == "sti":
+            proj = np.asarray(X @ self._sti_coef) - self._x_mean @ self._sti_coef
+            term = (proj + self._sti_intercept) ** 2
+        else:
+            spec = self._require_spectral(f"heuristic={heuristic!r}")
+            q = self._influence_coordinates(X, spec)
+            T = self._training_coordinates(spec)
+            if heuristic == "ssi_unlabeled":
+                # Σ_j (2 x̃_jᵀ H⁻¹ 2 x̃)² = 4 Σ_j w_j (t_jᵀ q)²
+                tw = T * np.sqrt(spec.w)[:, None]
+                return 4.0 * np.einsum("ij,ij->i", q @ (tw.T @ tw), q)
+            resid = spec.fitted_centered(self.alpha_) - spec.yc
+            term = np.empty((X.shape[0], resid.shape[1]))
+            for j in range(resid.shape[1]):
+                # Σ_j w_j r_j² (x̃ᵀ M⁻¹ x̃_j)², M = X̃ᵀWX̃ + sP
+                tr = T * (np.sqrt(spec.w) * np.abs(resid[:, j]))[:, None]
+                term[:, j] = np.einsum("ij,ij->i", q @ (tr.T @ tr), q)
+        return _heuristics.combine(term, residual, self._noise_variance)
+
+    def _influence_coordinates(self, X, spec):
+        """q(x) with x̃ᵀ M⁻¹ x̃_j = t_jᵀ q(x) for training rows x_j."""
+        q = center_dot(X, self._x_mean, spec.V) / (spec.lam + self.alpha_)
+        if self.fit_intercept:
+            q = np.hstack([np.ones((X.shape[0], 1)), q])
+        return q
+
+    def _training_coordinates(self, spec):
+        """t_j = (1/Σw, P_j) for every training row."""
+        if self.fit_intercept:
+            return np.hstack([np.full((spec.P.shape[0], 1), 1.0 / spec.w_sum), spec.P])
+        return spec.P
+
+    def loo_curve(self, alphas):
+        """Exact leave-one-out error at each alpha, from the stored decomposition.
+
+        The same quantity as ``loo_error_``; for unit weights it equals the
+        column means of ``RidgeCV(store_cv_results=True).cv_results_``.
+
+        Parameters
+        ----------
+        alphas : array-like of shape (n_alphas,)
+            Positive regularities.
+
+        Returns
+        -------
+        errors : ndarray of shape (n_alphas,) or (n_alphas, n_targets)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrt import RegularityRidge
+        >>> rng = np.random.RandomState(0)
+        >>> X, y = rng.randn(30, 4), rng.randn(30)
+        >>> model = RegularityRidge(alpha="loo").fit(X, y)
+        >>> model.loo_curve(np.logspace(-2, 2, 5)).shape
+        (5,)
+        """
+        check_is_fitted(self)
+        spec = self._require_spectral("loo_curve")
+        alphas = np.asarray(alphas, dtype=float)
+        if alphas.ndim > 1 or not np.all(np.isfinite(alphas)) or np.any(alphas <= 0):
+            raise ValueError("alphas must be a 1-D array of positive finite floats.")
+        out = leave_one_out_path(spec, np.atleast_1d(alphas))
+        return out[:, 0] if self._y_ndim == 1 else out
+
+
+def _noise_variance(rss, w_sum, df):
+    """Σ w r² / (Σw - df), or Σ w r² / Σw when the model interpolates."""
+    dof = w_sum - df
+    return rss / dof if dof > 1e-8 * w_sum else rss / w_sum
+
+
+def _is_constant(Yc, Y):
+    """Whether every centred target is zero up to round-off."""
+    scale = np.abs(Y).max(initial=0.0)
+    return bool(np.all(np.abs(Yc) <= 1e-12 * max(scale, 1e-300)))
