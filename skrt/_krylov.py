@@ -78,7 +78,12 @@ def solve_cg(A, b, *, x0=None, tol, max_iter, what):
     FloatingPointError
         If the iterates stop being finite.
     """
-    x, info = cg(A, b, x0=x0, rtol=tol, atol=0.0, maxiter=max_iter)
+    count = [0]
+
+    def _count(_):
+        count[0] += 1
+
+    x, info = cg(A, b, x0=x0, rtol=tol, atol=0.0, maxiter=max_iter, callback=_count)
     if not np.all(np.isfinite(x)):
         raise FloatingPointError(
             f"Conjugate gradients for the {what} produced non-finite values; "
@@ -91,7 +96,7 @@ def solve_cg(A, b, *, x0=None, tol, max_iter, what):
             ConvergenceWarning,
             stacklevel=3,
         )
-    return x
+    return x, max(count[0], 1)
 
 
 def lanczos(matmat, V0, n_steps, *, reorthogonalize=False):

@@ -116,6 +116,10 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
         Residual variance ``Σ w_i r_i² / (Σ w_i - df)``, ``df = Σ h_i``.
     solver_ : str
         The solver used.
+    n_iter_ : ndarray of shape (n_targets,)
+        Conjugate-gradient iterations per target (the larger of the weight
+        and tangent solves) with ``solver="cg"``; 1 for the closed forms,
+        which decompose once.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined when X has feature names that are all strings.
@@ -177,7 +181,7 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
+        tags.input_tags.sparse = self.solver != "svd"
         tags.target_tags.multi_output = True
         return tags
 
@@ -198,8 +202,8 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
             solver = "cg" if big_sparse and self.alpha != "loo" else "eigen"
         if solver == "svd" and sp.issparse(X):
             raise ValueError(
-                "solver='svd' needs dense X; use solver='eigen' (sparse X is "
-                "not densified) or solver='cg'."
+                "solver='svd' does not accept sparse X (it would have to "
+                "densify it); use solver='eigen' or solver='cg'."
             )
         if solver == "cg" and self.alpha == "loo":
             raise ValueError(
@@ -324,6 +328,7 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
                 _is_constant(spec.yc, Y),
             )
         self._spectral = spec
+        self.n_iter_ = np.ones(Y.shape[1], dtype=int)
         coef = spec.coef(s)
         coef_tangent = spec.coef_tangent(s)
         # r = f(x) - y on the training set, per unit leverage g and h = w g
@@ -376,24 +381,29 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
         coef = np.empty((p, Y.shape[1]))
         coef_tangent = np.empty_like(coef)
         sti_coef = np.empty_like(coef)
+        n_iter = np.zeros(Y.shape[1], dtype=int)
         for j in range(Y.shape[1]):
-            theta = solve_cg(A, B[:, j], tol=self.tol, max_iter=max_iter, what="weights")
+            theta, it_theta = solve_cg(
+                A, B[:, j], tol=self.tol, max_iter=max_iter, what="weights"
+            )
             # warm start: the multiple of -θ closest to A⁻¹(-θ) in the A-norm
             A_theta = A.matvec(theta)
             denom = theta @ A_theta
             x0 = -theta * (theta @ theta) / denom if denom > 0 else None
             coef[:, j] = theta
-            coef_tangent[:, j] = solve_cg(
+            coef_tangent[:, j], it_tangent = solve_cg(
                 A, -theta, x0=x0, tol=self.tol, max_iter=max_iter, what="tangent"
             )
             resid = np.asarray(X @ theta) - x_mean @ theta - Yc[:, j]
-            sti_coef[:, j] = solve_cg(
+            sti_coef[:, j], _ = solve_cg(
                 A,
                 design.rmatmat(resid * design.sw),
                 tol=self.tol,
                 max_iter=max_iter,
                 what="total influence",
             )
+            n_iter[j] = max(it_theta, it_tangent)
+        self.n_iter_ = n_iter
         resid = np.asarray(X @ coef) - x_mean @ coef - Yc
         self._spectral = None
         df = float(quad.df(np.array([s]))[0])

@@ -1,0 +1,17 @@
+"""scikit-learn's estimator contract, with no expected failures."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skrt import RegularityRidge
+
+
+@parametrize_with_checks(
+    [
+        RegularityRidge(),
+        RegularityRidge(alpha="loo"),
+        RegularityRidge(alpha="gcv", solver="svd"),
+        RegularityRidge(alpha="gcv", solver="cg", tol=1e-10, random_state=0),
+    ]
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
