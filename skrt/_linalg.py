@@ -91,6 +91,12 @@ class Spectral:
         Sum of the weights.
     fit_intercept : bool
         Whether an unpenalised intercept was fitted (adds ``1/Σw`` to g).
+    resid_perp : ndarray of shape (n_samples, n_targets)
+        ``yc - P c/λ``: the part of the targets no alpha can fit.
+    lev_perp : ndarray of shape (n_samples,)
+        ``1 - w_i/Σw - w_i Σ_k P_ik²/λ_k``: the part of ``1 - h_i`` that
+        does not depend on alpha. Both are exactly zero when the model can
+        interpolate, which keeps ``r_i/(1-h_i)`` accurate as alpha → 0.
     """
 
     V: np.ndarray
@@ -101,6 +107,8 @@ class Spectral:
     w: np.ndarray
     w_sum: float
     fit_intercept: bool
+    resid_perp: np.ndarray
+    lev_perp: np.ndarray
 
     @property
     def intercept_leverage(self) -> float:
@@ -119,6 +127,26 @@ class Spectral:
         """Xc θ*(s), shape (n_samples, n_targets)."""
         return self.P @ (self.c / (self.lam + s)[:, None])
 
+    def residual(self, s):
+        """r = f(x) - y = -(resid_perp + P c s/(λ(λ+s))), shape (n, n_targets)."""
+        q = s / (self.lam * (self.lam + s))
+        return -(self.resid_perp + self.P @ (self.c * q[:, None]))
+
+    def residual_dof(self, s):
+        """``Σw - df(s)`` with ``df = [intercept] + Σ λ/(λ+s)``, shape of s.
+
+        Written as ``(Σw - [intercept] - rank) + Σ s/(λ+s)`` so that it stays
+        accurate as alpha → 0 when the model interpolates.
+        """
+        s = np.asarray(s, dtype=float)
+        base = self.w_sum - float(self.fit_intercept) - self.lam.size
+        return base + np.sum(s[..., None] / (self.lam + s[..., None]), axis=-1)
+
+    def loo_denominator(self, s):
+        """``1 - m_i g_i`` with ``m_i = min(w_i, 1)`` (see leave_one_out_path)."""
+        one_minus_h = self.lev_perp + self.w * ((self.P**2) @ (s / (self.lam * (self.lam + s))))
+        return _unit_complement(self.w, one_minus_h)
+
     def unit_leverage(self, s):
         """g_i(s) = 1/Σw + (x_i - x̄)ᵀ A⁻¹ (x_i - x̄), shape (n_samples,)."""
         return self.intercept_leverage + (self.P**2) @ (1.0 / (self.lam + s))
@@ -136,6 +164,17 @@ class Spectral:
         inside = (Xc_V**2) @ (1.0 / (self.lam + s))
         outside = np.maximum(Xc_sq_norm - np.einsum("ij,ij->i", Xc_V, Xc_V), 0.0)
         return self.intercept_leverage + inside + outside / s
+
+
+def _unit_complement(w, one_minus_h):
+    """``1 - m g`` from ``1 - h`` (h = w g, m = min(w, 1)), without cancellation.
+
+    ``w <= 1``: ``1 - h``; ``w > 1``: ``((w - 1) + (1 - h)) / w``.
+    """
+    if one_minus_h.ndim == 2:
+        w = w[:, None]
+    safe_w = np.where(w > 1, w, 1.0)
+    return np.where(w > 1, ((w - 1.0) + one_minus_h) / safe_w, one_minus_h)
 
 
 def _rank_cut(lam, size):
@@ -213,6 +252,15 @@ def decompose(X, Y, w, x_mean, y_mean, w_sum, fit_intercept, method="eigen"):
         P = _rows_from_left(U, S, sw, positive, X, x_mean, V)
     yc = Y - y_mean
     c = P.T @ (yc * w[:, None])
+    n_fit = int(np.count_nonzero(positive))
+    if lam.size + int(fit_intercept) >= n_fit:
+        # the model interpolates the weighted samples as alpha -> 0
+        resid_perp = np.where(positive[:, None], 0.0, yc - P @ (c / lam[:, None]))
+        lev_perp = np.where(positive, 0.0, 1.0)
+    else:
+        resid_perp = yc - P @ (c / lam[:, None])
+        intercept = w / w_sum if fit_intercept else 0.0
+        lev_perp = np.maximum(1.0 - intercept - w * ((P**2) @ (1.0 / lam)), 0.0)
     return Spectral(
         V=np.ascontiguousarray(V),
         lam=lam,
@@ -222,6 +270,8 @@ def decompose(X, Y, w, x_mean, y_mean, w_sum, fit_intercept, method="eigen"):
         w=w,
         w_sum=w_sum,
         fit_intercept=fit_intercept,
+        resid_perp=resid_perp,
+        lev_perp=lev_perp,
     )
 
 
@@ -254,30 +304,33 @@ def leave_one_out_path(spec: Spectral, alphas, *, return_derivative=False):
 
     ``e_i = r_i / (1 - m_i g_i)`` with ``m_i = min(w_i, 1)``. For weights <= 1
     this is ``r_i/(1-h_i)`` (sample i removed); integer weights act like
-    repeated rows. Returns shape (n_alphas, n_targets), and with
+    repeated rows. Both ``r`` and ``1 - h`` are evaluated from their
+    alpha-independent parts plus terms in ``s/(λ(λ+s))``, so nothing cancels
+    as alpha → 0. Returns shape (n_alphas, n_targets), and with
     ``return_derivative`` also d/d(log s) of it.
     """
     alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
     m = _removed_fraction(spec.w)
     P2 = spec.P**2
-    inv = 1.0 / (spec.lam[:, None] + alphas[None, :])  # (r, G)
-    g = spec.intercept_leverage + P2 @ inv  # (n, G)
-    denom = 1.0 - m[:, None] * g  # (n, G)
+    lam = spec.lam[:, None]
+    q = alphas[None, :] / (lam * (lam + alphas[None, :]))  # (r, G)
+    one_minus_h = spec.lev_perp[:, None] + spec.w[:, None] * (P2 @ q)  # (n, G)
+    denom = _unit_complement(spec.w, one_minus_h)
+    bad = np.any(denom <= 1e-14, axis=0)
+    denom = np.where(denom <= 1e-14, np.nan, denom)
     k = spec.c.shape[1]
     out = np.empty((alphas.size, k))
     dout = np.empty((alphas.size, k)) if return_derivative else None
-    bad = np.any(denom <= 1e-14, axis=0)
-    denom = np.where(denom <= 1e-14, np.nan, denom)
+    if return_derivative:
+        inv2 = 1.0 / (lam + alphas[None, :]) ** 2
+        ddenom = m[:, None] * (P2 @ inv2)  # d(1 - m g)/ds
     for j in range(k):
-        coef = spec.c[:, j][:, None] * inv  # (r, G)
-        r = spec.P @ coef - spec.yc[:, j][:, None]  # (n, G): f - y
+        r = -(spec.resid_perp[:, j][:, None] + spec.P @ (spec.c[:, j][:, None] * q))
         e = r / denom
         out[:, j] = (spec.w @ (e**2)) / spec.w_sum
         if return_derivative:
-            # d r/ds = -P c/(λ+s)²,  d g/ds = -P² 1/(λ+s)²
-            dr = -(spec.P @ (coef * inv))
-            dg = -(P2 @ (inv**2))
-            de = dr / denom + r * m[:, None] * dg / denom**2
+            dr = -(spec.P @ (spec.c[:, j][:, None] * inv2))
+            de = dr / denom - r * ddenom / denom**2
             dout[:, j] = 2.0 * (spec.w @ (e * de)) / spec.w_sum * alphas
     out[bad] = np.inf
     if return_derivative:
@@ -292,18 +345,14 @@ def gcv_path(spec: Spectral, alphas):
     ``df = [fit_intercept] + Σ_k λ_k/(λ_k + s)``. Shape (n_alphas, n_targets).
     """
     alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
-    shrink = spec.lam[:, None] / (spec.lam[:, None] + alphas[None, :])
-    df = float(spec.fit_intercept) + shrink.sum(axis=0)
+    dof = spec.residual_dof(alphas) / spec.w_sum
     out = np.empty((alphas.size, spec.c.shape[1]))
+    q = alphas[None, :] / (spec.lam[:, None] * (spec.lam[:, None] + alphas[None, :]))
     for j in range(spec.c.shape[1]):
-        r = spec.P @ (spec.c[:, j][:, None] / (spec.lam[:, None] + alphas)) - spec.yc[
-            :, j
-        ][:, None]
+        r = spec.resid_perp[:, j][:, None] + spec.P @ (spec.c[:, j][:, None] * q)
         out[:, j] = (spec.w @ r**2) / spec.w_sum
-    dof = 1.0 - df / spec.w_sum
-    with np.errstate(divide="ignore"):
-        out = np.where((dof > 1e-12)[:, None], out / np.maximum(dof, 1e-300)[:, None] ** 2, np.inf)
-    return out
+    good = dof > 1e-12
+    return np.where(good[:, None], out / np.where(good, dof, 1.0)[:, None] ** 2, np.inf)
 
 
 def default_alpha_bounds(lam_max):

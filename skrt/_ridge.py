@@ -331,14 +331,12 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
         self.n_iter_ = np.ones(Y.shape[1], dtype=int)
         coef = spec.coef(s)
         coef_tangent = spec.coef_tangent(s)
-        # r = f(x) - y on the training set, per unit leverage g and h = w g
-        resid = spec.fitted_centered(s) - spec.yc
+        # r = f(x) - y on the training set; h = w g; 1 - m g with m = min(w, 1)
+        resid = spec.residual(s)
         g = spec.unit_leverage(s)
-        removed = np.minimum(w, 1.0) * g
+        denom = spec.loo_denominator(s)
         with np.errstate(divide="ignore", invalid="ignore"):
-            loo = np.where(
-                (1.0 - removed > 1e-14)[:, None], -resid / (1.0 - removed)[:, None], np.inf
-            )
+            loo = np.where((denom > 1e-14)[:, None], -resid / denom[:, None], np.inf)
         self.leverage_ = w * g
         self.loo_residuals_ = loo[:, 0] if self._y_ndim == 1 else loo
         loo_error = (w @ loo**2) / w_sum if np.isfinite(loo).all() else np.full(
@@ -346,8 +344,9 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
         )
         self.loo_error_ = self._unravel(loo_error)
         self.gcv_error_ = self._unravel(gcv_path(spec, s)[0])
-        df = float(self.fit_intercept) + np.sum(spec.lam / (spec.lam + s))
-        self.noise_variance_ = self._unravel(_noise_variance(w @ resid**2, w_sum, df))
+        self.noise_variance_ = self._unravel(
+            _noise_variance(w @ resid**2, w_sum, float(spec.residual_dof(s)))
+        )
         self._noise_variance = np.atleast_1d(self.noise_variance_)
         # H⁻¹σ_T in centred coordinates: (Σ w r / Σw, A⁻¹ Xcᵀ W r)
         self._sti_intercept = (w @ resid) / w_sum if self.fit_intercept else np.zeros(
@@ -408,7 +407,7 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
         self._spectral = None
         df = float(quad.df(np.array([s]))[0])
         rss = w @ resid**2
-        self.noise_variance_ = self._unravel(_noise_variance(rss, w_sum, df))
+        self.noise_variance_ = self._unravel(_noise_variance(rss, w_sum, w_sum - df))
         self._noise_variance = np.atleast_1d(self.noise_variance_)
         dof = 1.0 - df / w_sum
         gcv = rss / w_sum / dof**2 if dof > 1e-12 else np.full(Y.shape[1], np.inf)
@@ -654,9 +653,8 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
         return out[:, 0] if self._y_ndim == 1 else out
 
 
-def _noise_variance(rss, w_sum, df):
-    """Σ w r² / (Σw - df), or Σ w r² / Σw when the model interpolates."""
-    dof = w_sum - df
+def _noise_variance(rss, w_sum, dof):
+    """Σ w r² / (Σw - df), or Σ w r² / Σw when no residual dof remain."""
     return rss / dof if dof > 1e-8 * w_sum else rss / w_sum
 
 

@@ -1,0 +1,69 @@
+"""Independent oracles and data generators for the property tests.
+
+Everything here is written straight from MATH.md with dense numpy linear
+algebra on the augmented design, sharing no code with skrt.
+"""
+
+import numpy as np
+from hypothesis import strategies as st
+
+
+@st.composite
+def regression_data(draw, max_n=25, max_p=8, weights=True, multi_output=False):
+    """(X, y, w) with n > p or n <= p, optional weights and several outputs."""
+    seed = draw(st.integers(0, 2**31 - 1))
+    n = draw(st.integers(4, max_n))
+    p = draw(st.integers(1, max_p))
+    rng = np.random.RandomState(seed)
+    scale = 10.0 ** draw(st.integers(-1, 2))
+    X = rng.randn(n, p) * scale + rng.randn(p)
+    coef = rng.randn(p)
+    y = X @ coef / scale + rng.randn() + 0.5 * rng.randn(n)
+    if multi_output and draw(st.booleans()):
+        y = np.column_stack([y, y * 0.3 + rng.randn(n)])
+    w = None
+    if weights and draw(st.booleans()):
+        kind = draw(st.sampled_from(["fractional", "integer"]))
+        if kind == "fractional":
+            w = rng.uniform(0.2, 1.0, size=n)
+        else:
+            w = rng.randint(1, 4, size=n).astype(float)
+    return X, y, w
+
+
+def augmented_system(X, w, s, fit_intercept=True):
+    """Design X̃ and M = X̃ᵀWX̃ + sP (the Hessian is 2M)."""
+    n, p = X.shape
+    w = np.ones(n) if w is None else w
+    if fit_intercept:
+        Xt = np.hstack([np.ones((n, 1)), X])
+        P = np.diag(np.r_[0.0, np.ones(p)])
+    else:
+        Xt = X
+        P = np.eye(p)
+    return Xt, Xt.T @ (w[:, None] * Xt) + s * P, P
+
+
+def ridge_solution(X, y, w, s, fit_intercept=True):
+    """θ̃* = M⁻¹ X̃ᵀ W y."""
+    w = np.ones(X.shape[0]) if w is None else w
+    Xt, M, _ = augmented_system(X, w, s, fit_intercept)
+    return np.linalg.solve(M, Xt.T @ (w[:, None] * np.reshape(y, (len(y), -1))))
+
+
+def ridge_tangent(X, y, w, s, fit_intercept=True):
+    """θ̃̇ = -M⁻¹ P θ̃*."""
+    Xt, M, P = augmented_system(X, w, s, fit_intercept)
+    return -np.linalg.solve(M, P @ ridge_solution(X, y, w, s, fit_intercept))
+
+
+def hat_diagonal(X, w, s, fit_intercept=True):
+    """diag(W^{1/2} X̃ M⁻¹ X̃ᵀ W^{1/2})."""
+    w = np.ones(X.shape[0]) if w is None else w
+    Xt, M, _ = augmented_system(X, w, s, fit_intercept)
+    return w * np.einsum("ij,ji->i", Xt, np.linalg.solve(M, Xt.T))
+
+
+def relative_error(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300)
