@@ -293,7 +293,7 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
                 f"y is constant: every alpha gives the same model, so the "
                 f"{self.alpha} criterion is flat; alpha_ set to {s:.3g}.",
                 RegularityBoundWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             return s
         alpha, _, at_bound = minimize_criterion(criterion, (lo, hi), derivative=derivative)
@@ -303,7 +303,7 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
                 f"of alpha_bounds=({lo:.3g}, {hi:.3g}); alpha_={alpha:.3g} may "
                 "not be the true optimum. Widen alpha_bounds.",
                 RegularityBoundWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         return alpha
 
