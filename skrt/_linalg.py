@@ -53,6 +53,11 @@ def weighted_center(X, Y, w, fit_intercept):
     return x_mean, y_mean, w_sum
 
 
+def _center_rdot(X, x_mean, M):
+    """``(X - 1 x_meanᵀ)ᵀ @ M`` without forming the centred matrix."""
+    return np.asarray(X.T @ M) - np.outer(x_mean, M.sum(axis=0))
+
+
 def center_dot(X, x_mean, M):
     """``(X - 1 x_meanᵀ) @ M`` without forming the centred matrix."""
     out = X @ M
@@ -69,14 +74,16 @@ def centered_sq_norms(X, x_mean):
     return sq - 2.0 * np.asarray(X @ x_mean).ravel() + x_mean @ x_mean
 
 
-@dataclass
+@dataclass(eq=False)
 class Spectral:
     """One decomposition of the weighted centred training design.
 
     Attributes
     ----------
-    V : ndarray of shape (n_features, rank)
-        Right singular vectors of ``Z``.
+    V : ndarray of shape (n_features, rank) or None
+        Right singular vectors of ``Z``; ``None`` after a Gram-side
+        decomposition, where :meth:`basis` forms it on first use as
+        ``Xcᵀ W P / λ`` (the fit itself only needs products with it).
     lam : ndarray of shape (rank,)
         Eigenvalues of ``ZᵀZ`` (squared singular values), all positive.
     P : ndarray of shape (n_samples, rank)
@@ -109,6 +116,25 @@ class Spectral:
     fit_intercept: bool
     resid_perp: np.ndarray
     lev_perp: np.ndarray
+    X: object = None
+    x_mean: np.ndarray | None = None
+
+    def __post_init__(self):
+        self.P2 = self.P**2
+
+    def basis(self):
+        """V, formed (once) from the training design when only U was kept."""
+        if self.V is None:
+            self.V = np.ascontiguousarray(
+                _center_rdot(self.X, self.x_mean, self.P * (self.w[:, None] / self.lam))
+            )
+        return self.V
+
+    def basis_dot(self, a):
+        """V @ a without forming V: ``Xcᵀ (w ⊙ P a/λ)`` on the Gram side."""
+        if self.V is not None:
+            return self.V @ a
+        return _center_rdot(self.X, self.x_mean, (self.P @ (a / self.lam[:, None])) * self.w[:, None])
 
     @property
     def intercept_leverage(self) -> float:
@@ -117,11 +143,11 @@ class Spectral:
     # -- closed forms at one s ------------------------------------------------
     def coef(self, s):
         """θ*(s), shape (n_features, n_targets)."""
-        return self.V @ (self.c / (self.lam + s)[:, None])
+        return self.basis_dot(self.c / (self.lam + s)[:, None])
 
     def coef_tangent(self, s):
         """dθ*/ds = -A⁻¹θ*, shape (n_features, n_targets)."""
-        return -self.V @ (self.c / ((self.lam + s) ** 2)[:, None])
+        return -self.basis_dot(self.c / ((self.lam + s) ** 2)[:, None])
 
     def fitted_centered(self, s):
         """Xc θ*(s), shape (n_samples, n_targets)."""
@@ -144,16 +170,16 @@ class Spectral:
 
     def loo_denominator(self, s):
         """``1 - m_i g_i`` with ``m_i = min(w_i, 1)`` (see leave_one_out_path)."""
-        one_minus_h = self.lev_perp + self.w * ((self.P**2) @ (s / (self.lam * (self.lam + s))))
+        one_minus_h = self.lev_perp + self.w * (self.P2 @ (s / (self.lam * (self.lam + s))))
         return _unit_complement(self.w, one_minus_h)
 
     def unit_leverage(self, s):
         """g_i(s) = 1/Σw + (x_i - x̄)ᵀ A⁻¹ (x_i - x̄), shape (n_samples,)."""
-        return self.intercept_leverage + (self.P**2) @ (1.0 / (self.lam + s))
+        return self.intercept_leverage + self.P2 @ (1.0 / (self.lam + s))
 
-    def apply_inverse(self, B, s):
-        """A(s)⁻¹ B for B in the span of V (e.g. Xcᵀ W r)."""
-        return self.V @ ((self.V.T @ B) / (self.lam + s)[:, None])
+    def inverse_of_design_product(self, R, s):
+        """A(s)⁻¹ Xcᵀ W R, shape (n_features, n_targets)."""
+        return self.basis_dot((self.P.T @ (R * self.w[:, None])) / (self.lam + s)[:, None])
 
     def quadratic_inverse(self, Xc_V, Xc_sq_norm, s):
         """x̃ᵀ (X̃ᵀWX̃ + sP)⁻¹ x̃ for rows given by their projections.
@@ -209,47 +235,48 @@ def decompose(X, Y, w, x_mean, y_mean, w_sum, fit_intercept, method="eigen"):
     n, p = X.shape
     sw = np.sqrt(w)
     positive = w > 0
+    keep_design = None
     if method == "svd":
         if sp.issparse(X):
-            raise ValueError("solver='svd' needs dense X; use solver='eigen'.")
+            raise ValueError("solver='svd' does not accept sparse X.")
         Z = (X - x_mean) * sw[:, None]
         U, S, Vt = scipy.linalg.svd(Z, full_matrices=False, lapack_driver="gesdd")
         keep = _rank_cut(S**2, (n, p))
         U, S, V = U[:, keep], S[keep], Vt[keep].T
         lam = S**2
         P = _rows_from_left(U, S, sw, positive, X, x_mean, V)
-    elif p <= n:
+    elif _covariance_side_is_cheaper(n, p):
         # covariance side: ZᵀZ = Xcᵀ W Xc  (p x p)
         if sp.issparse(X):
             C = np.asarray((X.T @ (sp.diags(w) @ X)).todense())
             C -= w_sum * np.outer(x_mean, x_mean)
         else:
             Xc = X - x_mean
-            C = Xc.T @ (Xc * w[:, None])
-        lam, V = scipy.linalg.eigh(C, driver="evd", overwrite_a=True)
+            Z = Xc * sw[:, None]
+            C = Z.T @ Z
+        lam, V = scipy.linalg.eigh(C, driver="evd", overwrite_a=True, check_finite=False)
         keep = _rank_cut(lam, (n, p))
         lam, V = lam[keep], V[:, keep]
-        P = center_dot(X, x_mean, V)
+        P = Xc @ V if not sp.issparse(X) else center_dot(X, x_mean, V)
     else:
-        # Gram side: ZZᵀ (n x n)
+        # Gram side: ZZᵀ (n x n); V = Zᵀ U / S is formed only if asked for
         if sp.issparse(X):
             G = np.asarray((X @ X.T).todense())
             Xm = np.asarray(X @ x_mean).ravel()
             G -= Xm[:, None] + Xm[None, :]
             G += x_mean @ x_mean
+            G *= sw[:, None]
+            G *= sw[None, :]
         else:
-            Xc = X - x_mean
-            G = Xc @ Xc.T
-        G *= sw[:, None]
-        G *= sw[None, :]
-        lam, U = scipy.linalg.eigh(G, driver="evd", overwrite_a=True)
+            Z = (X - x_mean) * sw[:, None]
+            G = Z @ Z.T
+        lam, U = scipy.linalg.eigh(G, driver="evd", overwrite_a=True, check_finite=False)
         keep = _rank_cut(lam, (n, p))
         lam, U = lam[keep], U[:, keep]
         S = np.sqrt(lam)
-        # V = Zᵀ U / S
-        Us = U * (sw / 1.0)[:, None] / S
-        V = np.asarray(X.T @ Us) - np.outer(x_mean, Us.sum(axis=0))
-        P = _rows_from_left(U, S, sw, positive, X, x_mean, V)
+        V = None
+        keep_design = X
+        P = _rows_from_left(U, S, sw, positive, X, x_mean, None, lam=lam, w=w)
     yc = Y - y_mean
     c = P.T @ (yc * w[:, None])
     n_fit = int(np.count_nonzero(positive))
@@ -262,7 +289,7 @@ def decompose(X, Y, w, x_mean, y_mean, w_sum, fit_intercept, method="eigen"):
         intercept = w / w_sum if fit_intercept else 0.0
         lev_perp = np.maximum(1.0 - intercept - w * ((P**2) @ (1.0 / lam)), 0.0)
     return Spectral(
-        V=np.ascontiguousarray(V),
+        V=None if V is None else np.ascontiguousarray(V),
         lam=lam,
         P=np.ascontiguousarray(P),
         c=c,
@@ -272,17 +299,45 @@ def decompose(X, Y, w, x_mean, y_mean, w_sum, fit_intercept, method="eigen"):
         fit_intercept=fit_intercept,
         resid_perp=resid_perp,
         lev_perp=lev_perp,
+        X=keep_design,
+        x_mean=x_mean,
     )
 
 
-def _rows_from_left(U, S, sw, positive, X, x_mean, V):
-    """P = Xc V from Z = U S Vᵀ: rows with w > 0 are U S / √w; others direct."""
+def _rows_from_left(U, S, sw, positive, X, x_mean, V, lam=None, w=None):
+    """P = Xc V from Z = U S Vᵀ: rows with w > 0 are U S / √w; others direct.
+
+    With ``V`` None (Gram side), zero-weight rows use
+    ``Xc_i V = Xc_i Xcᵀ W P_pos / λ`` restricted to the positive rows.
+    """
     P = np.empty_like(U)
     P[positive] = U[positive] * S / sw[positive, None]
     if not positive.all():
         zero = ~positive
-        P[zero] = center_dot(X[zero], x_mean, V)
+        if V is None:
+            W_P = P[positive] * (w[positive, None] / lam)
+            K = _centered_cross(X[zero], X[positive], x_mean)
+            P[zero] = K @ W_P
+        else:
+            P[zero] = center_dot(X[zero], x_mean, V)
     return P
+
+
+def _centered_cross(A, B, x_mean):
+    """(A - x̄)(B - x̄)ᵀ for dense or sparse row blocks, as a dense array."""
+    K = A @ B.T
+    K = np.asarray(K.todense()) if sp.issparse(K) else np.asarray(K)
+    a = np.asarray(A @ x_mean).ravel()
+    b = np.asarray(B @ x_mean).ravel()
+    return K - a[:, None] - b[None, :] + x_mean @ x_mean
+
+
+def _covariance_side_is_cheaper(n, p):
+    """Flop model: eigh costs ~8 m³ against ~n m² for the product that forms
+    the m x m matrix; the covariance side also needs P = Xc V (2 n p r)."""
+    covariance = n * p * p + 8.0 * p**3 + 2.0 * n * p * min(n, p)
+    gram = n * n * p + 8.0 * n**3
+    return covariance <= gram
 
 
 # ----------------------------------------------------------------------------
@@ -311,7 +366,7 @@ def leave_one_out_path(spec: Spectral, alphas, *, return_derivative=False):
     """
     alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
     m = _removed_fraction(spec.w)
-    P2 = spec.P**2
+    P2 = spec.P2
     lam = spec.lam[:, None]
     q = alphas[None, :] / (lam * (lam + alphas[None, :]))  # (r, G)
     one_minus_h = spec.lev_perp[:, None] + spec.w[:, None] * (P2 @ q)  # (n, G)

@@ -352,7 +352,7 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
         self._sti_intercept = (w @ resid) / w_sum if self.fit_intercept else np.zeros(
             Y.shape[1]
         )
-        self._sti_coef = spec.V @ ((spec.P.T @ (resid * w[:, None])) / (spec.lam + s)[:, None])
+        self._sti_coef = spec.inverse_of_design_product(resid, s)
         return coef, coef_tangent, s
 
     def _fit_krylov(self, X, Y, w, x_mean, y_mean, w_sum):
@@ -438,7 +438,7 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
     def _variance(self, X):
         """x̃ᵀ (X̃ᵀWX̃ + sP)⁻¹ x̃ for each row of X."""
         spec = self._require_spectral("The predictive variance")
-        proj = center_dot(X, self._x_mean, spec.V)
+        proj = center_dot(X, self._x_mean, spec.basis())
         return spec.quadratic_inverse(proj, centered_sq_norms(X, self._x_mean), self.alpha_)
 
     def predict(self, X, return_std=False):
@@ -608,7 +608,7 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
 
     def _influence_coordinates(self, X, spec):
         """q(x) with x̃ᵀ M⁻¹ x̃_j = t_jᵀ q(x) for training rows x_j."""
-        q = center_dot(X, self._x_mean, spec.V) / (spec.lam + self.alpha_)
+        q = center_dot(X, self._x_mean, spec.basis()) / (spec.lam + self.alpha_)
         if self.fit_intercept:
             q = np.hstack([np.ones((X.shape[0], 1)), q])
         return q
