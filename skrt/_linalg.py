@@ -235,6 +235,7 @@ def decompose(X, Y, w, x_mean, y_mean, w_sum, fit_intercept, method="eigen"):
     n, p = X.shape
     sw = np.sqrt(w)
     positive = w > 0
+    unit = bool(np.all(w == 1.0))
     keep_design = None
     if method == "svd":
         if sp.issparse(X):
@@ -252,8 +253,8 @@ def decompose(X, Y, w, x_mean, y_mean, w_sum, fit_intercept, method="eigen"):
             C -= w_sum * np.outer(x_mean, x_mean)
         else:
             Xc = X - x_mean
-            Z = Xc * sw[:, None]
-            C = Z.T @ Z
+            Z = Xc if unit else Xc * sw[:, None]
+            C = Z.T @ Z  # symmetric product (syrk)
         lam, V = scipy.linalg.eigh(C, driver="evd", overwrite_a=True, check_finite=False)
         keep = _rank_cut(lam, (n, p))
         lam, V = lam[keep], V[:, keep]
@@ -268,8 +269,11 @@ def decompose(X, Y, w, x_mean, y_mean, w_sum, fit_intercept, method="eigen"):
             G *= sw[:, None]
             G *= sw[None, :]
         else:
-            Z = (X - x_mean) * sw[:, None]
-            G = Z @ Z.T
+            Z = X - x_mean
+            if not unit:
+                Z *= sw[:, None]
+            G = Z @ Z.T  # symmetric product (syrk)
+            del Z
         lam, U = scipy.linalg.eigh(G, driver="evd", overwrite_a=True, check_finite=False)
         keep = _rank_cut(lam, (n, p))
         lam, U = lam[keep], U[:, keep]
@@ -360,31 +364,40 @@ def leave_one_out_path(spec: Spectral, alphas, *, return_derivative=False):
     ``e_i = r_i / (1 - m_i g_i)`` with ``m_i = min(w_i, 1)``. For weights <= 1
     this is ``r_i/(1-h_i)`` (sample i removed); integer weights act like
     repeated rows. Both ``r`` and ``1 - h`` are evaluated from their
-    alpha-independent parts plus terms in ``s/(λ(λ+s))``, so nothing cancels
-    as alpha → 0. Returns shape (n_alphas, n_targets), and with
-    ``return_derivative`` also d/d(log s) of it.
+    alpha-independent parts plus terms in ``q = s/(λ(λ+s))``, so nothing
+    cancels as alpha → 0. Returns shape (n_alphas, n_targets), and with
+    ``return_derivative`` also d/d(log s) of it, from the same two passes
+    over ``P`` and ``P²`` (``dq/ds = 1/(λ+s)²``).
     """
     alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
-    m = _removed_fraction(spec.w)
-    P2 = spec.P2
+    G = alphas.size
     lam = spec.lam[:, None]
     q = alphas[None, :] / (lam * (lam + alphas[None, :]))  # (r, G)
-    one_minus_h = spec.lev_perp[:, None] + spec.w[:, None] * (P2 @ q)  # (n, G)
+    cols = [q]
+    if return_derivative:
+        dq = 1.0 / (lam + alphas[None, :]) ** 2
+        cols.append(dq)
+    lev = spec.P2 @ np.hstack(cols)  # one pass over P²
+    one_minus_h = spec.lev_perp[:, None] + spec.w[:, None] * lev[:, :G]
     denom = _unit_complement(spec.w, one_minus_h)
     bad = np.any(denom <= 1e-14, axis=0)
     denom = np.where(denom <= 1e-14, np.nan, denom)
     k = spec.c.shape[1]
-    out = np.empty((alphas.size, k))
-    dout = np.empty((alphas.size, k)) if return_derivative else None
+    # one pass over P for every target (and the derivative)
+    coefs = [spec.c[:, j][:, None] * q for j in range(k)]
     if return_derivative:
-        inv2 = 1.0 / (lam + alphas[None, :]) ** 2
-        ddenom = m[:, None] * (P2 @ inv2)  # d(1 - m g)/ds
+        coefs += [spec.c[:, j][:, None] * dq for j in range(k)]
+    fits = spec.P @ np.hstack(coefs)
+    out = np.empty((G, k))
+    dout = np.empty((G, k)) if return_derivative else None
+    if return_derivative:
+        ddenom = _removed_fraction(spec.w)[:, None] * lev[:, G:]  # d(1 - m g)/ds
     for j in range(k):
-        r = -(spec.resid_perp[:, j][:, None] + spec.P @ (spec.c[:, j][:, None] * q))
+        r = -(spec.resid_perp[:, j][:, None] + fits[:, j * G : (j + 1) * G])
         e = r / denom
         out[:, j] = (spec.w @ (e**2)) / spec.w_sum
         if return_derivative:
-            dr = -(spec.P @ (spec.c[:, j][:, None] * inv2))
+            dr = -fits[:, (k + j) * G : (k + j + 1) * G]
             de = dr / denom - r * ddenom / denom**2
             dout[:, j] = 2.0 * (spec.w @ (e * de)) / spec.w_sum * alphas
     out[bad] = np.inf
@@ -421,21 +434,20 @@ def default_alpha_bounds(lam_max):
     return 1e-8 * lam_max, 1e4 * lam_max
 
 
-def minimize_criterion(criterion, bounds, *, derivative=None, n_grid=33, n_starts=3):
+def minimize_criterion(criterion, bounds, *, n_grid=33, n_starts=3):
     """Minimise a 1-D criterion of s over ``bounds`` on a continuum.
 
     A coarse log-grid locates the basins (several local minima are common);
     the ``n_starts`` best are refined: by a root of the analytic derivative
-    in log s when ``derivative`` is given and changes sign in the bracket,
-    otherwise by bounded Brent search in log s.
+    in log s where it changes sign, otherwise (no derivative, or a minimum
+    at a bound) by bounded Brent search in log s.
 
     Parameters
     ----------
     criterion : callable
-        ``criterion(alphas) -> values`` of shape (n_alphas,), vectorised.
+        ``criterion(alphas) -> values`` or ``-> (values, d values/d log s)``,
+        each of shape (n_alphas,), vectorised over alphas.
     bounds : (float, float)
-    derivative : callable, optional
-        ``derivative(alphas) -> d criterion / d log(alpha)``.
 
     Returns
     -------
@@ -444,8 +456,16 @@ def minimize_criterion(criterion, bounds, *, derivative=None, n_grid=33, n_start
     at_bound : {None, "lower", "upper"}
     """
     lo, hi = float(bounds[0]), float(bounds[1])
+
+    def evaluate(alphas):
+        out = criterion(alphas)
+        if isinstance(out, tuple):
+            return np.asarray(out[0], float), np.asarray(out[1], float)
+        return np.asarray(out, float), None
+
     grid = np.geomspace(lo, hi, n_grid)
-    vals = np.asarray(criterion(grid), dtype=float)
+    log_grid = np.log(grid)
+    vals, derivs = evaluate(grid)
     vals = np.where(np.isfinite(vals), vals, np.inf)
     if not np.isfinite(vals).any():
         raise ValueError(
@@ -453,47 +473,42 @@ def minimize_criterion(criterion, bounds, *, derivative=None, n_grid=33, n_start
             f"alpha_bounds=({lo:g}, {hi:g}): some sample has leverage 1 "
             "(it alone determines its own fit). Raise alpha_bounds or add data."
         )
-    # local minima of the grid, best first
     padded = np.concatenate([[np.inf], vals, [np.inf]])
     is_min = (padded[1:-1] <= padded[:-2]) & (padded[1:-1] <= padded[2:])
     starts = np.flatnonzero(is_min)
-    starts = starts[np.argsort(vals[starts])][:n_starts]
-    log_grid = np.log(grid)
+    starts = starts[np.argsort(vals[starts], kind="stable")][:n_starts]
 
-    def f_log(t):
-        v = float(np.asarray(criterion(np.array([np.exp(t)])))[0])
+    def value_at(t):
+        v = float(evaluate(np.array([np.exp(t)]))[0][0])
         return v if np.isfinite(v) else np.inf
+
+    def slope_at(t):
+        return float(evaluate(np.array([np.exp(t)]))[1][0])
 
     best_t, best_v = log_grid[starts[0]], vals[starts[0]]
     for i in starts:
-        a = log_grid[max(i - 1, 0)]
-        b = log_grid[min(i + 1, n_grid - 1)]
-        t_opt = None
-        if derivative is not None:
-            da, db = (float(np.asarray(derivative(np.exp([x])))[0]) for x in (a, b))
-            if np.isfinite(da) and np.isfinite(db) and da < 0 < db:
-                t_opt = scipy.optimize.brentq(
-                    lambda t: float(np.asarray(derivative(np.exp([t])))[0]),
-                    a,
-                    b,
-                    xtol=1e-12,
-                    rtol=1e-14,
-                )
-        if t_opt is None:
+        bracket = None
+        if derivs is not None:
+            # the sign change of the slope lies left or right of grid point i
+            for a, b in ((i - 1, i), (i, i + 1)):
+                if 0 <= a and b < n_grid and derivs[a] < 0 < derivs[b]:
+                    bracket = (log_grid[a], log_grid[b])
+                    break
+        if bracket is not None:
+            t_opt = scipy.optimize.brentq(slope_at, *bracket, xtol=1e-12, rtol=1e-14)
+        else:
+            a, b = log_grid[max(i - 1, 0)], log_grid[min(i + 1, n_grid - 1)]
             res = scipy.optimize.minimize_scalar(
-                f_log, bounds=(a, b), method="bounded", options={"xatol": 1e-10}
+                value_at, bounds=(a, b), method="bounded", options={"xatol": 1e-10}
             )
             t_opt = float(res.x)
-        v = f_log(t_opt)
-        # the end points of the bracket are candidates too (boundary minima)
-        for t in (t_opt, a, b):
-            vt = v if t == t_opt else f_log(t)
-            if vt < best_v or (vt == best_v and t == t_opt):
-                best_t, best_v = t, vt
+        v_opt = value_at(t_opt)
+        if v_opt < best_v:
+            best_t, best_v = t_opt, v_opt
     alpha = float(np.exp(best_t))
     at_bound = None
-    if np.isclose(best_t, log_grid[0], atol=1e-9):
+    if best_t <= log_grid[0] + 1e-9:
         alpha, at_bound = lo, "lower"
-    elif np.isclose(best_t, log_grid[-1], atol=1e-9):
+    elif best_t >= log_grid[-1] - 1e-9:
         alpha, at_bound = hi, "upper"
     return alpha, float(best_v), at_bound

@@ -283,7 +283,7 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
             return a[0] if a.ndim == 1 else a[0]
         return a
 
-    def _select_alpha(self, criterion, bounds, constant_target, derivative=None):
+    def _select_alpha(self, criterion, bounds, constant_target):
         if not isinstance(self.alpha, str):
             return self.alpha
         lo, hi = self.alpha_bounds if self.alpha_bounds is not None else bounds
@@ -296,7 +296,7 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
                 stacklevel=4,
             )
             return s
-        alpha, _, at_bound = minimize_criterion(criterion, (lo, hi), derivative=derivative)
+        alpha, _, at_bound = minimize_criterion(criterion, (lo, hi))
         if at_bound is not None:
             warnings.warn(
                 f"The {self.alpha} criterion is smallest at the {at_bound} bound "
@@ -313,13 +313,12 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
         )
         lam_max = spec.lam.max(initial=0.0)
         if self.alpha == "loo":
+            def criterion(a):
+                value, slope = leave_one_out_path(spec, a, return_derivative=True)
+                return value.mean(axis=1), slope.mean(axis=1)
+
             s = self._select_alpha(
-                lambda a: leave_one_out_path(spec, a).mean(axis=1),
-                default_alpha_bounds(lam_max),
-                _is_constant(spec.yc, Y),
-                derivative=lambda a: leave_one_out_path(spec, a, return_derivative=True)[
-                    1
-                ].mean(axis=1),
+                criterion, default_alpha_bounds(lam_max), _is_constant(spec.yc, Y)
             )
         else:
             s = self._select_alpha(
