@@ -248,21 +248,25 @@ def decompose(X, Y, w, x_mean, y_mean, w_sum, fit_intercept, method="eigen"):
         P = _rows_from_left(U, S, sw, positive, X, x_mean, V)
     elif _covariance_side_is_cheaper(n, p):
         # covariance side: ZᵀZ = Xcᵀ W Xc  (p x p)
-        if sp.issparse(X):
-            C = np.asarray((X.T @ (sp.diags(w) @ X)).todense())
+        if sp.issparse(X) or (unit and _mean_is_small(X, x_mean, axis=0)):
+            # XᵀWX - Σw x̄x̄ᵀ: no centred copy of X; the subtraction loses
+            # little when every |x̄_j| is within the spread of feature j
+            C = X.T @ (sp.diags(w) @ X) if sp.issparse(X) else X.T @ X
+            C = np.asarray(C.todense()) if sp.issparse(C) else C
             C -= w_sum * np.outer(x_mean, x_mean)
         else:
-            Xc = X - x_mean
-            Z = Xc if unit else Xc * sw[:, None]
+            Z = (X - x_mean) * sw[:, None]
             C = Z.T @ Z  # symmetric product (syrk)
+            del Z
         lam, V = scipy.linalg.eigh(C, driver="evd", overwrite_a=True, check_finite=False)
         keep = _rank_cut(lam, (n, p))
         lam, V = lam[keep], V[:, keep]
-        P = Xc @ V if not sp.issparse(X) else center_dot(X, x_mean, V)
+        P = center_dot(X, x_mean, V)
     else:
         # Gram side: ZZᵀ (n x n); V = Zᵀ U / S is formed only if asked for
-        if sp.issparse(X):
-            G = np.asarray((X @ X.T).todense())
+        if sp.issparse(X) or (unit and _mean_is_small(X, x_mean, axis=None)):
+            G = X @ X.T
+            G = np.asarray(G.todense()) if sp.issparse(G) else G
             Xm = np.asarray(X @ x_mean).ravel()
             G -= Xm[:, None] + Xm[None, :]
             G += x_mean @ x_mean
@@ -314,6 +318,8 @@ def _rows_from_left(U, S, sw, positive, X, x_mean, V, lam=None, w=None):
     With ``V`` None (Gram side), zero-weight rows use
     ``Xc_i V = Xc_i Xcᵀ W P_pos / λ`` restricted to the positive rows.
     """
+    if positive.all():
+        return U * (S / sw[:, None])
     P = np.empty_like(U)
     P[positive] = U[positive] * S / sw[positive, None]
     if not positive.all():
@@ -334,6 +340,17 @@ def _centered_cross(A, B, x_mean):
     a = np.asarray(A @ x_mean).ravel()
     b = np.asarray(B @ x_mean).ravel()
     return K - a[:, None] - b[None, :] + x_mean @ x_mean
+
+
+def _mean_is_small(X, x_mean, axis):
+    """Whether forming ``XᵀX`` (axis=0) or ``XXᵀ`` (axis=None) and centring
+    afterwards is accurate: the squared mean is at most the variance, per
+    feature or overall, so the subtraction cancels at most a factor of 2."""
+    sq_mean = np.einsum("ij,ij->j", X, X) / X.shape[0]
+    var = sq_mean - x_mean**2
+    if axis is None:
+        return bool(x_mean @ x_mean <= var.sum())
+    return bool(np.all(x_mean**2 <= var))
 
 
 def _covariance_side_is_cheaper(n, p):
@@ -487,14 +504,16 @@ def minimize_criterion(criterion, bounds, *, n_grid=33, n_starts=3):
 
     best_t, best_v = log_grid[starts[0]], vals[starts[0]]
     for i in starts:
-        bracket = None
         if derivs is not None:
-            # the sign change of the slope lies left or right of grid point i
+            # the slope's sign change lies left or right of grid point i; a
+            # bound whose slope points outward is itself the minimum
+            bracket = None
             for a, b in ((i - 1, i), (i, i + 1)):
                 if 0 <= a and b < n_grid and derivs[a] < 0 < derivs[b]:
                     bracket = (log_grid[a], log_grid[b])
                     break
-        if bracket is not None:
+            if bracket is None:
+                continue  # a bound (or a flat stretch): the grid value stands
             t_opt = scipy.optimize.brentq(slope_at, *bracket, xtol=1e-12, rtol=1e-14)
         else:
             a, b = log_grid[max(i - 1, 0)], log_grid[min(i + 1, n_grid - 1)]
