@@ -71,18 +71,17 @@ def dense_part(shapes, repeats):
         X, y = make_dense(n, p)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RegularityBoundWarning)
-            t_ours, ours = timed(
-                lambda: RegularityRidge(alpha="loo", alpha_bounds=(1e-6, 1e6)).fit(X, y),
-                repeats,
-            )
-        t_ref, ref = timed(lambda: RidgeCV(alphas=GRID).fit(X, y), repeats)
+            ours_model = RegularityRidge(alpha="loo", alpha_bounds=(1e-6, 1e6))
+            t_ours, ours = timed(lambda X=X, y=y: ours_model.fit(X, y), repeats)
+        t_ref, ref = timed(lambda X=X, y=y: RidgeCV(alphas=GRID).fit(X, y), repeats)
         # judge RidgeCV's choice by the same exact LOO error
         ref_loo = float(ours.loo_curve([ref.alpha_])[0])
         ratio = t_ours / t_ref
         rows.append(ratio)
         print(
             f"{str((n, p)):>14} {t_ours:8.3f} {t_ref:10.3f} {ratio:6.2f} "
-            f"{ours.loo_error_:12.6g} {ref_loo:12.6g} {ours.alpha_:11.4g} {ref.alpha_:10.4g}"
+            f"{ours.loo_error_:12.6g} {ref_loo:12.6g} "
+            f"{ours.alpha_:11.4g} {ref.alpha_:10.4g}"
         )
     return rows
 
@@ -116,14 +115,18 @@ def sparse_part(seed=0):
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=600
     )
     print("  " + (out.stdout.strip() or out.stderr.strip().splitlines()[-1]))
-    print(f"  (peak RSS of this process: "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
+    print(
+        f"  (peak RSS of this process: "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)"
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="smaller shapes, no sparse")
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller shapes, no sparse"
+    )
     args = parser.parse_args()
     shapes = [(20000, 200), (2000, 2000), (200, 20000)]
     if args.quick:

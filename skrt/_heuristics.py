@@ -18,8 +18,6 @@ Scores of several outputs are summed.
 
 from __future__ import annotations
 
-import numpy as np
-
 LABELED_HEURISTICS = ("sld", "sti", "ssi")
 UNLABELED_ONLY_HEURISTICS = ("ssi_unlabeled", "variance")
 HEURISTICS = LABELED_HEURISTICS + UNLABELED_ONLY_HEURISTICS
@@ -27,7 +25,9 @@ HEURISTICS = LABELED_HEURISTICS + UNLABELED_ONLY_HEURISTICS
 
 def check_heuristic(heuristic, labeled):
     if heuristic not in HEURISTICS:
-        raise ValueError(f"heuristic must be one of {list(HEURISTICS)}; got {heuristic!r}.")
+        raise ValueError(
+            f"heuristic must be one of {list(HEURISTICS)}; got {heuristic!r}."
+        )
     if labeled and heuristic in UNLABELED_ONLY_HEURISTICS:
         raise ValueError(
             f"heuristic={heuristic!r} has no labeled form: call score_samples "

@@ -141,7 +141,9 @@ def lanczos(matmat, V0, n_steps, *, reorthogonalize=False):
     for i in range(m):
         # a breakdown (b≈0) ends that recurrence: truncate its tridiagonal
         off = betas[: steps - 1, i]
-        stop = np.flatnonzero(off <= 1e-12 * max(np.abs(alphas[:steps, i]).max(), 1e-300))
+        stop = np.flatnonzero(
+            off <= 1e-12 * max(np.abs(alphas[:steps, i]).max(), 1e-300)
+        )
         kk = int(stop[0]) + 1 if stop.size else steps
         theta, Y = scipy.linalg.eigh_tridiagonal(alphas[:kk, i], off[: kk - 1])
         nodes[i, :kk] = np.maximum(theta, 0.0)
@@ -164,15 +166,21 @@ class GCVQuadrature:
     random_state : numpy.random.RandomState
     """
 
-    def __init__(self, design, Yc, w_sum, fit_intercept, *, n_probes, n_steps, random_state):
+    def __init__(
+        self, design, Yc, w_sum, fit_intercept, *, n_probes, n_steps, random_state
+    ):
         self.w_sum = w_sum
         self.fit_intercept = fit_intercept
         Z_y = Yc * design.sw[:, None]
         self.z_sq = np.einsum("ij,ij->j", Z_y, Z_y)
         B = design.rmatmat(Z_y)  # (p, k)
         self.rss_quad = [
-            lanczos(lambda V: design.rmatmat(design.matmat(V)), B[:, j], n_steps,
-                    reorthogonalize=True)
+            lanczos(
+                lambda V: design.rmatmat(design.matmat(V)),
+                B[:, j],
+                n_steps,
+                reorthogonalize=True,
+            )
             for j in range(B.shape[1])
         ]
         dim = design.small_dim
@@ -186,8 +194,10 @@ class GCVQuadrature:
             design.gram_matmat, probes, n_steps
         )
         self.lam_max = float(
-            max(self.trace_nodes.max(initial=0.0),
-                max(q[0].max(initial=0.0) for q in self.rss_quad))
+            max(
+                self.trace_nodes.max(initial=0.0),
+                max(q[0].max(initial=0.0) for q in self.rss_quad),
+            )
         )
 
     def df(self, alphas):

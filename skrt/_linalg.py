@@ -134,7 +134,9 @@ class Spectral:
         """V @ a without forming V: ``Xcᵀ (w ⊙ P a/λ)`` on the Gram side."""
         if self.V is not None:
             return self.V @ a
-        return _center_rdot(self.X, self.x_mean, (self.P @ (a / self.lam[:, None])) * self.w[:, None])
+        return _center_rdot(
+            self.X, self.x_mean, (self.P @ (a / self.lam[:, None])) * self.w[:, None]
+        )
 
     @property
     def intercept_leverage(self) -> float:
@@ -170,7 +172,9 @@ class Spectral:
 
     def loo_denominator(self, s):
         """``1 - m_i g_i`` with ``m_i = min(w_i, 1)`` (see leave_one_out_path)."""
-        one_minus_h = self.lev_perp + self.w * (self.P2 @ (s / (self.lam * (self.lam + s))))
+        one_minus_h = self.lev_perp + self.w * (
+            self.P2 @ (s / (self.lam * (self.lam + s)))
+        )
         return _unit_complement(self.w, one_minus_h)
 
     def unit_leverage(self, s):
@@ -179,7 +183,9 @@ class Spectral:
 
     def inverse_of_design_product(self, R, s):
         """A(s)⁻¹ Xcᵀ W R, shape (n_features, n_targets)."""
-        return self.basis_dot((self.P.T @ (R * self.w[:, None])) / (self.lam + s)[:, None])
+        return self.basis_dot(
+            (self.P.T @ (R * self.w[:, None])) / (self.lam + s)[:, None]
+        )
 
     def quadratic_inverse(self, Xc_V, Xc_sq_norm, s):
         """x̃ᵀ (X̃ᵀWX̃ + sP)⁻¹ x̃ for rows given by their projections.
@@ -258,7 +264,9 @@ def decompose(X, Y, w, x_mean, y_mean, w_sum, fit_intercept, method="eigen"):
             Z = (X - x_mean) * sw[:, None]
             C = Z.T @ Z  # symmetric product (syrk)
             del Z
-        lam, V = scipy.linalg.eigh(C, driver="evd", overwrite_a=True, check_finite=False)
+        lam, V = scipy.linalg.eigh(
+            C, driver="evd", overwrite_a=True, check_finite=False
+        )
         keep = _rank_cut(lam, (n, p))
         lam, V = lam[keep], V[:, keep]
         P = center_dot(X, x_mean, V)
@@ -278,7 +286,9 @@ def decompose(X, Y, w, x_mean, y_mean, w_sum, fit_intercept, method="eigen"):
                 Z *= sw[:, None]
             G = Z @ Z.T  # symmetric product (syrk)
             del Z
-        lam, U = scipy.linalg.eigh(G, driver="evd", overwrite_a=True, check_finite=False)
+        lam, U = scipy.linalg.eigh(
+            G, driver="evd", overwrite_a=True, check_finite=False
+        )
         keep = _rank_cut(lam, (n, p))
         lam, U = lam[keep], U[:, keep]
         S = np.sqrt(lam)

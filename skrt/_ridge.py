@@ -313,6 +313,7 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
         )
         lam_max = spec.lam.max(initial=0.0)
         if self.alpha == "loo":
+
             def criterion(a):
                 value, slope = leave_one_out_path(spec, a, return_derivative=True)
                 return value.mean(axis=1), slope.mean(axis=1)
@@ -338,8 +339,10 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
             loo = np.where((denom > 1e-14)[:, None], -resid / denom[:, None], np.inf)
         self.leverage_ = w * g
         self.loo_residuals_ = loo[:, 0] if self._y_ndim == 1 else loo
-        loo_error = (w @ loo**2) / w_sum if np.isfinite(loo).all() else np.full(
-            Y.shape[1], np.inf
+        loo_error = (
+            (w @ loo**2) / w_sum
+            if np.isfinite(loo).all()
+            else np.full(Y.shape[1], np.inf)
         )
         self.loo_error_ = self._unravel(loo_error)
         self.gcv_error_ = self._unravel(gcv_path(spec, s)[0])
@@ -348,8 +351,8 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
         )
         self._noise_variance = np.atleast_1d(self.noise_variance_)
         # H⁻¹σ_T in centred coordinates: (Σ w r / Σw, A⁻¹ Xcᵀ W r)
-        self._sti_intercept = (w @ resid) / w_sum if self.fit_intercept else np.zeros(
-            Y.shape[1]
+        self._sti_intercept = (
+            (w @ resid) / w_sum if self.fit_intercept else np.zeros(Y.shape[1])
         )
         self._sti_coef = spec.inverse_of_design_product(resid, s)
         return coef, coef_tangent, s
@@ -411,8 +414,8 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
         dof = 1.0 - df / w_sum
         gcv = rss / w_sum / dof**2 if dof > 1e-12 else np.full(Y.shape[1], np.inf)
         self.gcv_error_ = self._unravel(gcv)
-        self._sti_intercept = (w @ resid) / w_sum if self.fit_intercept else np.zeros(
-            Y.shape[1]
+        self._sti_intercept = (
+            (w @ resid) / w_sum if self.fit_intercept else np.zeros(Y.shape[1])
         )
         self._sti_coef = sti_coef
         return coef, coef_tangent, s
@@ -438,7 +441,9 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
         """x̃ᵀ (X̃ᵀWX̃ + sP)⁻¹ x̃ for each row of X."""
         spec = self._require_spectral("The predictive variance")
         proj = center_dot(X, self._x_mean, spec.basis())
-        return spec.quadratic_inverse(proj, centered_sq_norms(X, self._x_mean), self.alpha_)
+        return spec.quadratic_inverse(
+            proj, centered_sq_norms(X, self._x_mean), self.alpha_
+        )
 
     def predict(self, X, return_std=False):
         """Predict, optionally with the Bayesian-ridge predictive std.

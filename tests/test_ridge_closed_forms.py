@@ -36,8 +36,12 @@ def test_coef_equals_sklearn_ridge(data, alpha, fit_intercept):
         X, y, sample_weight=w
     )
     assert relative_error(ours.coef_, ref.coef_) < 1e-7
-    assert np.allclose(ours.intercept_, ref.intercept_, rtol=1e-7, atol=1e-7 * np.abs(y).max())
-    assert np.allclose(ours.predict(X), ref.predict(X), rtol=1e-7, atol=1e-7 * np.abs(y).max())
+    assert np.allclose(
+        ours.intercept_, ref.intercept_, rtol=1e-7, atol=1e-7 * np.abs(y).max()
+    )
+    assert np.allclose(
+        ours.predict(X), ref.predict(X), rtol=1e-7, atol=1e-7 * np.abs(y).max()
+    )
 
 
 @given(regression_data(multi_output=True), alphas_st, st.booleans())
@@ -52,8 +56,13 @@ def test_tangent_against_central_differences(data, alpha, fit_intercept):
     # central differences carry round-off of order eps ‖θ‖ / h
     scale = np.linalg.norm(fd_coef) + 1e-7 * np.linalg.norm(model.coef_) / alpha
     assert np.linalg.norm(model.coef_tangent_ - fd_coef) <= 1e-5 * scale
-    assert np.allclose(model.intercept_tangent_, fd_intercept, rtol=1e-4, atol=1e-6 * (
-        np.abs(fd_intercept).max() + np.abs(fd_coef).max() * np.abs(X).max()))
+    assert np.allclose(
+        model.intercept_tangent_,
+        fd_intercept,
+        rtol=1e-4,
+        atol=1e-6
+        * (np.abs(fd_intercept).max() + np.abs(fd_coef).max() * np.abs(X).max()),
+    )
     fd_pred = (plus.predict(X) - minus.predict(X)) / (2 * h)
     pred_scale = np.abs(fd_pred).max() + 1e-8 * np.abs(model.predict(X)).max() / alpha
     assert np.abs(model.predict_tangent(X) - fd_pred).max() <= 1e-4 * pred_scale
@@ -84,7 +93,9 @@ def test_loo_residuals_against_brute_force_refits(data, fit_intercept):
 def test_leverage_is_the_weighted_hat_diagonal(data, alpha, fit_intercept):
     X, y, w = data
     model = _fit(X, y, w, alpha=alpha, fit_intercept=fit_intercept)
-    assert np.allclose(model.leverage_, hat_diagonal(X, w, alpha, fit_intercept), atol=1e-8)
+    assert np.allclose(
+        model.leverage_, hat_diagonal(X, w, alpha, fit_intercept), atol=1e-8
+    )
 
 
 @given(regression_data(weights=False, multi_output=True), st.booleans())
@@ -92,7 +103,9 @@ def test_loo_curve_equals_ridgecv(data, fit_intercept):
     X, y, _ = data
     alphas = np.logspace(-3, 3, 13)
     model = _fit(X, y, alpha=1.0, fit_intercept=fit_intercept)
-    ref = RidgeCV(alphas=alphas, fit_intercept=fit_intercept, store_cv_results=True).fit(X, y)
+    ref = RidgeCV(
+        alphas=alphas, fit_intercept=fit_intercept, store_cv_results=True
+    ).fit(X, y)
     expected = ref.cv_results_.mean(axis=0)  # (n_alphas,) or (n_targets, n_alphas)
     assert np.allclose(model.loo_curve(alphas), expected.T, rtol=1e-6)
 
@@ -108,7 +121,9 @@ def test_alpha_never_worse_than_ridgecv_grid(data):
     # carry more round-off near interpolation than the brute-force truth)
     theirs = np.mean(model.loo_curve([ref.alpha_]))
     assert np.mean(model.loo_error_) <= theirs * (1 + 1e-12)
-    assert np.mean(model.loo_error_) <= np.mean(model.loo_curve(grid), axis=-1).min() * (1 + 1e-12)
+    assert np.mean(model.loo_error_) <= np.mean(
+        model.loo_curve(grid), axis=-1
+    ).min() * (1 + 1e-12)
     assert bounds[0] <= model.alpha_ <= bounds[1]
 
 
@@ -121,7 +136,9 @@ def test_leverage_matches_statsmodels_for_tiny_alpha(rng):
     infl = ols.get_influence()
     assert np.allclose(model.leverage_, infl.hat_matrix_diag, atol=1e-8)
     # exact LOO residuals are the statsmodels "deleted" residuals
-    assert np.allclose(model.loo_residuals_, ols.resid / (1 - infl.hat_matrix_diag), rtol=1e-6)
+    assert np.allclose(
+        model.loo_residuals_, ols.resid / (1 - infl.hat_matrix_diag), rtol=1e-6
+    )
 
 
 @given(regression_data(), st.floats(1e-1, 10.0))
@@ -168,9 +185,11 @@ def test_heuristics_against_explicit_hessian(data, alpha, fit_intercept):
     Rq = Xqt @ theta - Yq
     Hinv_xq = np.linalg.solve(H, Xqt.T)  # (d, 6)
     sigma2 = np.reshape(model.noise_variance_, -1)
-    tangent = -np.linalg.solve(M, np.diag(np.r_[0.0, np.ones(X.shape[1])]) @ theta) if (
-        fit_intercept
-    ) else -np.linalg.solve(M, theta)
+    tangent = (
+        -np.linalg.solve(M, np.diag(np.r_[0.0, np.ones(X.shape[1])]) @ theta)
+        if (fit_intercept)
+        else -np.linalg.solve(M, theta)
+    )
     xdot = Xqt @ tangent  # (6, k)
 
     expected = {}
@@ -190,7 +209,10 @@ def test_heuristics_against_explicit_hessian(data, alpha, fit_intercept):
         ssi_unl += 4 * sigma2[j] * (w_full @ (sig @ Hinv_xq) ** 2)
     expected["sti"] = sti_lab, sti_unl
     expected["ssi"] = ssi_lab, ssi_unl
-    expected["ssi_unlabeled"] = None, w_full @ (2 * Xt @ np.linalg.solve(H, 2 * Xqt.T)) ** 2
+    expected["ssi_unlabeled"] = (
+        None,
+        w_full @ (2 * Xt @ np.linalg.solve(H, 2 * Xqt.T)) ** 2,
+    )
     expected["variance"] = None, np.einsum("ij,ji->i", Xqt, np.linalg.solve(M, Xqt.T))
     yq = Yq[:, 0] if np.ndim(y) == 1 else Yq
     for name, (lab, unl) in expected.items():
@@ -203,7 +225,9 @@ def test_heuristics_against_explicit_hessian(data, alpha, fit_intercept):
     _, std = model.predict(Xq, return_std=True)
     var = expected["variance"][1]
     assert np.allclose(
-        np.reshape(std, (6, -1)), np.sqrt(sigma2[None, :] * (1 + var[:, None])), rtol=1e-8
+        np.reshape(std, (6, -1)),
+        np.sqrt(sigma2[None, :] * (1 + var[:, None])),
+        rtol=1e-8,
     )
 
 
@@ -231,7 +255,9 @@ def test_sparse_dense_and_svd_paths_agree(data, alpha):
     for other in (svd, sparse):
         assert np.isclose(other.alpha_, dense.alpha_, rtol=1e-5)
         for attr in ("coef_", "coef_tangent_", "leverage_", "loo_residuals_"):
-            assert relative_error(getattr(other, attr), getattr(dense, attr)) < 1e-5, attr
+            assert relative_error(getattr(other, attr), getattr(dense, attr)) < 1e-5, (
+                attr
+            )
         Xq = sp.csr_matrix(X[:5]) if other is sparse else X[:5]
         for h in ("sld", "ssi", "variance"):
             assert np.allclose(
@@ -246,19 +272,30 @@ def test_sparse_dense_and_svd_paths_agree(data, alpha):
 def test_cg_path_agrees_with_eigen(data, alpha):
     X, y, w = data
     exact = _fit(X, y, w, alpha=alpha, solver="eigen")
-    cg = _fit(sp.csr_matrix(X), y, w, alpha=alpha, solver="cg", tol=1e-12, max_iter=5000)
+    cg = _fit(
+        sp.csr_matrix(X), y, w, alpha=alpha, solver="cg", tol=1e-12, max_iter=5000
+    )
     assert relative_error(cg.coef_, exact.coef_) < 1e-6
     assert relative_error(cg.coef_tangent_, exact.coef_tangent_) < 1e-5
-    assert np.allclose(cg.intercept_, exact.intercept_, rtol=1e-6, atol=1e-6 * np.abs(y).max())
+    assert np.allclose(
+        cg.intercept_, exact.intercept_, rtol=1e-6, atol=1e-6 * np.abs(y).max()
+    )
     # labeled forms: the unlabeled ones scale by noise_variance_, whose
     # degrees of freedom the cg path estimates stochastically
     Xq, yq = X[:5], y[:5]
     # natural scale of the scores: (2 |r| ‖x‖ ‖θ̇‖)², times s² for sti
     r_max = np.abs(np.asarray(yq) - exact.predict(Xq)).max()
-    bound = (2 * r_max * np.linalg.norm(Xq, axis=1).max() * np.linalg.norm(
-        exact.coef_tangent_)) ** 2
+    bound = (
+        2
+        * r_max
+        * np.linalg.norm(Xq, axis=1).max()
+        * np.linalg.norm(exact.coef_tangent_)
+    ) ** 2
     for h, factor in (("sld", 1.0), ("sti", alpha**2)):
-        a, b = cg.score_samples(Xq, yq, heuristic=h), exact.score_samples(Xq, yq, heuristic=h)
+        a, b = (
+            cg.score_samples(Xq, yq, heuristic=h),
+            exact.score_samples(Xq, yq, heuristic=h),
+        )
         assert np.allclose(a, b, rtol=1e-4, atol=1e-8 * factor * bound), h
 
 

@@ -61,14 +61,26 @@ BAD_DATA = [
     ("nan in X", lambda X, y: (_with(X, 0, 0, np.nan), y), ValueError, "NaN"),
     ("inf in X", lambda X, y: (_with(X, 1, 2, np.inf), y), ValueError, "infinity"),
     ("nan in y", lambda X, y: (X, np.r_[np.nan, y[1:]]), ValueError, "NaN"),
-    ("lengths", lambda X, y: (X, y[:-1]), ValueError, "inconsistent numbers of samples"),
-    ("strings", lambda X, y: (X.astype(str).astype(object) + "x", y), ValueError, "convert"),
+    (
+        "lengths",
+        lambda X, y: (X, y[:-1]),
+        ValueError,
+        "inconsistent numbers of samples",
+    ),
+    (
+        "strings",
+        lambda X, y: (X.astype(str).astype(object) + "x", y),
+        ValueError,
+        "convert",
+    ),
     ("1-D X", lambda X, y: (X[:, 0], y), ValueError, "2D array"),
     ("3-D y", lambda X, y: (X, y[:, None, None]), ValueError, "y"),
 ]
 
 
-@pytest.mark.parametrize("case, make, error, match", BAD_DATA, ids=[c[0] for c in BAD_DATA])
+@pytest.mark.parametrize(
+    "case, make, error, match", BAD_DATA, ids=[c[0] for c in BAD_DATA]
+)
 def test_bad_data_is_named(data, case, make, error, match):
     X, y = make(*data)
     with pytest.raises(error, match=match):
@@ -180,8 +192,9 @@ def test_pickle_round_trip(data):
 def test_float32_input(data):
     X, y = data
     m32 = RegularityRidge(alpha="loo").fit(X.astype(np.float32), y.astype(np.float32))
-    m64 = RegularityRidge(alpha="loo").fit(X.astype(np.float32).astype(float), y.astype(
-        np.float32).astype(float))
+    m64 = RegularityRidge(alpha="loo").fit(
+        X.astype(np.float32).astype(float), y.astype(np.float32).astype(float)
+    )
     assert np.allclose(m32.coef_, m64.coef_)
     assert m32.predict(X.astype(np.float32)).dtype == np.float64
 
