@@ -151,10 +151,6 @@ class Spectral:
         """dθ*/ds = -A⁻¹θ*, shape (n_features, n_targets)."""
         return -self.basis_dot(self.c / ((self.lam + s) ** 2)[:, None])
 
-    def fitted_centered(self, s):
-        """Xc θ*(s), shape (n_samples, n_targets)."""
-        return self.P @ (self.c / (self.lam + s)[:, None])
-
     def residual(self, s):
         """r = f(x) - y = -(resid_perp + P c s/(λ(λ+s))), shape (n, n_targets)."""
         q = s / (self.lam * (self.lam + s))

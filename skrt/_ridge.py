@@ -279,9 +279,7 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
 
     def _unravel(self, a):
         """Drop the target axis for 1-D y."""
-        if self._y_ndim == 1:
-            return a[0] if a.ndim == 1 else a[0]
-        return a
+        return a[0] if self._y_ndim == 1 else a
 
     def _select_alpha(self, criterion, bounds, constant_target):
         if not isinstance(self.alpha, str):
@@ -382,6 +380,7 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
         coef = np.empty((p, Y.shape[1]))
         coef_tangent = np.empty_like(coef)
         sti_coef = np.empty_like(coef)
+        resid = np.empty_like(Yc)  # r = f(x) - y
         n_iter = np.zeros(Y.shape[1], dtype=int)
         for j in range(Y.shape[1]):
             theta, it_theta = solve_cg(
@@ -395,17 +394,17 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
             coef_tangent[:, j], it_tangent = solve_cg(
                 A, -theta, x0=x0, tol=self.tol, max_iter=max_iter, what="tangent"
             )
-            resid = np.asarray(X @ theta) - x_mean @ theta - Yc[:, j]
+            resid[:, j] = np.asarray(X @ theta) - x_mean @ theta - Yc[:, j]
+            # H⁻¹σ_T needs A⁻¹ Xcᵀ W r
             sti_coef[:, j], _ = solve_cg(
                 A,
-                design.rmatmat(resid * design.sw),
+                design.rmatmat(resid[:, j] * design.sw),
                 tol=self.tol,
                 max_iter=max_iter,
                 what="total influence",
             )
             n_iter[j] = max(it_theta, it_tangent)
         self.n_iter_ = n_iter
-        resid = np.asarray(X @ coef) - x_mean @ coef - Yc
         self._spectral = None
         df = float(quad.df(np.array([s]))[0])
         rss = w @ resid**2
@@ -602,7 +601,7 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
                 # Σ_j (2 x̃_jᵀ H⁻¹ 2 x̃)² = 4 Σ_j w_j (t_jᵀ q)²
                 tw = T * np.sqrt(spec.w)[:, None]
                 return 4.0 * np.einsum("ij,ij->i", q @ (tw.T @ tw), q)
-            resid = spec.fitted_centered(self.alpha_) - spec.yc
+            resid = spec.residual(self.alpha_)
             term = np.empty((X.shape[0], resid.shape[1]))
             for j in range(resid.shape[1]):
                 # Σ_j w_j r_j² (x̃ᵀ M⁻¹ x̃_j)², M = X̃ᵀWX̃ + sP
