@@ -205,6 +205,17 @@ def _unit_complement(w, one_minus_h):
     return np.where(w > 1, ((w - 1.0) + one_minus_h) / safe_w, one_minus_h)
 
 
+def _eigh(M):
+    """Symmetric eigendecomposition (divide and conquer), overwriting M.
+
+    A 1 x 1 matrix is its own decomposition (scipy < 1.13 rejects the
+    workspace query of ``?syevd`` for n = 1).
+    """
+    if M.shape[0] == 1:
+        return M[0].copy(), np.ones((1, 1))
+    return scipy.linalg.eigh(M, driver="evd", overwrite_a=True, check_finite=False)
+
+
 def _rank_cut(lam, size):
     """Keep eigenvalues above the round-off level of the largest one."""
     if lam.size == 0:
@@ -260,9 +271,7 @@ def decompose(X, Y, w, x_mean, y_mean, w_sum, fit_intercept, method="eigen"):
             Z = (X - x_mean) * sw[:, None]
             C = Z.T @ Z  # symmetric product (syrk)
             del Z
-        lam, V = scipy.linalg.eigh(
-            C, driver="evd", overwrite_a=True, check_finite=False
-        )
+        lam, V = _eigh(C)
         keep = _rank_cut(lam, (n, p))
         lam, V = lam[keep], V[:, keep]
         P = center_dot(X, x_mean, V)
@@ -282,9 +291,7 @@ def decompose(X, Y, w, x_mean, y_mean, w_sum, fit_intercept, method="eigen"):
                 Z *= sw[:, None]
             G = Z @ Z.T  # symmetric product (syrk)
             del Z
-        lam, U = scipy.linalg.eigh(
-            G, driver="evd", overwrite_a=True, check_finite=False
-        )
+        lam, U = _eigh(G)
         keep = _rank_cut(lam, (n, p))
         lam, U = lam[keep], U[:, keep]
         S = np.sqrt(lam)
