@@ -143,13 +143,20 @@ class Spectral:
         return 1.0 / self.w_sum if self.fit_intercept else 0.0
 
     # -- closed forms at one s ------------------------------------------------
-    def coef(self, s):
-        """θ*(s), shape (n_features, n_targets)."""
-        return self.basis_dot(self.c / (self.lam + s)[:, None])
+    def weights_at(self, s, R):
+        """θ*(s), θ̇(s) and A⁻¹ Xcᵀ W R in one pass over the basis.
 
-    def coef_tangent(self, s):
-        """dθ*/ds = -A⁻¹θ*, shape (n_features, n_targets)."""
-        return -self.basis_dot(self.c / ((self.lam + s) ** 2)[:, None])
+        ``θ* = V c/(λ+s)``, ``θ̇ = -A⁻¹θ* = -V c/(λ+s)²`` and, for training
+        residuals ``R``, ``A⁻¹ Xcᵀ W R = V Pᵀ W R/(λ+s)``; each of shape
+        (n_features, n_targets).
+        """
+        inv = 1.0 / (self.lam + s)[:, None]
+        k = self.c.shape[1]
+        stacked = np.hstack(
+            [self.c * inv, -self.c * inv**2, (self.P.T @ (R * self.w[:, None])) * inv]
+        )
+        out = self.basis_dot(stacked)
+        return out[:, :k], out[:, k : 2 * k], out[:, 2 * k :]
 
     def residual(self, s):
         """r = f(x) - y = -(resid_perp + P c s/(λ(λ+s))), shape (n, n_targets)."""
@@ -176,12 +183,6 @@ class Spectral:
     def unit_leverage(self, s):
         """g_i(s) = 1/Σw + (x_i - x̄)ᵀ A⁻¹ (x_i - x̄), shape (n_samples,)."""
         return self.intercept_leverage + self.P2 @ (1.0 / (self.lam + s))
-
-    def inverse_of_design_product(self, R, s):
-        """A(s)⁻¹ Xcᵀ W R, shape (n_features, n_targets)."""
-        return self.basis_dot(
-            (self.P.T @ (R * self.w[:, None])) / (self.lam + s)[:, None]
-        )
 
     def quadratic_inverse(self, Xc_V, Xc_sq_norm, s):
         """x̃ᵀ (X̃ᵀWX̃ + sP)⁻¹ x̃ for rows given by their projections.

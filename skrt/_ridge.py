@@ -327,10 +327,10 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
             )
         self._spectral = spec
         self.n_iter_ = np.ones(Y.shape[1], dtype=int)
-        coef = spec.coef(s)
-        coef_tangent = spec.coef_tangent(s)
         # r = f(x) - y on the training set; h = w g; 1 - m g with m = min(w, 1)
         resid = spec.residual(s)
+        # H⁻¹σ_T in centred coordinates is (Σ w r / Σw, A⁻¹ Xcᵀ W r)
+        coef, coef_tangent, self._sti_coef = spec.weights_at(s, resid)
         g = spec.unit_leverage(s)
         denom = spec.loo_denominator(s)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -348,11 +348,9 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
             _noise_variance(w @ resid**2, w_sum, float(spec.residual_dof(s)))
         )
         self._noise_variance = np.atleast_1d(self.noise_variance_)
-        # H⁻¹σ_T in centred coordinates: (Σ w r / Σw, A⁻¹ Xcᵀ W r)
         self._sti_intercept = (
             (w @ resid) / w_sum if self.fit_intercept else np.zeros(Y.shape[1])
         )
-        self._sti_coef = spec.inverse_of_design_product(resid, s)
         return coef, coef_tangent, s
 
     def _fit_krylov(self, X, Y, w, x_mean, y_mean, w_sum):
