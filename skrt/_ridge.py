@@ -11,6 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _heuristics
+from ._batch import PoolScorer
 from ._krylov import CenteredDesign, GCVQuadrature, solve_cg
 from ._linalg import (
     center_dot,
@@ -326,6 +327,8 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
                 _is_constant(spec.yc, Y),
             )
         self._spectral = spec
+        self._design = None
+        self._max_iter = None
         self.n_iter_ = np.ones(Y.shape[1], dtype=int)
         # r = f(x) - y on the training set; h = w g; 1 - m g with m = min(w, 1)
         resid = spec.residual(s)
@@ -404,6 +407,8 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
             n_iter[j] = max(it_theta, it_tangent)
         self.n_iter_ = n_iter
         self._spectral = None
+        self._design = design
+        self._max_iter = max_iter
         df = float(quad.df(np.array([s]))[0])
         rss = w @ resid**2
         self.noise_variance_ = self._unravel(_noise_variance(rss, w_sum, w_sum - df))
@@ -583,29 +588,96 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
         """
         X = self._validate_X(X)
         _heuristics.check_heuristic(heuristic, labeled=y is not None)
+        if y is None:
+            return PoolScorer(self, X, heuristic).scores()
+        residual = self._residual(X, y)
+        return _heuristics.combine(
+            self._influence_terms(X, heuristic), residual, self._noise_variance
+        )
+
+    # -- primitives shared by score_samples and the greedy batch scorer -----
+    def _influence_terms(self, X, heuristic, squared=True):
+        """T(x) of the heuristic (see ``skrt._heuristics``), per output.
+
+        For "sld"/"sti" ``squared=False`` gives the response ``x̃ᵀv`` whose
+        square is T (``v`` the tangent or ``H⁻¹σ_T``).
+        """
         if heuristic == "variance":
             return self._variance(X)
-        residual = None if y is None else self._residual(X, y)
         if heuristic == "sld":
-            term = self._tangent(X) ** 2
+            response = self._tangent(X)
         elif heuristic == "sti":
             proj = np.asarray(X @ self._sti_coef) - self._x_mean @ self._sti_coef
-            term = (proj + self._sti_intercept) ** 2
+            response = proj + self._sti_intercept
         else:
-            spec = self._require_spectral(f"heuristic={heuristic!r}")
-            q = self._influence_coordinates(X, spec)
-            T = self._training_coordinates(spec)
-            if heuristic == "ssi_unlabeled":
-                # Σ_j (2 x̃_jᵀ H⁻¹ 2 x̃)² = 4 Σ_j w_j (t_jᵀ q)²
-                tw = T * np.sqrt(spec.w)[:, None]
-                return 4.0 * np.einsum("ij,ij->i", q @ (tw.T @ tw), q)
-            resid = spec.residual(self.alpha_)
-            term = np.empty((X.shape[0], resid.shape[1]))
-            for j in range(resid.shape[1]):
-                # Σ_j w_j r_j² (x̃ᵀ M⁻¹ x̃_j)², M = X̃ᵀWX̃ + sP
-                tr = T * (np.sqrt(spec.w) * np.abs(resid[:, j]))[:, None]
-                term[:, j] = np.einsum("ij,ij->i", q @ (tr.T @ tr), q)
-        return _heuristics.combine(term, residual, self._noise_variance)
+            # Σ_j ω_j (x̃ᵀ M⁻¹ x̃_j)² = Σ_j ω_j (t_jᵀ q)², M = X̃ᵀWX̃ + sP
+            Q, T, omegas = self._ssi_parts(X, heuristic)
+            return np.column_stack(
+                [
+                    np.einsum("ij,ij->i", Q @ (T.T @ (om[:, None] * T)), Q)
+                    for om in omegas
+                ]
+            )
+        return response**2 if squared else response
+
+    def _ssi_parts(self, X, heuristic):
+        """Pool coordinates q, training coordinates t and per-output weights
+        ω (``w r²`` for "ssi", ``w`` for "ssi_unlabeled")."""
+        spec = self._require_spectral(f"heuristic={heuristic!r}")
+        Q = self._influence_coordinates(X, spec)
+        T = self._training_coordinates(spec)
+        if heuristic == "ssi_unlabeled":
+            return Q, T, [spec.w]
+        resid = spec.residual(self.alpha_)
+        return Q, T, [spec.w * resid[:, j] ** 2 for j in range(resid.shape[1])]
+
+    def _augmented_rows(self, X):
+        """x̃ = (1, x) (or x without intercept) as dense rows."""
+        X = X.toarray() if sp.issparse(X) else np.asarray(X)
+        if self.fit_intercept:
+            return np.hstack([np.ones((X.shape[0], 1)), X])
+        return X
+
+    def _augmented_dot(self, X, u):
+        """X̃ u for augmented parameter vectors u."""
+        if self.fit_intercept:
+            return np.asarray(X @ u[1:]) + u[0]
+        return np.asarray(X @ u)
+
+    def _inverse_apply(self, y):
+        """(X̃ᵀWX̃ + sP)⁻¹ y for an augmented vector y.
+
+        In centred coordinates the matrix is ``diag(Σw, A)``:
+        ``M⁻¹ y = (a₀ - x̄ᵀa₁, a₁)`` with ``a₁ = A⁻¹(y₁ - x̄ y₀)``,
+        ``a₀ = y₀/Σw``.
+        """
+        if self.fit_intercept:
+            y0, z = y[0], y[1:] - self._x_mean * y[0]
+        else:
+            z = y
+        if self._spectral is not None:
+            spec = self._spectral
+            V = spec.basis()
+            proj = V.T @ z
+            a1 = V @ (proj / (spec.lam + self.alpha_)) + (z - V @ proj) / self.alpha_
+        else:
+            a1, _ = solve_cg(
+                self._design.normal_operator(self.alpha_),
+                z,
+                tol=self.tol,
+                max_iter=self._max_iter,
+                what="greedy batch update",
+            )
+        if not self.fit_intercept:
+            return a1
+        return np.concatenate([[y0 / self._w_sum - self._x_mean @ a1], a1])
+
+    def _training_dot(self, u):
+        """x̃_jᵀ u for every training row (decomposition path)."""
+        spec = self._require_spectral("Greedy batches of the SSI heuristics")
+        if self.fit_intercept:
+            return (u[0] + self._x_mean @ u[1:]) + spec.P @ (spec.basis().T @ u[1:])
+        return spec.P @ (spec.basis().T @ u)
 
     def _influence_coordinates(self, X, spec):
         """q(x) with x̃ᵀ M⁻¹ x̃_j = t_jᵀ q(x) for training rows x_j."""
