@@ -1,0 +1,152 @@
+"""scikit-activeml integration: regularity-tangent query strategies with its
+pool API. Importing this module needs ``scikit-activeml``
+(``pip install "skrt[skactiveml]"``); nothing else in skrt imports it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import clone
+
+from ._heuristics import HEURISTICS
+from .query import _BATCHES, _query
+
+try:
+    from skactiveml.base import SingleAnnotatorPoolQueryStrategy, SkactivemlRegressor
+    from skactiveml.utils import MISSING_LABEL, check_type
+except ImportError as exc:  # pragma: no cover - exercised without the extra
+    raise ImportError(
+        "skrt.skactiveml needs scikit-activeml: pip install 'skrt[skactiveml]'"
+    ) from exc
+
+__all__ = ["RegularityQuery"]
+
+
+class RegularityQuery(SingleAnnotatorPoolQueryStrategy):
+    """Regularity-tangent query strategy for scikit-activeml.
+
+    Scores candidates with :meth:`skrt.RegularityRidge.score_samples` (or
+    the same interface of another skrt estimator) and builds batches greedily
+    (virtual labelling at the model's own prediction, a rank-one update per
+    pick) or by the top scores. ``reg`` is a scikit-activeml regressor
+    wrapping a skrt estimator, e.g.
+    ``SklearnRegressor(RegularityRidge(alpha="loo"))``; unlabeled samples are
+    marked by ``missing_label``.
+
+    Parameters
+    ----------
+    heuristic : {"sld", "sti", "ssi", "ssi_unlabeled", "variance"}, default="sld"
+    batch : {"greedy", "topk"}, default="greedy"
+    missing_label : scalar or str or np.nan or None, default=np.nan
+    random_state : int, RandomState instance or None, default=None
+        Breaks ties.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skactiveml.regressor import SklearnRegressor
+    >>> from skactiveml.utils import MISSING_LABEL
+    >>> from skrt import RegularityRidge
+    >>> from skrt.skactiveml import RegularityQuery
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.randn(40, 3)
+    >>> y = np.full(40, MISSING_LABEL)
+    >>> y[:10] = X[:10] @ [1.0, 2.0, 3.0]
+    >>> reg = SklearnRegressor(RegularityRidge(alpha="loo"))
+    >>> idx = RegularityQuery(random_state=0).query(X, y, reg, batch_size=3)
+    >>> idx.shape, bool(np.all(idx >= 10))
+    ((3,), True)
+    """
+
+    def __init__(
+        self,
+        heuristic="sld",
+        batch="greedy",
+        missing_label=MISSING_LABEL,
+        random_state=None,
+    ):
+        super().__init__(missing_label=missing_label, random_state=random_state)
+        self.heuristic = heuristic
+        self.batch = batch
+
+    def query(
+        self,
+        X,
+        y,
+        reg,
+        fit_reg=True,
+        sample_weight=None,
+        candidates=None,
+        batch_size=1,
+        return_utilities=False,
+    ):
+        """Query the next samples to be labeled.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Labeled and unlabeled samples.
+        y : array-like of shape (n_samples,)
+            Labels, ``missing_label`` where unknown.
+        reg : SkactivemlRegressor
+            Wraps a skrt estimator (``SklearnRegressor(RegularityRidge())``).
+        fit_reg : bool, default=True
+            Fit a clone of ``reg`` on ``(X, y)`` first.
+        sample_weight : array-like of shape (n_samples,), default=None
+        candidates : None, array-like of shape (n_candidates,) of int, or
+                array-like of shape (n_candidates, n_features), default=None
+            As in scikit-activeml: None means the unlabeled samples.
+        batch_size : int, default=1
+        return_utilities : bool, default=False
+
+        Returns
+        -------
+        query_indices : ndarray of shape (batch_size,)
+            Indices into ``X`` (or into ``candidates`` when it holds samples).
+        utilities : ndarray of shape (batch_size, n_samples) or
+                (batch_size, n_candidates)
+            Scores before each pick; NaN for samples that were not candidates
+            or were already picked.
+        """
+        X, y, candidates, batch_size, return_utilities = self._validate_data(
+            X, y, candidates, batch_size, return_utilities, reset=True
+        )
+        check_type(reg, "reg", SkactivemlRegressor)
+        check_type(fit_reg, "fit_reg", bool)
+        if self.heuristic not in HEURISTICS:
+            raise ValueError(
+                f"heuristic must be one of {list(HEURISTICS)}; got {self.heuristic!r}."
+            )
+        if self.batch not in _BATCHES:
+            raise ValueError(
+                f"batch must be one of {list(_BATCHES)}; got {self.batch!r}."
+            )
+        if fit_reg:
+            reg = clone(reg)
+            reg = (
+                reg.fit(X, y) if sample_weight is None else reg.fit(X, y, sample_weight)
+            )
+        model = getattr(reg, "estimator_", reg)
+        X_cand, mapping = self._transform_candidates(candidates, X, y)
+        if len(X_cand) < batch_size:
+            raise ValueError(
+                f"batch_size={batch_size} exceeds the {len(X_cand)} candidates."
+            )
+        chosen, steps = _query(
+            model,
+            model._validate_X(X_cand),
+            batch_size,
+            self.heuristic,
+            self.batch,
+            self.random_state_,
+        )
+        steps = np.where(np.isfinite(steps), steps, np.nan)
+        if mapping is None:
+            query_indices, utilities = chosen, steps
+        else:
+            query_indices = mapping[chosen]
+            utilities = np.full((batch_size, len(X)), np.nan)
+            utilities[:, mapping] = steps
+        if return_utilities:
+            return query_indices, utilities
+        return query_indices

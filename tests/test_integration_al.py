@@ -1,0 +1,121 @@
+"""The strategies inside modAL's and scikit-activeml's active-learning loops."""
+
+import numpy as np
+import pytest
+import sklearn
+
+from skrt import RegularityRidge
+from skrt.query import sld_sampling
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::skrt.exceptions.RegularityBoundWarning"
+)
+
+SKLEARN_18 = tuple(int(v) for v in sklearn.__version__.split(".")[:2]) >= (1, 8)
+MODAL_TEACH_REASON = (
+    "modAL 0.4.2.1 calls check_X_y(force_all_finite=...), a keyword scikit-learn "
+    "1.8 removed, so ActiveLearner.teach raises TypeError inside modAL; the full "
+    "query/teach loop runs in CI's scikit-learn 1.7 environment"
+)
+
+
+@pytest.fixture
+def pool_problem():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-3, 3, size=(300, 4))
+    y = X @ [1.0, -2.0, 0.5, 3.0] + 0.3 * rng.randn(300)
+    return X, y
+
+
+def test_modal_query(pool_problem):
+    modal = pytest.importorskip("modAL.models")
+    from modAL.disagreement import max_std_sampling
+
+    X, y = pool_problem
+    learner = modal.ActiveLearner(
+        estimator=RegularityRidge(alpha="loo"),
+        query_strategy=sld_sampling,
+        X_training=X[:8],
+        y_training=y[:8],
+    )
+    idx, instances = learner.query(X[8:], n_instances=3)
+    assert len(idx) == 3 and len(set(np.asarray(idx).tolist())) == 3
+    assert np.array_equal(instances, X[8:][idx])
+    std_learner = modal.ActiveLearner(
+        estimator=RegularityRidge(alpha="loo"),
+        query_strategy=max_std_sampling,
+        X_training=X[:8],
+        y_training=y[:8],
+    )
+    idx_std, _ = std_learner.query(X[8:], n_instances=2)
+    _, std = learner.estimator.predict(X[8:], return_std=True)
+    assert std[idx_std[0]] == std.max()
+
+
+@pytest.mark.skipif(SKLEARN_18, reason=MODAL_TEACH_REASON)
+def test_modal_query_teach_loop_learns():
+    modal = pytest.importorskip("modAL.models")
+    rng = np.random.RandomState(1)
+    X = rng.uniform(-3, 3, size=(300, 10))
+    y = X @ rng.randn(10) + rng.randn(300)  # 8 labels cannot pin 10 weights
+    X_test, y_test = X[200:], y[200:]
+    X_pool, y_pool = X[8:200].copy(), y[8:200].copy()
+    learner = modal.ActiveLearner(
+        estimator=RegularityRidge(alpha="loo"),
+        query_strategy=sld_sampling,
+        X_training=X[:8],
+        y_training=y[:8],
+    )
+    first = np.sqrt(np.mean((learner.predict(X_test) - y_test) ** 2))
+    for _ in range(6):
+        idx, _ = learner.query(X_pool, n_instances=2)
+        learner.teach(X_pool[idx], y_pool[idx])
+        X_pool, y_pool = np.delete(X_pool, idx, axis=0), np.delete(y_pool, idx)
+    assert learner.X_training.shape[0] == 8 + 12
+    last = np.sqrt(np.mean((learner.predict(X_test) - y_test) ** 2))
+    assert last < first
+
+
+def test_skactiveml_loop(pool_problem):
+    pytest.importorskip("skactiveml")
+    from skactiveml.regressor import SklearnRegressor
+    from skactiveml.utils import MISSING_LABEL
+
+    from skrt.skactiveml import RegularityQuery
+
+    X, y_true = pool_problem
+    y = np.full(len(y_true), MISSING_LABEL)
+    y[:8] = y_true[:8]
+    reg = SklearnRegressor(RegularityRidge(alpha="loo"))
+    qs = RegularityQuery(random_state=0)
+    for _ in range(5):
+        idx, util = qs.query(X, y, reg, batch_size=3, return_utilities=True)
+        assert util.shape == (3, len(X))
+        assert np.all(np.isnan(y[idx]))  # only unlabeled samples are queried
+        assert np.all(np.isnan(util[:, ~np.isnan(y)]))  # labeled: no utility
+        assert util[0, idx[0]] == np.nanmax(util[0])
+        y[idx] = y_true[idx]
+    reg.fit(X, y)
+    assert np.count_nonzero(~np.isnan(y)) == 8 + 15
+    assert reg.estimator_.coef_.shape == (4,)
+
+
+def test_skactiveml_candidates_as_samples(pool_problem):
+    pytest.importorskip("skactiveml")
+    from skactiveml.regressor import SklearnRegressor
+    from skactiveml.utils import MISSING_LABEL
+
+    from skrt.skactiveml import RegularityQuery
+
+    X, y_true = pool_problem
+    y = np.full(50, MISSING_LABEL)
+    y[:10] = y_true[:10]
+    qs = RegularityQuery(heuristic="variance", batch="topk", random_state=0)
+    idx = qs.query(
+        X[:50], y, SklearnRegressor(RegularityRidge()), candidates=X[100:130]
+    )
+    assert idx.shape == (1,) and 0 <= idx[0] < 30
+    with pytest.raises(ValueError, match="heuristic"):
+        RegularityQuery(heuristic="bald").query(
+            X[:50], y, SklearnRegressor(RegularityRidge())
+        )

@@ -1,0 +1,266 @@
+"""Query strategies: one contract every strategy inherits, then their laws."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from _oracles import augmented_system
+from hypothesis import given
+from hypothesis import strategies as st
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skrt import RegularityRidge
+from skrt._batch import PoolScorer
+from skrt.exceptions import RegularityBoundWarning
+from skrt.query import (
+    random_sampling,
+    regularity_sampling,
+    sld_sampling,
+    ssi_sampling,
+    sti_sampling,
+    variance_sampling,
+)
+
+
+def _data(seed=0, n=40, p=4, pool=60):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n + pool, p)
+    y = X @ rng.randn(p) + 0.5 * rng.randn(n + pool)
+    return X[:n], y[:n], X[n:]
+
+
+def _model(X, y, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RegularityBoundWarning)
+        return RegularityRidge(**{"alpha": "loo", **params}).fit(X, y)
+
+
+class _Wrapper:
+    """What a modAL learner looks like to a strategy."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+
+class StrategyContract:
+    """Every query strategy passes these."""
+
+    strategy = None  # set by subclasses
+    kwargs: dict = {}
+
+    def query(self, learner, X_pool, n=1, **kw):
+        return type(self).strategy(learner, X_pool, n, **{**self.kwargs, **kw})
+
+    def test_shapes_and_unique_indices(self):
+        X, y, pool = _data()
+        idx, scores = self.query(_model(X, y), pool, 5, random_state=0)
+        assert idx.shape == (5,) and scores.shape == (len(pool),)
+        assert len(set(idx.tolist())) == 5
+        assert np.all((0 <= idx) & (idx < len(pool)))
+        assert np.all(np.isfinite(scores))
+
+    def test_more_instances_than_pool(self):
+        X, y, pool = _data(pool=7)
+        idx, _ = self.query(_model(X, y), pool, 20, random_state=0)
+        assert sorted(idx.tolist()) == list(range(7))
+
+    def test_reproducible_with_random_state(self):
+        X, y, pool = _data()
+        pool = np.vstack([pool[:3]] * 10)  # many exact ties
+        model = _model(X, y)
+        a = self.query(model, pool, 4, random_state=3)[0]
+        b = self.query(model, pool, 4, random_state=3)[0]
+        assert np.array_equal(a, b)
+
+    def test_pool_with_nan_is_a_clear_error(self):
+        X, y, pool = _data()
+        pool[2, 1] = np.nan
+        with pytest.raises(ValueError, match="NaN"):
+            self.query(_model(X, y), pool, 2)
+
+    def test_empty_pool_is_a_clear_error(self):
+        X, y, pool = _data()
+        with pytest.raises(ValueError, match="empty"):
+            self.query(_model(X, y), pool[:0], 1)
+
+    @pytest.mark.parametrize("bad, error", [(0, ValueError), (1.5, TypeError)])
+    def test_bad_n_instances(self, bad, error):
+        X, y, pool = _data()
+        with pytest.raises(error, match="n_instances"):
+            self.query(_model(X, y), pool, bad)
+
+    def test_learner_forms(self):
+        X, y, pool = _data()
+        model = _model(X, y)
+        direct = self.query(model, pool, 3, random_state=1)[0]
+        wrapped = self.query(_Wrapper(model), pool, 3, random_state=1)[0]
+        assert np.array_equal(direct, wrapped)
+        pipe = make_pipeline(StandardScaler(), RegularityRidge(alpha=1.0)).fit(X, y)
+        idx, scores = self.query(pipe, pool, 3, random_state=1)
+        assert idx.shape == (3,) and scores.shape == (len(pool),)
+
+
+class ModelStrategyContract(StrategyContract):
+    """Strategies that use the model."""
+
+    def test_unfitted_learner_is_a_clear_error(self):
+        _, _, pool = _data()
+        with pytest.raises(NotFittedError):
+            self.query(RegularityRidge(), pool, 1)
+
+    def test_first_pick_is_the_best_score(self):
+        X, y, pool = _data()
+        idx, scores = self.query(_model(X, y), pool, 3, random_state=0)
+        assert scores[idx[0]] == scores.max()
+
+    def test_sparse_pool(self):
+        X, y, pool = _data()
+        model = _model(X, y)
+        dense = self.query(model, pool, 3, random_state=0)
+        sparse = self.query(model, sp.csr_matrix(pool), 3, random_state=0)
+        assert np.array_equal(dense[0], sparse[0])
+        assert np.allclose(dense[1], sparse[1])
+
+
+class TestSLD(ModelStrategyContract):
+    strategy = staticmethod(sld_sampling)
+
+
+class TestSLDTopk(ModelStrategyContract):
+    strategy = staticmethod(sld_sampling)
+    kwargs = {"batch": "topk"}
+
+
+class TestSTI(ModelStrategyContract):
+    strategy = staticmethod(sti_sampling)
+
+
+class TestSSI(ModelStrategyContract):
+    strategy = staticmethod(ssi_sampling)
+
+
+class TestSSIUnlabeled(ModelStrategyContract):
+    strategy = staticmethod(ssi_sampling)
+    kwargs = {"reference": "unlabeled"}
+
+
+class TestVariance(ModelStrategyContract):
+    strategy = staticmethod(variance_sampling)
+
+
+class TestRandom(StrategyContract):
+    strategy = staticmethod(random_sampling)
+
+
+BAD_PARAMS = [
+    ({"heuristic": "entropy"}, "heuristic must be one of"),
+    ({"batch": "all"}, "batch must be one of"),
+]
+
+
+@pytest.mark.parametrize("params, match", BAD_PARAMS)
+def test_bad_strategy_parameters(params, match):
+    X, y, pool = _data()
+    with pytest.raises(ValueError, match=match):
+        regularity_sampling(_model(X, y), pool, 2, **params)
+
+
+def test_ssi_reference_is_checked():
+    X, y, pool = _data()
+    with pytest.raises(ValueError, match="reference"):
+        ssi_sampling(_model(X, y), pool, reference="both")
+
+
+def test_learner_of_the_wrong_kind():
+    from sklearn.linear_model import Ridge
+
+    X, y, pool = _data()
+    with pytest.raises(TypeError, match="RegularityRidge"):
+        sld_sampling(Ridge().fit(X, y), pool)
+
+
+def test_scores_equal_score_samples():
+    X, y, pool = _data()
+    model = _model(X, y)
+    for h in ("sld", "sti", "ssi", "ssi_unlabeled", "variance"):
+        _, scores = regularity_sampling(model, pool, heuristic=h)
+        assert np.array_equal(scores, model.score_samples(pool, heuristic=h))
+
+
+@given(
+    st.integers(0, 10_000),
+    st.sampled_from(["sld", "sti", "ssi", "variance"]),
+    st.booleans(),
+)
+def test_greedy_update_equals_refit_with_virtual_label(seed, heuristic, fit_intercept):
+    # after a pick, the rank-one update must equal a refit with the point
+    # labelled at its own prediction (θ* unchanged); σ² is kept from the
+    # original fit, so the refit's scores are rescaled to it
+    X, y, pool = _data(seed, n=15, p=5, pool=20)
+    model = _model(X, y, alpha=0.7, fit_intercept=fit_intercept)
+    scorer = PoolScorer(model, model._validate_X(pool), heuristic)
+    picks = [3, 11]
+    X_aug, y_aug = X, y
+    for i in picks:
+        scorer.add(i)
+        X_aug = np.vstack([X_aug, pool[i]])
+        y_aug = np.r_[y_aug, model.predict(pool[i : i + 1])]
+    refit = _model(X_aug, y_aug, alpha=0.7, fit_intercept=fit_intercept)
+    assert np.allclose(refit.coef_, model.coef_, atol=1e-10)
+    expected = refit.score_samples(pool, heuristic=heuristic)
+    if heuristic != "variance":
+        expected = expected * model.noise_variance_ / refit.noise_variance_
+    got = scorer.scores()
+    assert np.allclose(got, expected, rtol=1e-8, atol=1e-12 * np.abs(expected).max())
+
+
+@given(st.integers(0, 10_000), st.booleans())
+def test_greedy_doubly_unlabeled_ssi_against_explicit_matrices(seed, fit_intercept):
+    X, y, pool = _data(seed, n=15, p=5, pool=20)
+    model = _model(X, y, alpha=0.7, fit_intercept=fit_intercept)
+    scorer = PoolScorer(model, model._validate_X(pool), "ssi_unlabeled")
+    _, M, _ = augmented_system(X, None, 0.7, fit_intercept)
+
+    def aug(Z):
+        return np.hstack([np.ones((len(Z), 1)), Z]) if fit_intercept else Z
+
+    for i in (4, 9, 17):
+        scorer.add(i)
+        M = M + np.outer(aug(pool[i : i + 1])[0], aug(pool[i : i + 1])[0])
+    # Σ_j over the original training set of (2 x̃_jᵀ H'⁻¹ 2 x̃)², H' = 2M'
+    expected = ((2 * aug(X) @ np.linalg.solve(M, aug(pool).T)) ** 2).sum(axis=0)
+    assert np.allclose(scorer.scores(), expected, rtol=1e-8)
+
+
+def test_greedy_batches_spread_out():
+    # a pool of five copies of the most curious point plus ordinary points:
+    # top-k takes copies; greedy virtually labels one and moves on
+    X, y, pool = _data(1)
+    model = _model(X, y)
+    scores = model.score_samples(pool, heuristic="variance")
+    far = pool[np.argmax(scores)] * 4.0
+    crowded = np.vstack([np.tile(far, (5, 1)), pool])
+    topk, _ = variance_sampling(model, crowded, 4, batch="topk", random_state=0)
+    greedy, _ = variance_sampling(model, crowded, 4, random_state=0)
+    assert np.sum(topk < 5) == 4
+    assert np.sum(greedy < 5) < 4
+
+
+def test_ties_are_broken_by_random_state():
+    X, y, _ = _data()
+    model = _model(X, y)
+    pool = np.tile(X[:1], (30, 1))
+    picks = {int(sld_sampling(model, pool, random_state=s)[0][0]) for s in range(10)}
+    assert len(picks) > 1
+
+
+def test_cg_model_supports_greedy_sld():
+    X, y, pool = _data()
+    exact = _model(X, y, alpha=1.0)
+    cg = _model(sp.csr_matrix(X), y, alpha=1.0, solver="cg", tol=1e-12)
+    a = sld_sampling(exact, pool, 4, random_state=0)[0]
+    b = sld_sampling(cg, pool, 4, random_state=0)[0]
+    assert np.array_equal(a, b)
