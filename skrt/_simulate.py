@@ -1,0 +1,222 @@
+"""Simulated pool-based active learning: the engine of ``skrt demo`` and of
+``benchmarks/bench_active_learning.py``.
+
+Each run splits the data into a test set and a pool, labels a few random pool
+points, then repeats: fit ``RegularityRidge(alpha="loo")`` on the labels,
+record the test RMSE, ask the strategy for a batch, reveal its labels.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.preprocessing import StandardScaler
+
+from . import query as _query
+from ._ridge import RegularityRidge
+from .exceptions import RegularityBoundWarning
+
+
+def skrt_strategy(heuristic="sld", batch="greedy"):
+    """A strategy from :mod:`skrt.query`."""
+
+    def choose(model, X, y, labeled, pool, n, rng):
+        idx, _ = _query.regularity_sampling(
+            model, X[pool], n, heuristic=heuristic, batch=batch, random_state=rng
+        )
+        return pool[idx]
+
+    return choose
+
+
+def random_strategy():
+    """Uniform random choice from the pool."""
+
+    def choose(model, X, y, labeled, pool, n, rng):
+        return rng.choice(pool, size=min(n, pool.size), replace=False)
+
+    return choose
+
+
+def skactiveml_strategy(make_query_strategy):
+    """A scikit-activeml pool strategy driving the same RegularityRidge.
+
+    ``make_query_strategy(random_state)`` builds it; it sees all samples with
+    the unlabeled ones marked missing and, if its ``query`` takes a
+    regressor, ``SklearnRegressor(RegularityRidge(alpha="loo"))``.
+    """
+
+    def choose(model, X, y, labeled, pool, n, rng):
+        import inspect
+
+        from skactiveml.regressor import SklearnRegressor
+        from skactiveml.utils import MISSING_LABEL
+
+        y_missing = np.full(X.shape[0], MISSING_LABEL)
+        y_missing[labeled] = y[labeled]
+        qs = make_query_strategy(rng.randint(2**31 - 1))
+        kwargs = {"candidates": pool, "batch_size": n}
+        if "reg" in inspect.signature(qs.query).parameters:
+            kwargs["reg"] = SklearnRegressor(RegularityRidge(alpha="loo"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RegularityBoundWarning)
+            return np.asarray(qs.query(X, y_missing, **kwargs))
+
+    return choose
+
+
+@dataclass
+class Curves:
+    """Learning curves of one strategy: RMSE per seed and label budget."""
+
+    budgets: np.ndarray
+    rmse: np.ndarray  # (n_seeds, n_budgets)
+    query_seconds: list = field(default_factory=list)
+
+    @property
+    def area(self):
+        """Mean RMSE over the budgets (normalised area under the curve)."""
+        return self.rmse.mean(axis=1)
+
+
+def simulate(
+    X,
+    y,
+    strategies,
+    *,
+    seeds=(0, 1, 2),
+    n_initial=10,
+    n_final=60,
+    batch_size=5,
+    test_fraction=0.25,
+    progress=True,
+):
+    """Run every strategy on the same splits and initial labels.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    strategies : dict of str -> callable
+        ``choose(model, X, y, labeled, pool, n, rng) -> indices into X``.
+    seeds : sequence of int
+    n_initial, n_final, batch_size : int
+        Labels at the start and the end, and per query round.
+    test_fraction : float
+    progress : bool
+        A progress bar on stderr.
+
+    Returns
+    -------
+    dict of str -> Curves
+    """
+    X = StandardScaler().fit_transform(np.asarray(X, dtype=float))
+    y = np.asarray(y, dtype=float)
+    budgets = np.arange(n_initial, n_final + 1, batch_size)
+    out = {
+        name: Curves(budgets, np.empty((len(seeds), budgets.size)))
+        for name in strategies
+    }
+    total = len(seeds) * len(strategies)
+    done = 0
+    for s, seed in enumerate(seeds):
+        rng = np.random.RandomState(seed)
+        order = rng.permutation(X.shape[0])
+        n_test = int(round(test_fraction * X.shape[0]))
+        test, rest = order[:n_test], order[n_test:]
+        start = rng.choice(rest, size=n_initial, replace=False)
+        for name, choose in strategies.items():
+            rmse, seconds = _run(X, y, test, rest, start, choose, budgets, seed)
+            out[name].rmse[s] = rmse
+            out[name].query_seconds.extend(seconds)
+            done += 1
+            if progress:
+                _progress(done, total, f"seed {seed} {name}")
+    if progress:
+        sys.stderr.write("\n")
+    return out
+
+
+def _run(X, y, test, rest, start, choose, budgets, seed):
+    rng = np.random.RandomState(seed + 1)
+    labeled = np.array(start)
+    rmse, seconds = [], []
+    for b, budget in enumerate(budgets):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RegularityBoundWarning)
+            model = RegularityRidge(alpha="loo").fit(X[labeled], y[labeled])
+        rmse.append(float(np.sqrt(np.mean((model.predict(X[test]) - y[test]) ** 2))))
+        if b + 1 == budgets.size:
+            break
+        pool = np.setdiff1d(rest, labeled)
+        n = int(budgets[b + 1] - budget)
+        t = time.perf_counter()
+        picked = np.asarray(choose(model, X, y, labeled, pool, n, rng))
+        seconds.append(time.perf_counter() - t)
+        if picked.size != n or np.intersect1d(picked, labeled).size:
+            raise RuntimeError(f"a strategy returned {picked!r} for a batch of {n}")
+        labeled = np.concatenate([labeled, picked])
+    return np.array(rmse), seconds
+
+
+def _progress(done, total, label, width=30):
+    filled = int(width * done / total)
+    bar = "#" * filled + "-" * (width - filled)
+    sys.stderr.write(f"\r[{bar}] {done}/{total} {label:<40.40}")
+    sys.stderr.flush()
+
+
+def format_table(curves, show_budgets=None):
+    """RMSE (mean ± std over seeds) at chosen budgets and the area rank."""
+    names = list(curves)
+    budgets = next(iter(curves.values())).budgets
+    if show_budgets is None:
+        show_budgets = budgets[np.linspace(0, budgets.size - 1, 4).round().astype(int)]
+    cols = [int(np.flatnonzero(budgets == b)[0]) for b in show_budgets]
+    width = max(len(n) for n in names) + 2
+    head = f"{'strategy':<{width}}" + "".join(
+        f"{'n=' + str(b):>16}" for b in show_budgets
+    )
+    head += f"{'AULC':>16}"
+    lines = [head, "-" * len(head)]
+    areas = {n: curves[n].area for n in names}
+    for n in sorted(names, key=lambda n: areas[n].mean()):
+        r = curves[n].rmse
+        row = f"{n:<{width}}" + "".join(
+            f"{r[:, c].mean():>9.4g} ± {r[:, c].std():<4.2g}" for c in cols
+        )
+        row += f"{areas[n].mean():>9.4g} ± {areas[n].std():<4.2g}"
+        lines.append(row)
+    lines.append("RMSE on the held-out test set (mean ± std over seeds); AULC: mean")
+    lines.append(
+        "RMSE over all budgets (area under the learning curve), lower is better."
+    )
+    return "\n".join(lines)
+
+
+def plot_curves(curves, path, title):
+    """Learning curves to a PNG; returns False when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for name, c in curves.items():
+        mean, std = c.rmse.mean(axis=0), c.rmse.std(axis=0)
+        ax.plot(c.budgets, mean, marker="o", ms=3, label=name)
+        ax.fill_between(c.budgets, mean - std, mean + std, alpha=0.15)
+    ax.set_xlabel("labels")
+    ax.set_ylabel("test RMSE")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
