@@ -141,7 +141,16 @@ def test_query_errors_are_one_line(csv_files, tmp_path, capsys, case, message):
     elif case == "no_file":
         lab = tmp_path / "absent.csv"
     code = main(
-        ["query", "--labeled", str(lab), "--pool", str(pool), "--target", target]
+        [
+            "query",
+            "--labeled",
+            str(lab),
+            "--pool",
+            str(pool),
+            "--target",
+            target,
+            *extra,
+        ]
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
