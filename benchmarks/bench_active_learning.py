@@ -19,13 +19,17 @@ alpha² x SLD, so it ranks exactly as SLD.
 from __future__ import annotations
 
 import argparse
-import inspect
 import warnings
 
 import numpy as np
 
-from skrt import RegularityRidge
-from skrt._simulate import format_table, random_strategy, simulate, skrt_strategy
+from skrt._simulate import (
+    format_table,
+    random_strategy,
+    simulate,
+    skactiveml_strategy,
+    skrt_strategy,
+)
 from skrt.exceptions import RegularityBoundWarning
 
 
@@ -56,36 +60,6 @@ def load_datasets(max_rows=1500, seed=0):
     return out
 
 
-def peer(make, regressor_arg=None):
-    """A scikit-activeml strategy; ``regressor_arg`` names the model argument."""
-
-    def choose(model, X, y, labeled, pool, n, rng):
-        from skactiveml.regressor import SklearnRegressor
-        from skactiveml.utils import MISSING_LABEL
-        from sklearn.ensemble import BaggingRegressor
-
-        y_missing = np.full(X.shape[0], MISSING_LABEL)
-        y_missing[labeled] = y[labeled]
-        qs = make(int(rng.randint(2**31 - 1)))
-        kwargs = {"candidates": pool, "batch_size": int(n)}
-        params = inspect.signature(qs.query).parameters
-        if "reg" in params:
-            kwargs["reg"] = SklearnRegressor(RegularityRidge(alpha="loo"))
-        if "ensemble" in params:
-            kwargs["ensemble"] = SklearnRegressor(
-                BaggingRegressor(
-                    RegularityRidge(alpha="loo"),
-                    n_estimators=5,
-                    random_state=int(rng.randint(2**31 - 1)),
-                )
-            )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return np.asarray(qs.query(X, y_missing, **kwargs))
-
-    return choose
-
-
 def strategies():
     from skactiveml.pool import (
         ExpectedModelChangeMaximization,
@@ -101,11 +75,17 @@ def strategies():
         "skrt ssi_unlabeled (greedy)": skrt_strategy("ssi_unlabeled", "greedy"),
         "skrt variance (greedy)": skrt_strategy("variance", "greedy"),
         "random": random_strategy(),
-        "skal GSx": peer(lambda s: GreedySamplingX(random_state=s)),
-        "skal GSy": peer(lambda s: GreedySamplingTarget(method="GSy", random_state=s)),
-        "skal GSi": peer(lambda s: GreedySamplingTarget(method="GSi", random_state=s)),
-        "skal EMCM": peer(lambda s: ExpectedModelChangeMaximization(random_state=s)),
-        "skal QBC": peer(lambda s: QueryByCommittee(random_state=s)),
+        "skal GSx": skactiveml_strategy(lambda s: GreedySamplingX(random_state=s)),
+        "skal GSy": skactiveml_strategy(
+            lambda s: GreedySamplingTarget(method="GSy", random_state=s)
+        ),
+        "skal GSi": skactiveml_strategy(
+            lambda s: GreedySamplingTarget(method="GSi", random_state=s)
+        ),
+        "skal EMCM": skactiveml_strategy(
+            lambda s: ExpectedModelChangeMaximization(random_state=s)
+        ),
+        "skal QBC": skactiveml_strategy(lambda s: QueryByCommittee(random_state=s)),
     }
 
 

@@ -45,9 +45,10 @@ def random_strategy():
 def skactiveml_strategy(make_query_strategy):
     """A scikit-activeml pool strategy driving the same RegularityRidge.
 
-    ``make_query_strategy(random_state)`` builds it; it sees all samples with
-    the unlabeled ones marked missing and, if its ``query`` takes a
-    regressor, ``SklearnRegressor(RegularityRidge(alpha="loo"))``.
+    ``make_query_strategy(random_state)`` builds it. It sees all samples with
+    the unlabeled ones marked missing and, if its ``query`` takes one, the
+    regressor ``SklearnRegressor(RegularityRidge(alpha="loo"))`` or an
+    ensemble of five bagged copies of it (query by committee).
     """
 
     def choose(model, X, y, labeled, pool, n, rng):
@@ -55,13 +56,22 @@ def skactiveml_strategy(make_query_strategy):
 
         from skactiveml.regressor import SklearnRegressor
         from skactiveml.utils import MISSING_LABEL
+        from sklearn.ensemble import BaggingRegressor
 
         y_missing = np.full(X.shape[0], MISSING_LABEL)
         y_missing[labeled] = y[labeled]
-        qs = make_query_strategy(rng.randint(2**31 - 1))
-        kwargs = {"candidates": pool, "batch_size": n}
-        if "reg" in inspect.signature(qs.query).parameters:
+        qs = make_query_strategy(int(rng.randint(2**31 - 1)))
+        kwargs = {"candidates": pool, "batch_size": int(n)}
+        params = inspect.signature(qs.query).parameters
+        if "reg" in params:
             kwargs["reg"] = SklearnRegressor(RegularityRidge(alpha="loo"))
+        if "ensemble" in params:
+            bagged = BaggingRegressor(
+                RegularityRidge(alpha="loo"),
+                n_estimators=5,
+                random_state=int(rng.randint(2**31 - 1)),
+            )
+            kwargs["ensemble"] = SklearnRegressor(bagged)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RegularityBoundWarning)
             return np.asarray(qs.query(X, y_missing, **kwargs))
