@@ -1,22 +1,30 @@
-"""Greedy batches: scores of a pool after virtually labelling chosen points.
+r"""Greedy batches: scores of a pool after virtually labelling chosen points.
 
 A point labelled at its own prediction has zero residual, so θ* does not move,
-but the system matrix ``M = X̃ᵀWX̃ + sP`` gains ``x̃ x̃ᵀ``. With
-Sherman–Morrison every pool quantity follows by a rank-one update:
+but the system matrix ``M = X̃ᵀWX̃ + sP`` (in feature space for kernels)
+gains ``x̃ x̃ᵀ``. Write ``κ(a, b) = x̃_aᵀ M⁻¹ x̃_b``. By Sherman–Morrison, after
+picks ``1..b-1`` the cross terms with the next pick ``b`` are
 
 .. math::
 
-    u_b = M_{b-1}^{-1} \\tilde x_b, \\quad d_b = \\tilde x_b^\\top u_b, \\quad
-    \\beta_c = \\frac{\\tilde x_c^\\top u_b}{1 + d_b},
+    \kappa_{b-1}(c, b) = \kappa(c, b) - \sum_{j<b}
+        \frac{\kappa_{j-1}(c, j)\, \kappa_{j-1}(b, j)}{1 + d_j},
+    \qquad d_j = \kappa_{j-1}(j, j),
 
-    \\dot x_c \\leftarrow \\dot x_c - \\beta_c \\dot x_b, \\qquad
-    v_c \\leftarrow v_c - \\beta_c\\, \\tilde x_c^\\top u_b,
+a recursion over pool columns only (``κ_{j-1}(b, j)`` is entry ``b`` of
+column ``j``). With ``β_c = κ_{b-1}(c, b)/(1 + d_b)`` every score follows by
+a rank-one update:
 
-for the prediction tangent ``ẋ`` (so SLD and STI, whose ``H⁻¹σ_T`` updates
-alike) and the variance ``v``; ``u_b`` itself is ``M⁻¹x̃_b`` corrected by the
-earlier ``u_j``. The sums of squared influences keep the training-side
-coordinates ``a_jb = x̃_jᵀ u_b`` of each update. Each pick costs one
-``M⁻¹`` application and one product with the pool; nothing is refitted.
+.. math::
+
+    \dot x_c \leftarrow \dot x_c - \beta_c \dot x_b, \qquad
+    v_c \leftarrow v_c - \beta_c \kappa_{b-1}(c, b),
+
+for the prediction tangent ``ẋ`` (SLD; STI's ``H⁻¹σ_T`` updates alike) and
+the variance ``v``; the sums of squared influences keep the same recursion
+for the training rows. Each pick costs one base column ``κ(·, b)`` (one
+``M⁻¹`` application or one kernel column) and ``O(n_pool · picks)``;
+nothing is refitted. The estimator supplies ``κ`` through ``_pool_cross``.
 """
 
 from __future__ import annotations
@@ -30,8 +38,9 @@ class PoolScorer:
     Parameters
     ----------
     model : fitted estimator
-        Provides ``_noise_variance``, ``_influence_terms``, ``_augmented_dot``,
-        ``_inverse_apply`` and, for the SSI heuristics, ``_ssi_parts``.
+        Provides ``_noise_variance``, ``_influence_terms``, ``_pool_cross``
+        and, for the SSI heuristics, ``_ssi_parts`` (pool coordinates ``q``
+        and training coordinates ``t`` with ``κ(j, c) = t_jᵀ q_c``).
     X : ndarray or sparse matrix of shape (n_candidates, n_features)
         Validated pool.
     heuristic : str
@@ -42,7 +51,7 @@ class PoolScorer:
         self.X = X
         self.heuristic = heuristic
         self.sigma2 = model._noise_variance
-        self._us, self._ds = [], []
+        self._cols, self._ds = [], []
         if heuristic in ("sld", "sti"):
             self.response = model._influence_terms(X, heuristic, squared=False)
         elif heuristic == "variance":
@@ -83,20 +92,21 @@ class PoolScorer:
 
     def add(self, i):
         """Virtually label candidate ``i`` at its own prediction."""
-        x = self.model._augmented_rows(self.X[i : i + 1])[0]
-        u = self.model._inverse_apply(x)
-        for u_j, d_j in zip(self._us, self._ds, strict=True):
-            u = u - u_j * ((u_j @ x) / (1.0 + d_j))
-        d = float(x @ u)
-        k = self.model._augmented_dot(self.X, u)  # x̃_cᵀ u, (n_candidates,)
+        k = self.model._pool_cross(self.X, i)  # κ(c, i), (n_candidates,)
+        for col, d in zip(self._cols, self._ds, strict=True):
+            k = k - col * (col[i] / (1.0 + d))
+        d = float(k[i])
         beta = k / (1.0 + d)
         if self.heuristic in ("sld", "sti"):
             self.response = self.response - np.outer(beta, self.response[i])
         elif self.heuristic == "variance":
             self.variance = self.variance - beta * k
         else:
-            a = self.model._training_dot(u)
+            # the same recursion for the training rows: a_j = κ_{b-1}(j, i)
+            a = self.T @ self.Q[i]
+            for j, (col, d_j) in enumerate(zip(self._cols, self._ds, strict=True)):
+                a = a - self.A[:, j] * (col[i] / (1.0 + d_j))
             self.A = np.column_stack([self.A, a])
             self.B = np.column_stack([self.B, beta])
-        self._us.append(u)
+        self._cols.append(k)
         self._ds.append(d)

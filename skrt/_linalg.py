@@ -259,7 +259,9 @@ def decompose(X, Y, w, x_mean, y_mean, w_sum, fit_intercept, method="eigen"):
         keep = _rank_cut(S**2, (n, p))
         U, S, V = U[:, keep], S[keep], Vt[keep].T
         lam = S**2
-        P = _rows_from_left(U, S, sw, positive, X, x_mean, V)
+        P = _rows_from_left(
+            U, S, sw, positive, lambda a, b: _centered_cross(X[a], X[b], x_mean), lam, w
+        )
     elif _covariance_side_is_cheaper(n, p):
         # covariance side: ZᵀZ = Xcᵀ W Xc  (p x p)
         if sp.issparse(X) or (unit and _mean_is_small(X, x_mean, axis=0)):
@@ -298,7 +300,49 @@ def decompose(X, Y, w, x_mean, y_mean, w_sum, fit_intercept, method="eigen"):
         S = np.sqrt(lam)
         V = None
         keep_design = X
-        P = _rows_from_left(U, S, sw, positive, X, x_mean, None, lam=lam, w=w)
+        P = _rows_from_left(
+            U, S, sw, positive, lambda a, b: _centered_cross(X[a], X[b], x_mean), lam, w
+        )
+    return _assemble(P, lam, V, Y, y_mean, w, w_sum, fit_intercept, keep_design, x_mean)
+
+
+def decompose_kernel(K, Y, w):
+    """Kernel ridge in the same spectral form (no intercept).
+
+    ``K̃ = W^{1/2} K W^{1/2} = U diag(λ) Uᵀ`` plays the part of ``ZZᵀ``;
+    the training rows in the (implicit) feature basis are ``P = U √λ / √w``,
+    so every closed form of :class:`Spectral` holds with ``Xc V → P``.
+
+    Raises
+    ------
+    ValueError
+        If K is not symmetric positive semi-definite (up to round-off).
+    """
+    n = K.shape[0]
+    sw = np.sqrt(w)
+    positive = w > 0
+    if not np.allclose(K, K.T, rtol=1e-10, atol=1e-12 * np.abs(K).max(initial=0.0)):
+        raise ValueError("The kernel matrix is not symmetric.")
+    G = K * sw[:, None] * sw[None, :]
+    lam, U = _eigh(G)
+    top = np.abs(lam).max(initial=0.0)
+    if lam.size and lam.min() < -1e-8 * max(top, 1e-300) * n:
+        raise ValueError(
+            "The kernel matrix is not positive semi-definite (smallest "
+            f"eigenvalue {lam.min():.3g}, largest {lam.max():.3g}): the "
+            "regularity closed forms need a PSD kernel."
+        )
+    keep = _rank_cut(lam, (n, n))
+    lam, U = lam[keep], U[:, keep]
+    P = _rows_from_left(
+        U, np.sqrt(lam), sw, positive, lambda a, b: K[np.ix_(a, b)], lam, w
+    )
+    return _assemble(P, lam, None, Y, 0.0, w, float(w.sum()), False, None, None)
+
+
+def _assemble(P, lam, V, Y, y_mean, w, w_sum, fit_intercept, X, x_mean):
+    """Spectral from the training rows P in the eigenbasis and eigenvalues λ."""
+    positive = w > 0
     yc = Y - y_mean
     c = P.T @ (yc * w[:, None])
     n_fit = int(np.count_nonzero(positive))
@@ -321,29 +365,23 @@ def decompose(X, Y, w, x_mean, y_mean, w_sum, fit_intercept, method="eigen"):
         fit_intercept=fit_intercept,
         resid_perp=resid_perp,
         lev_perp=lev_perp,
-        X=keep_design,
+        X=X,
         x_mean=x_mean,
     )
 
 
-def _rows_from_left(U, S, sw, positive, X, x_mean, V, lam=None, w=None):
-    """P = Xc V from Z = U S Vᵀ: rows with w > 0 are U S / √w; others direct.
+def _rows_from_left(U, S, sw, positive, cross, lam, w):
+    """P = Xc V from Z = U S Vᵀ: rows with w > 0 are U S / √w.
 
-    With ``V`` None (Gram side), zero-weight rows use
-    ``Xc_i V = Xc_i Xcᵀ W P_pos / λ`` restricted to the positive rows.
+    Zero-weight rows are not in Z; they use ``Xc_i V = k(x_i, X_pos) W P_pos / λ``
+    with ``cross(zero, positive)`` the unweighted (centred) Gram block.
     """
     if positive.all():
         return U * (S / sw[:, None])
     P = np.empty_like(U)
     P[positive] = U[positive] * S / sw[positive, None]
-    if not positive.all():
-        zero = ~positive
-        if V is None:
-            W_P = P[positive] * (w[positive, None] / lam)
-            K = _centered_cross(X[zero], X[positive], x_mean)
-            P[zero] = K @ W_P
-        else:
-            P[zero] = center_dot(X[zero], x_mean, V)
+    zero = ~positive
+    P[zero] = cross(zero, positive) @ (P[positive] * (w[positive, None] / lam))
     return P
 
 

@@ -631,15 +631,12 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
         resid = spec.residual(self.alpha_)
         return Q, T, [spec.w * resid[:, j] ** 2 for j in range(resid.shape[1])]
 
-    def _augmented_rows(self, X):
-        """x̃ = (1, x) (or x without intercept) as dense rows."""
-        X = X.toarray() if sp.issparse(X) else np.asarray(X)
-        if self.fit_intercept:
-            return np.hstack([np.ones((X.shape[0], 1)), X])
-        return X
-
-    def _augmented_dot(self, X, u):
-        """X̃ u for augmented parameter vectors u."""
+    def _pool_cross(self, X, i):
+        """κ(c, i) = x̃_cᵀ (X̃ᵀWX̃ + sP)⁻¹ x̃_i for every row c of X."""
+        row = X[i : i + 1]
+        row = row.toarray() if sp.issparse(row) else np.asarray(row)
+        x = np.concatenate([[1.0], row[0]]) if self.fit_intercept else row[0]
+        u = self._inverse_apply(x)
         if self.fit_intercept:
             return np.asarray(X @ u[1:]) + u[0]
         return np.asarray(X @ u)
@@ -671,13 +668,6 @@ class RegularityRidge(RegressorMixin, BaseEstimator):
         if not self.fit_intercept:
             return a1
         return np.concatenate([[y0 / self._w_sum - self._x_mean @ a1], a1])
-
-    def _training_dot(self, u):
-        """x̃_jᵀ u for every training row (decomposition path)."""
-        spec = self._require_spectral("Greedy batches of the SSI heuristics")
-        if self.fit_intercept:
-            return (u[0] + self._x_mean @ u[1:]) + spec.P @ (spec.basis().T @ u[1:])
-        return spec.P @ (spec.basis().T @ u)
 
     def _influence_coordinates(self, X, spec):
         """q(x) with x̃ᵀ M⁻¹ x̃_j = t_jᵀ q(x) for training rows x_j."""
