@@ -1,0 +1,290 @@
+"""Behaviour shared by the skrt estimators: choosing alpha, the leave-one-out
+record, prediction with its std and tangent, scores and the LOO curve.
+
+Each estimator supplies ``_validate_X``, ``_predict_raw``, ``_tangent``,
+``_variance``, ``_influence_terms``, ``_ssi_parts`` and ``_pool_cross``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from . import _heuristics
+from ._batch import PoolScorer
+from ._linalg import (
+    default_alpha_bounds,
+    gcv_path,
+    leave_one_out_path,
+    minimize_criterion,
+)
+from .exceptions import RegularityBoundWarning
+
+
+class RegularityMixin:
+    """Shared methods of RegularityRidge and RegularityKernelRidge."""
+
+    def _unravel(self, a):
+        """Drop the target axis for 1-D y."""
+        return a[0] if self._y_ndim == 1 else a
+
+    def _select_alpha(self, criterion, bounds, constant_target):
+        if not isinstance(self.alpha, str):
+            return self.alpha
+        lo, hi = self.alpha_bounds if self.alpha_bounds is not None else bounds
+        if constant_target:
+            s = float(np.sqrt(lo * hi))
+            warnings.warn(
+                f"y is constant: every alpha gives the same model, so the "
+                f"{self.alpha} criterion is flat; alpha_ set to {s:.3g}.",
+                RegularityBoundWarning,
+                stacklevel=4,
+            )
+            return s
+        alpha, _, at_bound = minimize_criterion(criterion, (lo, hi))
+        if at_bound is not None:
+            warnings.warn(
+                f"The {self.alpha} criterion is smallest at the {at_bound} bound "
+                f"of alpha_bounds=({lo:.3g}, {hi:.3g}); alpha_={alpha:.3g} may "
+                "not be the true optimum. Widen alpha_bounds.",
+                RegularityBoundWarning,
+                stacklevel=4,
+            )
+        return alpha
+
+    def _require_spectral(self, what):
+        if self._spectral is None:
+            raise ValueError(
+                f"{what} needs the decomposition of the training data, which "
+                f"solver={self.solver_!r} does not keep; refit with "
+                "solver='eigen' or solver='svd'."
+            )
+        return self._spectral
+
+    def predict(self, X, return_std=False):
+        """Predict, optionally with the Bayesian-ridge predictive std.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Also return ``sqrt(noise_variance_ * (1 + x̃ᵀ(X̃ᵀWX̃ + sP)⁻¹x̃))``,
+            which is what modAL's ``max_std_sampling`` ranks by.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        y_std : ndarray, same shape as y_pred
+            Only when ``return_std`` is True.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrt import RegularityRidge
+        >>> X = np.arange(10.0).reshape(-1, 1)
+        >>> model = RegularityRidge(alpha=1.0).fit(X, 2 * X.ravel())
+        >>> mean, std = model.predict(X[:2], return_std=True)
+        >>> mean.shape, std.shape
+        ((2,), (2,))
+        """
+        X = self._validate_X(X)
+        pred = self._predict_raw(X)
+        if not return_std:
+            return self._unravel_rows(pred)
+        var = self._variance(X)
+        std = np.sqrt(self._noise_variance[None, :] * (1.0 + var[:, None]))
+        return self._unravel_rows(pred), self._unravel_rows(std)
+
+    def _unravel_rows(self, a):
+        return a[:, 0] if self._y_ndim == 1 else a
+
+    def predict_tangent(self, X):
+        """Prediction tangent ``df(x)/d alpha = (x - x̄)ᵀ θ̇``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        tangent : ndarray of shape (n_samples,) or (n_samples, n_targets)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrt import RegularityRidge
+        >>> rng = np.random.RandomState(0)
+        >>> X, y = rng.randn(20, 3), rng.randn(20)
+        >>> RegularityRidge(alpha=2.0).fit(X, y).predict_tangent(X[:4]).shape
+        (4,)
+        """
+        X = self._validate_X(X)
+        return self._unravel_rows(self._tangent(X))
+
+    def _residual(self, X, y):
+        """r = f(x) - y, shape (n_samples, n_targets)."""
+        y = np.asarray(y, dtype=float)
+        pred = self._predict_raw(X)
+        if y.ndim == 1 and pred.shape[1] == 1:
+            y = y[:, None]
+        if y.shape != pred.shape:
+            raise ValueError(
+                f"y has shape {y.shape}, but X has {X.shape[0]} rows and the "
+                f"model has {pred.shape[1]} target(s)."
+            )
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or infinity.")
+        return pred - y
+
+    def loss_derivative(self, X, y):
+        """Derivative of each point's squared loss with respect to alpha.
+
+        ``dL(z)/d alpha = 2 r (x - x̄)ᵀ θ̇`` with ``r = f(x) - y``; by the
+        duality of ``MATH.md`` section 1 it equals the change of ``‖θ*‖²``
+        when the point is added to the training set with a small weight.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+
+        Returns
+        -------
+        derivative : ndarray of shape (n_samples,) or (n_samples, n_targets)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrt import RegularityRidge
+        >>> rng = np.random.RandomState(0)
+        >>> X, y = rng.randn(20, 3), rng.randn(20)
+        >>> RegularityRidge().fit(X, y).loss_derivative(X[:2], y[:2]).shape
+        (2,)
+        """
+        X = self._validate_X(X)
+        return self._unravel_rows(2.0 * self._residual(X, y) * self._tangent(X))
+
+    def score_samples(self, X, y=None, heuristic="sld"):
+        """How much labelling each point would teach the model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Candidate points.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
+            Their labels, if known: then the labeled form of the heuristic is
+            returned; otherwise the unlabeled form (``E[r²] = noise_variance_``).
+        heuristic : {"sld", "sti", "ssi", "ssi_unlabeled", "variance"}, default="sld"
+            See ``MATH.md`` section 3: squared loss derivative, squared total
+            influence over the training set, sum of squared influences (and
+            its doubly unlabeled form), predictive variance. ``"ssi"``,
+            ``"ssi_unlabeled"`` and ``"variance"`` need ``solver`` "eigen" or
+            "svd".
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            Larger means more worth labelling; outputs are summed.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrt import RegularityRidge
+        >>> rng = np.random.RandomState(0)
+        >>> X, y = rng.randn(30, 4), rng.randn(30)
+        >>> model = RegularityRidge(alpha="loo").fit(X, y)
+        >>> scores = model.score_samples(rng.randn(5, 4), heuristic="variance")
+        >>> scores.shape
+        (5,)
+        """
+        X = self._validate_X(X)
+        _heuristics.check_heuristic(heuristic, labeled=y is not None)
+        if y is None:
+            return PoolScorer(self, X, heuristic).scores()
+        residual = self._residual(X, y)
+        return _heuristics.combine(
+            self._influence_terms(X, heuristic), residual, self._noise_variance
+        )
+
+    # -- primitives shared by score_samples and the greedy batch scorer -----
+
+    def loo_curve(self, alphas):
+        """Exact leave-one-out error at each alpha, from the stored decomposition.
+
+        The same quantity as ``loo_error_``; for unit weights it equals the
+        column means of ``RidgeCV(store_cv_results=True).cv_results_``.
+
+        Parameters
+        ----------
+        alphas : array-like of shape (n_alphas,)
+            Positive regularities.
+
+        Returns
+        -------
+        errors : ndarray of shape (n_alphas,) or (n_alphas, n_targets)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrt import RegularityRidge
+        >>> rng = np.random.RandomState(0)
+        >>> X, y = rng.randn(30, 4), rng.randn(30)
+        >>> model = RegularityRidge(alpha="loo").fit(X, y)
+        >>> model.loo_curve(np.logspace(-2, 2, 5)).shape
+        (5,)
+        """
+        check_is_fitted(self)
+        spec = self._require_spectral("loo_curve")
+        alphas = np.asarray(alphas, dtype=float)
+        if alphas.ndim > 1 or not np.all(np.isfinite(alphas)) or np.any(alphas <= 0):
+            raise ValueError("alphas must be a 1-D array of positive finite floats.")
+        out = leave_one_out_path(spec, np.atleast_1d(alphas))
+        return out[:, 0] if self._y_ndim == 1 else out
+
+    def _choose_alpha(self, spec, Y):
+        """alpha_ on the decomposition path: exact LOO or GCV over a continuum."""
+        bounds = default_alpha_bounds(spec.lam.max(initial=0.0))
+        constant = _is_constant(spec.yc, Y)
+        if self.alpha == "loo":
+
+            def criterion(a):
+                value, slope = leave_one_out_path(spec, a, return_derivative=True)
+                return value.mean(axis=1), slope.mean(axis=1)
+
+            return self._select_alpha(criterion, bounds, constant)
+        return self._select_alpha(
+            lambda a: gcv_path(spec, a).mean(axis=1), bounds, constant
+        )
+
+    def _record_leave_one_out(self, spec, s):
+        """Set leverage_, loo_residuals_, loo_error_, gcv_error_ and
+        noise_variance_ at alpha s; return the training residuals f - y."""
+        w, w_sum = spec.w, spec.w_sum
+        # r = f(x) - y on the training set; h = w g; 1 - m g with m = min(w, 1)
+        resid = spec.residual(s)
+        denom = spec.loo_denominator(s)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loo = np.where((denom > 1e-14)[:, None], -resid / denom[:, None], np.inf)
+        self.leverage_ = w * spec.unit_leverage(s)
+        self.loo_residuals_ = self._unravel_rows(loo)
+        finite = np.isfinite(loo).all()
+        loo_error = (w @ loo**2) / w_sum if finite else np.full(loo.shape[1], np.inf)
+        self.loo_error_ = self._unravel(loo_error)
+        self.gcv_error_ = self._unravel(gcv_path(spec, s)[0])
+        dof = float(spec.residual_dof(s))
+        self.noise_variance_ = self._unravel(_noise_variance(w @ resid**2, w_sum, dof))
+        self._noise_variance = np.atleast_1d(self.noise_variance_)
+        return resid
+
+
+def _noise_variance(rss, w_sum, dof):
+    """Σ w r² / (Σw - df), or Σ w r² / Σw when no residual dof remain."""
+    return rss / dof if dof > 1e-8 * w_sum else rss / w_sum
+
+
+def _is_constant(Yc, Y):
+    """Whether every centred target is zero up to round-off."""
+    scale = np.abs(Y).max(initial=0.0)
+    return bool(np.all(np.abs(Yc) <= 1e-12 * max(scale, 1e-300)))
