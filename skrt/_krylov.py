@@ -8,13 +8,13 @@ quadrature:
 
 .. math::
 
-    \\mathrm{RSS}(s) = \\|z\\|^2 - b^\\top (C + s)^{-1}\\big(2I - C (C+s)^{-1}\\big) b
-    \\approx \\|z\\|^2 - \\|b\\|^2 \\sum_j \\tau_j^2 \\frac{\\vartheta_j + 2s}
-    {(\\vartheta_j + s)^2},
+    \\mathrm{RSS}(s) = s^2 z^\\top (G + s)^{-2} z
+    \\approx s^2 \\|z\\|^2 \\sum_j \\frac{\\tau_j^2}{(\\vartheta_j + s)^2},
 
-with ``C = ZᵀZ``, ``b = Zᵀz`` and ``(ϑ_j, τ_j)`` the Ritz values and first
-eigenvector components of the Lanczos tridiagonal started at ``b``; the
-degrees of freedom ``tr(C (C+s)⁻¹)`` use the same quadrature over Rademacher
+with ``G = ZZᵀ`` (or a kernel matrix), ``z`` the weighted targets and
+``(ϑ_j, τ_j)`` the Ritz values and first eigenvector components of the
+Lanczos tridiagonal started at ``z``; the degrees of freedom
+``tr(G (G+s)⁻¹)`` use the same quadrature over Rademacher
 probes (stochastic Lanczos quadrature). The Krylov space does not depend on
 s, so one run serves the whole curve.
 """
@@ -156,43 +156,56 @@ class GCVQuadrature:
 
     Parameters
     ----------
-    design : CenteredDesign
-    Yc : ndarray of shape (n_samples, n_targets)
-        Centred targets.
+    gram_matmat : callable
+        ``V -> G V`` with ``G = ZZᵀ`` (n x n), e.g. the weighted Gram or
+        kernel matrix.
+    Z_targets : ndarray of shape (n_samples, n_targets)
+        Weighted (centred) targets ``z = W^{1/2} yc``.
+    trace_matmat : callable
+        A matrix with the same nonzero spectrum as G (the smaller of ZᵀZ and
+        ZZᵀ), for the degrees of freedom.
+    trace_dim : int
+        Its side.
     w_sum : float
     fit_intercept : bool
     n_probes, n_steps : int
         Rademacher probes and Lanczos steps of the trace estimate.
     random_state : numpy.random.RandomState
+
+    Notes
+    -----
+    ``RSS(s) = ‖(I - G(G+s)⁻¹) z‖² = s² zᵀ(G+s)⁻²z ≈ s² Σ_j ω_j/(ϑ_j+s)²``
+    from Lanczos on G started at z (with full reorthogonalisation), and
+    ``df(s) = [intercept] + tr(G(G+s)⁻¹)`` by stochastic Lanczos quadrature
+    (exact, with the canonical basis, when ``trace_dim <= n_probes``).
     """
 
     def __init__(
-        self, design, Yc, w_sum, fit_intercept, *, n_probes, n_steps, random_state
+        self,
+        gram_matmat,
+        Z_targets,
+        trace_matmat,
+        trace_dim,
+        w_sum,
+        fit_intercept,
+        *,
+        n_probes,
+        n_steps,
+        random_state,
     ):
         self.w_sum = w_sum
         self.fit_intercept = fit_intercept
-        Z_y = Yc * design.sw[:, None]
-        self.z_sq = np.einsum("ij,ij->j", Z_y, Z_y)
-        B = design.rmatmat(Z_y)  # (p, k)
         self.rss_quad = [
-            lanczos(
-                lambda V: design.rmatmat(design.matmat(V)),
-                B[:, j],
-                n_steps,
-                reorthogonalize=True,
-            )
-            for j in range(B.shape[1])
+            lanczos(gram_matmat, Z_targets[:, j], n_steps, reorthogonalize=True)
+            for j in range(Z_targets.shape[1])
         ]
-        dim = design.small_dim
-        if dim <= n_probes:
-            probes = np.eye(dim)  # exact trace: Σ_i e_iᵀ f(C) e_i
+        if trace_dim <= n_probes:
+            probes = np.eye(trace_dim)  # exact trace: Σ_i e_iᵀ f(C) e_i
+            self._trace_scale = 1.0
         else:
-            # Rademacher probes, rescaled so that the mean is the trace estimate
-            probes = random_state.choice([-1.0, 1.0], size=(dim, n_probes))
-        self._trace_scale = 1.0 if dim <= n_probes else 1.0 / n_probes
-        self.trace_nodes, self.trace_weights = lanczos(
-            design.gram_matmat, probes, n_steps
-        )
+            probes = random_state.choice([-1.0, 1.0], size=(trace_dim, n_probes))
+            self._trace_scale = 1.0 / n_probes
+        self.trace_nodes, self.trace_weights = lanczos(trace_matmat, probes, n_steps)
         self.lam_max = float(
             max(
                 self.trace_nodes.max(initial=0.0),
@@ -201,7 +214,7 @@ class GCVQuadrature:
         )
 
     def df(self, alphas):
-        """Estimated ``[fit_intercept] + tr(C (C+s)⁻¹)`` per alpha."""
+        """Estimated ``[fit_intercept] + tr(G (G+s)⁻¹)`` per alpha."""
         alphas = np.atleast_1d(alphas)
         th = self.trace_nodes[..., None]
         f = th / (th + alphas)
@@ -214,9 +227,8 @@ class GCVQuadrature:
         out = np.empty((alphas.size, len(self.rss_quad)))
         for j, (nodes, weights) in enumerate(self.rss_quad):
             th = nodes[0][:, None]
-            f = (th + 2 * alphas) / (th + alphas) ** 2
-            out[:, j] = self.z_sq[j] - weights[0] @ f
-        return np.maximum(out, 0.0)
+            out[:, j] = weights[0] @ (alphas / (th + alphas)) ** 2
+        return out
 
     def gcv(self, alphas):
         dof = 1.0 - self.df(alphas) / self.w_sum

@@ -295,8 +295,10 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         max_iter = self.max_iter if self.max_iter is not None else 10 * p
         rng = check_random_state(self.random_state)
         quad = GCVQuadrature(
-            design,
-            Yc,
+            lambda V: design.matmat(design.rmatmat(V)),
+            Yc * design.sw[:, None],
+            design.gram_matmat,
+            design.small_dim,
             w_sum,
             self.fit_intercept,
             n_probes=_N_PROBES,
