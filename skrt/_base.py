@@ -208,8 +208,6 @@ class RegularityMixin:
             self._influence_terms(X, heuristic), residual, self._noise_variance
         )
 
-    # -- primitives shared by score_samples and the greedy batch scorer -----
-
     def loo_curve(self, alphas):
         """Exact leave-one-out error at each alpha, from the stored decomposition.
 
@@ -242,6 +240,41 @@ class RegularityMixin:
             raise ValueError("alphas must be a 1-D array of positive finite floats.")
         out = leave_one_out_path(spec, np.atleast_1d(alphas))
         return out[:, 0] if self._y_ndim == 1 else out
+
+    # -- primitives shared by score_samples and the greedy batch scorer -----
+    def _influence_terms(self, X, heuristic, squared=True):
+        """T(x) of the heuristic (see ``skrt._heuristics``), per output.
+
+        For "sld"/"sti" ``squared=False`` gives the response ``x̃ᵀv`` whose
+        square is T (``v`` the tangent or ``H⁻¹σ_T``).
+        """
+        if heuristic == "variance":
+            return self._variance(X)
+        if heuristic == "sld":
+            response = self._tangent(X)
+        elif heuristic == "sti":
+            response = self._sti_response(X)
+        else:
+            # Σ_j ω_j (x̃ᵀ M⁻¹ x̃_j)² = Σ_j ω_j (t_jᵀ q)², M = X̃ᵀWX̃ + sP
+            Q, T, omegas = self._ssi_parts(X, heuristic)
+            return np.column_stack(
+                [
+                    np.einsum("ij,ij->i", Q @ (T.T @ (om[:, None] * T)), Q)
+                    for om in omegas
+                ]
+            )
+        return response**2 if squared else response
+
+    def _ssi_parts(self, X, heuristic):
+        """Pool coordinates q, training coordinates t and per-output weights
+        ω (``w r²`` for "ssi", ``w`` for "ssi_unlabeled")."""
+        spec = self._require_spectral(f"heuristic={heuristic!r}")
+        Q = self._influence_coordinates(X, spec)
+        T = self._training_coordinates(spec)
+        if heuristic == "ssi_unlabeled":
+            return Q, T, [spec.w]
+        resid = spec.residual(self.alpha_)
+        return Q, T, [spec.w * resid[:, j] ** 2 for j in range(resid.shape[1])]
 
     def _choose_alpha(self, spec, Y):
         """alpha_ on the decomposition path: exact LOO or GCV over a continuum."""

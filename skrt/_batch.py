@@ -52,6 +52,7 @@ class PoolScorer:
         self.heuristic = heuristic
         self.sigma2 = model._noise_variance
         self._cols, self._ds = [], []
+        self._cache = {}  # the model's per-pool intermediates for _pool_cross
         if heuristic in ("sld", "sti"):
             self.response = model._influence_terms(X, heuristic, squared=False)
         elif heuristic == "variance":
@@ -92,7 +93,7 @@ class PoolScorer:
 
     def add(self, i):
         """Virtually label candidate ``i`` at its own prediction."""
-        k = self.model._pool_cross(self.X, i)  # κ(c, i), (n_candidates,)
+        k = self.model._pool_cross(self.X, i, self._cache)  # κ(c, i)
         for col, d in zip(self._cols, self._ds, strict=True):
             k = k - col * (col[i] / (1.0 + d))
         d = float(k[i])

@@ -130,32 +130,36 @@ class Spectral:
             )
         return self.V
 
+    def dual_dot(self, a):
+        """Dual coefficients of ``V @ a``: ``W P a/λ``, so that
+        ``V a = Xcᵀ (W P a/λ)`` (for kernels: the coefficients of k(·, X))."""
+        return (self.P @ (a / self.lam[:, None])) * self.w[:, None]
+
     def basis_dot(self, a):
         """V @ a without forming V: ``Xcᵀ (w ⊙ P a/λ)`` on the Gram side."""
         if self.V is not None:
             return self.V @ a
-        return _center_rdot(
-            self.X, self.x_mean, (self.P @ (a / self.lam[:, None])) * self.w[:, None]
-        )
+        return _center_rdot(self.X, self.x_mean, self.dual_dot(a))
 
     @property
     def intercept_leverage(self) -> float:
         return 1.0 / self.w_sum if self.fit_intercept else 0.0
 
     # -- closed forms at one s ------------------------------------------------
-    def weights_at(self, s, R):
+    def weights_at(self, s, R, dual=False):
         """θ*(s), θ̇(s) and A⁻¹ Xcᵀ W R in one pass over the basis.
 
         ``θ* = V c/(λ+s)``, ``θ̇ = -A⁻¹θ* = -V c/(λ+s)²`` and, for training
         residuals ``R``, ``A⁻¹ Xcᵀ W R = V Pᵀ W R/(λ+s)``; each of shape
-        (n_features, n_targets).
+        (n_features, n_targets), or with ``dual=True`` their dual
+        coefficients (n_samples, n_targets) for a kernel model.
         """
         inv = 1.0 / (self.lam + s)[:, None]
         k = self.c.shape[1]
         stacked = np.hstack(
             [self.c * inv, -self.c * inv**2, (self.P.T @ (R * self.w[:, None])) * inv]
         )
-        out = self.basis_dot(stacked)
+        out = self.dual_dot(stacked) if dual else self.basis_dot(stacked)
         return out[:, :k], out[:, k : 2 * k], out[:, 2 * k :]
 
     def residual(self, s):

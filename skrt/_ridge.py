@@ -379,42 +379,12 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     def _tangent(self, X):
         return np.asarray(X @ self._coef_tangent) + self._intercept_tangent
 
-    def _influence_terms(self, X, heuristic, squared=True):
-        """T(x) of the heuristic (see ``skrt._heuristics``), per output.
+    def _sti_response(self, X):
+        """x̃ᵀ H⁻¹σ_T = (Σ w r/Σw) + (x - x̄)ᵀ A⁻¹ Xcᵀ W r."""
+        proj = np.asarray(X @ self._sti_coef) - self._x_mean @ self._sti_coef
+        return proj + self._sti_intercept
 
-        For "sld"/"sti" ``squared=False`` gives the response ``x̃ᵀv`` whose
-        square is T (``v`` the tangent or ``H⁻¹σ_T``).
-        """
-        if heuristic == "variance":
-            return self._variance(X)
-        if heuristic == "sld":
-            response = self._tangent(X)
-        elif heuristic == "sti":
-            proj = np.asarray(X @ self._sti_coef) - self._x_mean @ self._sti_coef
-            response = proj + self._sti_intercept
-        else:
-            # Σ_j ω_j (x̃ᵀ M⁻¹ x̃_j)² = Σ_j ω_j (t_jᵀ q)², M = X̃ᵀWX̃ + sP
-            Q, T, omegas = self._ssi_parts(X, heuristic)
-            return np.column_stack(
-                [
-                    np.einsum("ij,ij->i", Q @ (T.T @ (om[:, None] * T)), Q)
-                    for om in omegas
-                ]
-            )
-        return response**2 if squared else response
-
-    def _ssi_parts(self, X, heuristic):
-        """Pool coordinates q, training coordinates t and per-output weights
-        ω (``w r²`` for "ssi", ``w`` for "ssi_unlabeled")."""
-        spec = self._require_spectral(f"heuristic={heuristic!r}")
-        Q = self._influence_coordinates(X, spec)
-        T = self._training_coordinates(spec)
-        if heuristic == "ssi_unlabeled":
-            return Q, T, [spec.w]
-        resid = spec.residual(self.alpha_)
-        return Q, T, [spec.w * resid[:, j] ** 2 for j in range(resid.shape[1])]
-
-    def _pool_cross(self, X, i):
+    def _pool_cross(self, X, i, cache=None):
         """κ(c, i) = x̃_cᵀ (X̃ᵀWX̃ + sP)⁻¹ x̃_i for every row c of X."""
         row = X[i : i + 1]
         row = row.toarray() if sp.issparse(row) else np.asarray(row)
