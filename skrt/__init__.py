@@ -4,7 +4,8 @@ Regularity tangents, exact leave-one-out and active-learning scores for
 scikit-learn regressors.
 """
 
+from ._kernel import RegularityKernelRidge
 from ._ridge import RegularityRidge
 
-__all__ = ["RegularityRidge", "__version__"]
+__all__ = ["RegularityKernelRidge", "RegularityRidge", "__version__"]
 __version__ = "0.1.0"

@@ -1,0 +1,491 @@
+"""RegularityKernelRidge: kernel ridge regression with its regularity tangent."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import RegularityMixin, _is_constant, _noise_variance
+from ._krylov import GCVQuadrature, solve_cg
+from ._linalg import decompose_kernel, default_alpha_bounds
+from ._validation import (
+    check_bounds,
+    check_choice,
+    check_positive,
+    check_regularity,
+    check_sample_weight,
+)
+
+_SOLVERS = ("auto", "eigen", "cg")
+# solver="auto" decomposes K up to this many samples (an n x n eigh), then
+# switches to conjugate gradients (alpha="loo" needs the decomposition).
+_AUTO_EIGEN_MAX_N = 6000
+# Conjugate gradients keep K in memory up to this many samples (512 MiB);
+# beyond, K is recomputed in row blocks at every product.
+_DENSE_KERNEL_MAX_N = 8000
+_BLOCK_BYTES = 128 * 2**20
+_N_PROBES = 16
+_N_LANCZOS = 60
+
+
+class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
+    """Kernel ridge regression with its regularity tangent, exact
+    leave-one-out and the leave-one-out-optimal regularity.
+
+    Same model as :class:`sklearn.kernel_ridge.KernelRidge` (no intercept):
+    ``f(x) = k(x, X) α`` with ``α = (K + alpha W⁻¹)⁻¹ y``, plus the tangent
+    ``dα/d alpha``, leverages, exact leave-one-out residuals and the
+    query scores of :meth:`score_samples`, from one eigendecomposition of K
+    (or conjugate gradients for large n).
+
+    Parameters
+    ----------
+    alpha : float or {"loo", "gcv"}, default=1.0
+        The regularity ``s``; ``"loo"`` minimises the exact leave-one-out
+        error over the continuum ``alpha_bounds``, ``"gcv"`` generalised
+        cross-validation (the criterion of ``solver="cg"``).
+    kernel : str or callable, default="linear"
+        As in :class:`~sklearn.kernel_ridge.KernelRidge`: a name of
+        :func:`~sklearn.metrics.pairwise.pairwise_kernels`, a callable, or
+        ``"precomputed"`` (then X is the kernel matrix). The kernel must be
+        positive semi-definite.
+    gamma : float, default=None
+        Parameter of the rbf, laplacian, polynomial, exponential chi2 and
+        sigmoid kernels.
+    degree : float, default=3
+        Degree of the polynomial kernel.
+    coef0 : float, default=1
+        Zero coefficient of the polynomial and sigmoid kernels.
+    kernel_params : dict, default=None
+        Further keyword arguments of a callable kernel.
+    alpha_bounds : (float, float) or None, default=None
+        Search range for ``"loo"``/``"gcv"``; None means ``(1e-8, 1e4)`` times
+        the largest eigenvalue of the weighted kernel matrix.
+    solver : {"auto", "eigen", "cg"}, default="auto"
+        ``"eigen"``: one eigendecomposition of K, then every alpha costs
+        O(n²). ``"cg"``: conjugate gradients on ``(K + alpha W⁻¹) v = b``
+        with K kept in memory up to 8000 samples and computed in row blocks
+        beyond (memory O(n * block)); alpha must then be a float or
+        ``"gcv"`` (stochastic Lanczos trace estimate), and leverages, exact
+        LOO, the predictive std and the "ssi"/"variance" scores are not
+        available. ``"auto"``: "eigen" up to 6000 samples, else "cg".
+    tol : float, default=1e-6
+        Relative residual tolerance of conjugate gradients.
+    max_iter : int or None, default=None
+        Iteration cap of conjugate gradients (None: ``10 * n_samples``).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the trace-estimate probes of ``solver="cg"``.
+
+    Attributes
+    ----------
+    dual_coef_ : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        α.
+    dual_coef_tangent_ : ndarray, same shape as dual_coef_
+        ``dα/d alpha = -(K + alpha W⁻¹)⁻¹ W⁻¹ α``.
+    alpha_ : float
+    leverage_ : ndarray of shape (n_samples,)
+        Diagonal of the weighted hat matrix ``K̃ (K̃ + alpha I)⁻¹``,
+        ``K̃ = W^{1/2} K W^{1/2}``. Not set by ``solver="cg"``.
+    loo_residuals_ : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        Exact leave-one-out residuals ``y_i - f_(-i)(x_i)`` (sample weights
+        count observations, as in :class:`~skrt.RegularityRidge`).
+        Not set by ``solver="cg"``.
+    loo_error_ : float or ndarray of shape (n_targets,)
+        Weighted mean squared LOO residual at ``alpha_``. Not set by "cg".
+    gcv_error_ : float or ndarray of shape (n_targets,)
+    noise_variance_ : float or ndarray of shape (n_targets,)
+        ``Σ w r² / (Σw - df)``, ``df = tr(K̃ (K̃ + alpha I)⁻¹)``.
+    X_fit_ : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        Training data (the kernel matrix's rows for "precomputed").
+    solver_ : str
+    n_iter_ : ndarray of shape (n_targets,)
+        CG iterations (1 for the eigendecomposition).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+
+    See Also
+    --------
+    sklearn.kernel_ridge.KernelRidge : the same model at a fixed alpha.
+    RegularityRidge : the linear model, with an intercept.
+
+    Notes
+    -----
+    With ``K̃ = W^{1/2} K W^{1/2} = U diag(λ) Uᵀ`` (``MATH.md`` section 4):
+
+    .. math::
+
+        \\alpha = W^{1/2} U \\frac{U^\\top W^{1/2} y}{\\lambda + s}, \\quad
+        \\dot\\alpha = -W^{1/2} U \\frac{U^\\top W^{1/2} y}{(\\lambda + s)^2}, \\quad
+        h_i = \\sum_k U_{ik}^2 \\frac{\\lambda_k}{\\lambda_k + s},
+
+    and ``r_(-i) = r_i / (1 - h_i)``: the linear model's closed forms with
+    the feature map implicit. For very large n, a feature map fed to the
+    linear model is the alternative:
+    ``make_pipeline(Nystroem(...), RegularityRidge(alpha="loo"))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrt import RegularityKernelRidge
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(-3, 3, size=(60, 1))
+    >>> y = np.sin(X[:, 0]) + 0.1 * rng.randn(60)
+    >>> model = RegularityKernelRidge(alpha="loo", kernel="rbf", gamma=0.5).fit(X, y)
+    >>> bool(model.loo_error_ < np.var(y))
+    True
+    >>> model.predict_tangent(X[:3]).shape
+    (3,)
+    """
+
+    def __init__(
+        self,
+        alpha=1.0,
+        *,
+        kernel="linear",
+        gamma=None,
+        degree=3,
+        coef0=1,
+        kernel_params=None,
+        alpha_bounds=None,
+        solver="auto",
+        tol=1e-6,
+        max_iter=None,
+        random_state=None,
+    ):
+        self.alpha = alpha
+        self.kernel = kernel
+        self.gamma = gamma
+        self.degree = degree
+        self.coef0 = coef0
+        self.kernel_params = kernel_params
+        self.alpha_bounds = alpha_bounds
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = self.kernel != "precomputed"
+        tags.input_tags.pairwise = self.kernel == "precomputed"
+        tags.target_tags.multi_output = True
+        return tags
+
+    # -------------------------------------------------------------- kernel
+    def _check_params(self):
+        check_regularity(self.alpha)
+        check_bounds(self.alpha_bounds)
+        check_choice(self.solver, "solver", _SOLVERS)
+        check_positive(self.tol, "tol")
+        check_positive(self.max_iter, "max_iter", kind=int, allow_none=True)
+        if not (callable(self.kernel) or isinstance(self.kernel, str)):
+            raise TypeError(
+                "kernel must be a string or a callable; "
+                f"got {type(self.kernel).__name__}."
+            )
+        if isinstance(self.kernel, str) and self.kernel != "precomputed":
+            if self.kernel not in PAIRWISE_KERNEL_FUNCTIONS:
+                raise ValueError(
+                    f"kernel must be 'precomputed', a callable or one of "
+                    f"{sorted(PAIRWISE_KERNEL_FUNCTIONS)}; got {self.kernel!r}."
+                )
+        if self.gamma is not None and not (
+            isinstance(self.gamma, numbers.Real) and self.gamma > 0
+        ):
+            raise ValueError(
+                f"gamma must be None or a positive float; got {self.gamma!r}."
+            )
+        if self.kernel_params is not None and not isinstance(self.kernel_params, dict):
+            raise TypeError("kernel_params must be None or a dict.")
+
+    def _kernel_kwargs(self):
+        if callable(self.kernel):
+            return dict(self.kernel_params or {})
+        return {"gamma": self.gamma, "degree": self.degree, "coef0": self.coef0}
+
+    def _get_kernel(self, X, Y=None):
+        return pairwise_kernels(
+            X, Y, metric=self.kernel, filter_params=True, **self._kernel_kwargs()
+        )
+
+    def _kernel_diag(self, X):
+        """k(x, x) for each row, without the full matrix."""
+        name = self.kernel
+        if name in ("rbf", "laplacian", "cosine", "chi2"):
+            return np.ones(X.shape[0])
+        sq = (
+            np.asarray(X.multiply(X).sum(axis=1)).ravel()
+            if sp.issparse(X)
+            else np.einsum("ij,ij->i", X, X)
+        )
+        gamma = self.gamma if self.gamma is not None else 1.0 / X.shape[1]
+        if name == "linear":
+            return sq
+        if name in ("poly", "polynomial"):
+            return (gamma * sq + self.coef0) ** self.degree
+        if name == "sigmoid":
+            return np.tanh(gamma * sq + self.coef0)
+        if name == "additive_chi2":
+            return np.zeros(X.shape[0])
+        # a callable: one evaluation per row
+        return np.array(
+            [self._get_kernel(X[i : i + 1])[0, 0] for i in range(X.shape[0])]
+        )
+
+    # ----------------------------------------------------------------- fit
+    def fit(self, X, y, sample_weight=None):
+        """Fit α, its tangent and the leave-one-out quantities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training inputs, or the (n_samples, n_samples) kernel matrix if
+            ``kernel="precomputed"``.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : float or array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : RegularityKernelRidge
+        """
+        self._check_params()
+        precomputed = self.kernel == "precomputed"
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=False if precomputed else ("csr", "csc"),
+            dtype=np.float64,
+            multi_output=True,
+            y_numeric=True,
+        )
+        n = X.shape[0]
+        if precomputed and X.shape[1] != n:
+            raise ValueError(
+                "kernel='precomputed' needs a square kernel matrix X; "
+                f"got shape {X.shape}."
+            )
+        if self.alpha == "loo" and n < 3:
+            raise ValueError(
+                "alpha='loo' needs at least 3 samples to choose alpha by "
+                f"leave-one-out; got n_samples={n}."
+            )
+        w = check_sample_weight(sample_weight, n)
+        Y = y.reshape(n, -1)
+        self._y_ndim = y.ndim
+        solver = self.solver
+        if solver == "auto":
+            solver = "cg" if n > _AUTO_EIGEN_MAX_N and self.alpha != "loo" else "eigen"
+        if solver == "cg" and self.alpha == "loo":
+            raise ValueError(
+                "alpha='loo' needs the eigendecomposition, which solver='cg' does "
+                "not compute; use alpha='gcv' with solver='cg', or solver='eigen'."
+            )
+        self.solver_ = solver
+        self.X_fit_ = X
+        self._w = w
+        if solver == "cg":
+            alpha_dual, tangent_dual, s = self._fit_krylov(X, Y, w)
+        else:
+            alpha_dual, tangent_dual, s = self._fit_spectral(X, Y, w)
+        self.alpha_ = float(s)
+        self._dual = alpha_dual
+        self._dual_tangent = tangent_dual
+        self.dual_coef_ = self._unravel_rows(alpha_dual)
+        self.dual_coef_tangent_ = self._unravel_rows(tangent_dual)
+        return self
+
+    def _fit_spectral(self, X, Y, w):
+        K = self._get_kernel(X)
+        spec = decompose_kernel(K, Y, w)
+        s = self._choose_alpha(spec, Y)
+        self._spectral = spec
+        self.n_iter_ = np.ones(Y.shape[1], dtype=int)
+        resid = self._record_leave_one_out(spec, s)
+        # duals of θ*, θ̇ and H⁻¹σ_T (the feature-space vectors are Φᵀ(dual))
+        alpha_dual, tangent_dual, self._sti_dual = spec.weights_at(s, resid, dual=True)
+        return alpha_dual, tangent_dual, s
+
+    def _kernel_matmat(self, X):
+        """V -> K V, with K dense up to 8000 samples, else in row blocks."""
+        n = X.shape[0]
+        if n <= _DENSE_KERNEL_MAX_N:
+            K = self._get_kernel(X)
+            return lambda V: K @ V
+        block = max(1, _BLOCK_BYTES // (8 * n))
+
+        def blocked(V):
+            out = np.empty((n,) + V.shape[1:])
+            for start in range(0, n, block):
+                rows = slice(start, start + block)
+                out[rows] = self._get_kernel(X[rows], X) @ V
+            return out
+
+        return blocked
+
+    @staticmethod
+    def _system(kernel_matmat, w, s):
+        """(K + s W⁻¹) as a LinearOperator."""
+        n = w.shape[0]
+        return LinearOperator(
+            (n, n),
+            matvec=lambda v: kernel_matmat(np.ravel(v)) + s * np.ravel(v) / w,
+            dtype=float,
+        )
+
+    def _fit_krylov(self, X, Y, w):
+        if np.any(w <= 0):
+            raise ValueError(
+                "solver='cg' needs positive sample weights (it solves with "
+                "(K + alpha W⁻¹)); drop the zero-weight samples."
+            )
+        n = X.shape[0]
+        sw = np.sqrt(w)
+        kernel_matmat = self._kernel_matmat(X)
+        max_iter = self.max_iter if self.max_iter is not None else 10 * n
+
+        def weighted(V):  # K̃ V = W^{1/2} K W^{1/2} V
+            scale = sw if V.ndim == 1 else sw[:, None]
+            return scale * kernel_matmat(scale * V)
+
+        quad = GCVQuadrature(
+            weighted,
+            Y * sw[:, None],
+            weighted,
+            n,
+            float(w.sum()),
+            False,
+            n_probes=_N_PROBES,
+            n_steps=_N_LANCZOS,
+            random_state=check_random_state(self.random_state),
+        )
+        s = self._select_alpha(
+            lambda a: quad.gcv(a).mean(axis=1),
+            default_alpha_bounds(quad.lam_max),
+            _is_constant(Y, Y),
+        )
+        A = self._system(kernel_matmat, w, s)
+        duals, tangents, sti, resid = (np.empty_like(Y) for _ in range(4))
+        n_iter = np.zeros(Y.shape[1], dtype=int)
+        for j in range(Y.shape[1]):
+            a, it_a = solve_cg(
+                A, Y[:, j], tol=self.tol, max_iter=max_iter, what="dual coefficients"
+            )
+            b = -a / w
+            # warm start from α: its multiple closest to A⁻¹b in the A-norm
+            Aa = A.matvec(a)
+            x0 = a * ((a @ b) / (a @ Aa)) if a @ Aa > 0 else None
+            tangents[:, j], it_t = solve_cg(
+                A, b, x0=x0, tol=self.tol, max_iter=max_iter, what="tangent"
+            )
+            duals[:, j] = a
+            resid[:, j] = kernel_matmat(a) - Y[:, j]
+            # H⁻¹σ_T in dual form: (K + s W⁻¹)⁻¹ r
+            sti[:, j], _ = solve_cg(
+                A, resid[:, j], tol=self.tol, max_iter=max_iter, what="total influence"
+            )
+            n_iter[j] = max(it_a, it_t)
+        self.n_iter_ = n_iter
+        self._spectral = None
+        self._max_iter = max_iter
+        self._sti_dual = sti
+        w_sum = float(w.sum())
+        df = float(quad.df(np.array([s]))[0])
+        rss = w @ resid**2
+        self.noise_variance_ = self._unravel(_noise_variance(rss, w_sum, w_sum - df))
+        self._noise_variance = np.atleast_1d(self.noise_variance_)
+        dof = 1.0 - df / w_sum
+        gcv = rss / w_sum / dof**2 if dof > 1e-12 else np.full(Y.shape[1], np.inf)
+        self.gcv_error_ = self._unravel(gcv)
+        return duals, tangents, s
+
+    # --------------------------------------------------------- prediction
+    def _validate_X(self, X):
+        check_is_fitted(self)
+        precomputed = self.kernel == "precomputed"
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=False if precomputed else ("csr", "csc"),
+            dtype=np.float64,
+            reset=False,
+        )
+        return X
+
+    def _cross_kernel(self, X):
+        """k(X, X_fit_), shape (n_rows, n_train)."""
+        return X if self.kernel == "precomputed" else self._get_kernel(X, self.X_fit_)
+
+    def _predict_raw(self, X):
+        return self._cross_kernel(X) @ self._dual
+
+    def _tangent(self, X):
+        return self._cross_kernel(X) @ self._dual_tangent
+
+    def _sti_response(self, X):
+        return self._cross_kernel(X) @ self._sti_dual
+
+    def _projections(self, X, spec, cache=None):
+        """z = Pᵀ W k(X_fit, x) per row: the pool in the eigenbasis."""
+        if cache is not None and "z" in cache:
+            return cache["z"]
+        z = self._cross_kernel(X) @ (spec.P * spec.w[:, None])
+        if cache is not None:
+            cache["z"] = z
+        return z
+
+    def _variance(self, X):
+        """φ(x)ᵀ (ΦᵀWΦ + sI)⁻¹ φ(x) = (k(x,x) - Σ z²/(λ(λ+s))) / s."""
+        spec = self._require_spectral("The predictive variance")
+        if self.kernel == "precomputed":
+            raise ValueError(
+                "The predictive variance needs k(x, x), which kernel='precomputed' "
+                "does not give; use a named or callable kernel."
+            )
+        z = self._projections(X, spec)
+        s = self.alpha_
+        inside = (z**2) @ (1.0 / (spec.lam * (spec.lam + s)))
+        return np.maximum(self._kernel_diag(X) - inside, 0.0) / s
+
+    def _influence_coordinates(self, X, spec):
+        """q(x) with φ(x_j)ᵀ M⁻¹ φ(x) = P_j · q(x) for training rows j."""
+        return self._projections(X, spec) / (spec.lam * (spec.lam + self.alpha_))
+
+    def _training_coordinates(self, spec):
+        return spec.P
+
+    def _pool_cross(self, X, i, cache=None):
+        """κ(c, i) = φ(x_c)ᵀ (ΦᵀWΦ + sI)⁻¹ φ(x_i) for every row c of X."""
+        if self.kernel == "precomputed":
+            raise ValueError(
+                "Greedy batches need k(x_c, x_i) between candidates, which "
+                "kernel='precomputed' does not give; use batch='topk'."
+            )
+        s = self.alpha_
+        k_ci = self._get_kernel(X, X[i : i + 1])[:, 0]
+        if self._spectral is not None:
+            spec = self._spectral
+            z = self._projections(X, spec, cache)
+            return (k_ci - z @ (z[i] / (spec.lam * (spec.lam + s)))) / s
+        # (K + s W⁻¹)⁻¹ k(X_fit, x_i) by conjugate gradients
+        if cache is None or "kernel_matmat" not in cache:
+            km = self._kernel_matmat(self.X_fit_)
+            if cache is not None:
+                cache["kernel_matmat"] = km
+        km = cache["kernel_matmat"] if cache is not None else km
+        A = self._system(km, self._w, s)
+        v, _ = solve_cg(
+            A,
+            self._cross_kernel(X[i : i + 1])[0],
+            tol=self.tol,
+            max_iter=self._max_iter,
+            what="greedy batch update",
+        )
+        return (k_ci - self._cross_kernel(X) @ v) / s
