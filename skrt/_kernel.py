@@ -278,7 +278,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
                 f"leave-one-out; got n_samples={n}."
             )
         w = check_sample_weight(sample_weight, n)
-        Y = y.reshape(n, -1)
+        Y = y.reshape(n, -1).astype(np.float64, copy=False)
         self._y_ndim = y.ndim
         solver = self.solver
         if solver == "auto":
@@ -340,12 +340,11 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             dtype=float,
         )
 
-    def _fit_krylov(self, X, Y, w):
-        if np.any(w <= 0):
-            raise ValueError(
-                "solver='cg' needs positive sample weights (it solves with "
-                "(K + alpha W⁻¹)); drop the zero-weight samples."
-            )
+    def _fit_krylov(self, X_all, Y_all, w_all):
+        # zero-weight samples do not enter (K + s W⁻¹); their duals are 0
+        rows = w_all > 0
+        self._cg_rows = rows
+        X, Y, w = X_all[rows], Y_all[rows], w_all[rows]
         n = X.shape[0]
         sw = np.sqrt(w)
         kernel_matmat = self._kernel_matmat(X)
@@ -395,7 +394,6 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self.n_iter_ = n_iter
         self._spectral = None
         self._max_iter = max_iter
-        self._sti_dual = sti
         w_sum = float(w.sum())
         df = float(quad.df(np.array([s]))[0])
         rss = w @ resid**2
@@ -404,7 +402,11 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         dof = 1.0 - df / w_sum
         gcv = rss / w_sum / dof**2 if dof > 1e-12 else np.full(Y.shape[1], np.inf)
         self.gcv_error_ = self._unravel(gcv)
-        return duals, tangents, s
+        full = [np.zeros_like(Y_all) for _ in range(3)]
+        for out, part in zip(full, (duals, tangents, sti), strict=True):
+            out[rows] = part
+        self._sti_dual = full[2]
+        return full[0], full[1], s
 
     # --------------------------------------------------------- prediction
     def _validate_X(self, X):
@@ -475,17 +477,18 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             z = self._projections(X, spec, cache)
             return (k_ci - z @ (z[i] / (spec.lam * (spec.lam + s)))) / s
         # (K + s W⁻¹)⁻¹ k(X_fit, x_i) by conjugate gradients
-        if cache is None or "kernel_matmat" not in cache:
-            km = self._kernel_matmat(self.X_fit_)
-            if cache is not None:
-                cache["kernel_matmat"] = km
-        km = cache["kernel_matmat"] if cache is not None else km
-        A = self._system(km, self._w, s)
+        rows = self._cg_rows
+        X_fit = self.X_fit_[rows]
+        cache = {} if cache is None else cache
+        if "kernel_matmat" not in cache:
+            cache["kernel_matmat"] = self._kernel_matmat(X_fit)
+            cache["k_pool"] = self._get_kernel(X, X_fit)
+        A = self._system(cache["kernel_matmat"], self._w[rows], s)
         v, _ = solve_cg(
             A,
-            self._cross_kernel(X[i : i + 1])[0],
+            cache["k_pool"][i],
             tol=self.tol,
             max_iter=self._max_iter,
             what="greedy batch update",
         )
-        return (k_ci - self._cross_kernel(X) @ v) / s
+        return (k_ci - cache["k_pool"] @ v) / s

@@ -151,6 +151,10 @@ def lanczos(matmat, V0, n_steps, *, reorthogonalize=False):
     return nodes, weights
 
 
+# Up to this side the trace uses the canonical basis (exact, n probes).
+_EXACT_TRACE_DIM = 128
+
+
 class GCVQuadrature:
     """GCV(s) for every s from one Krylov run (see module docstring).
 
@@ -177,7 +181,7 @@ class GCVQuadrature:
     ``RSS(s) = ‖(I - G(G+s)⁻¹) z‖² = s² zᵀ(G+s)⁻²z ≈ s² Σ_j ω_j/(ϑ_j+s)²``
     from Lanczos on G started at z (with full reorthogonalisation), and
     ``df(s) = [intercept] + tr(G(G+s)⁻¹)`` by stochastic Lanczos quadrature
-    (exact, with the canonical basis, when ``trace_dim <= n_probes``).
+    (exact, with the canonical basis, when ``trace_dim <= 128``).
     """
 
     def __init__(
@@ -199,7 +203,7 @@ class GCVQuadrature:
             lanczos(gram_matmat, Z_targets[:, j], n_steps, reorthogonalize=True)
             for j in range(Z_targets.shape[1])
         ]
-        if trace_dim <= n_probes:
+        if trace_dim <= max(n_probes, _EXACT_TRACE_DIM):
             probes = np.eye(trace_dim)  # exact trace: Σ_i e_iᵀ f(C) e_i
             self._trace_scale = 1.0
         else:

@@ -21,6 +21,7 @@ Everything here is array-in/array-out; the estimators are thin wrappers.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -159,7 +160,17 @@ class Spectral:
         stacked = np.hstack(
             [self.c * inv, -self.c * inv**2, (self.P.T @ (R * self.w[:, None])) * inv]
         )
-        out = self.dual_dot(stacked) if dual else self.basis_dot(stacked)
+        if not dual:
+            out = self.basis_dot(stacked)
+            return out[:, :k], out[:, k : 2 * k], out[:, 2 * k :]
+        out = self.dual_dot(stacked)
+        # in the null space of K̃ (rank cut included) (K̃ + sI)⁻¹ is 1/s: the
+        # duals keep those parts (they do not change any prediction)
+        w = self.w[:, None]
+        R_perp = R - self.P @ ((self.P.T @ (R * w)) / self.lam[:, None])
+        out[:, :k] += w * self.resid_perp / s
+        out[:, k : 2 * k] -= w * self.resid_perp / s**2
+        out[:, 2 * k :] += w * R_perp / s
         return out[:, :k], out[:, k : 2 * k], out[:, 2 * k :]
 
     def residual(self, s):
@@ -331,10 +342,13 @@ def decompose_kernel(K, Y, w):
     lam, U = _eigh(G)
     top = np.abs(lam).max(initial=0.0)
     if lam.size and lam.min() < -1e-8 * max(top, 1e-300) * n:
-        raise ValueError(
+        warnings.warn(
             "The kernel matrix is not positive semi-definite (smallest "
-            f"eigenvalue {lam.min():.3g}, largest {lam.max():.3g}): the "
-            "regularity closed forms need a PSD kernel."
+            f"eigenvalue {lam.min():.3g}, largest {lam.max():.3g}); its "
+            "negative eigenvalues are dropped, i.e. the model is kernel ridge "
+            "on the nearest PSD kernel. Use a PSD kernel for exact results.",
+            UserWarning,
+            stacklevel=4,
         )
     keep = _rank_cut(lam, (n, n))
     lam, U = lam[keep], U[:, keep]

@@ -247,7 +247,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
                 f"leave-one-out; got n_samples={n_samples}."
             )
         w = check_sample_weight(sample_weight, n_samples)
-        Y = y.reshape(n_samples, -1)
+        Y = y.reshape(n_samples, -1).astype(np.float64, copy=False)
         self._y_ndim = y.ndim
         self.solver_ = self._resolve_solver(X)
         if sp.issparse(X):

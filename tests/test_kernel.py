@@ -1,0 +1,277 @@
+"""RegularityKernelRidge against KernelRidge, RegularityRidge and brute force."""
+
+import warnings
+
+import numpy as np
+import pytest
+from _oracles import relative_error
+from hypothesis import given
+from hypothesis import strategies as st
+from sklearn.kernel_approximation import Nystroem
+from sklearn.kernel_ridge import KernelRidge
+from sklearn.metrics.pairwise import rbf_kernel
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skrt import RegularityKernelRidge, RegularityRidge
+from skrt.exceptions import RegularityBoundWarning
+from skrt.query import regularity_sampling, sld_sampling
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::skrt.exceptions.RegularityBoundWarning"
+)
+
+
+@parametrize_with_checks(
+    [
+        RegularityKernelRidge(),
+        RegularityKernelRidge(alpha="loo", kernel="rbf"),
+        RegularityKernelRidge(
+            alpha="gcv", kernel="rbf", solver="cg", tol=1e-10, random_state=0
+        ),
+        RegularityKernelRidge(kernel="precomputed"),
+    ]
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+@st.composite
+def kernel_data(draw, weights=True):
+    seed = draw(st.integers(0, 2**31 - 1))
+    n = draw(st.integers(4, 30))
+    p = draw(st.integers(1, 5))
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-2, 2, size=(n, p))
+    y = np.sin(X @ rng.randn(p)) + 0.2 * rng.randn(n)
+    if draw(st.booleans()):
+        y = np.column_stack([y, np.cos(X[:, 0])])
+    w = None
+    if weights and draw(st.booleans()):
+        w = (
+            rng.uniform(0.2, 1.0, n)
+            if draw(st.booleans())
+            else rng.randint(1, 4, n) * 1.0
+        )
+    return X, y, w
+
+
+KERNELS = st.sampled_from(
+    [
+        ("rbf", {"gamma": 0.5}),
+        ("poly", {"degree": 2, "gamma": 0.5}),
+        ("laplacian", {"gamma": 0.3}),
+    ]
+)
+
+
+def _fit(X, y, w=None, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RegularityBoundWarning)
+        return RegularityKernelRidge(**params).fit(X, y, sample_weight=w)
+
+
+@given(kernel_data(), KERNELS, st.floats(1e-2, 10.0))
+def test_equals_kernel_ridge(data, kernel, alpha):
+    X, y, w = data
+    name, params = kernel
+    ours = _fit(X, y, w, alpha=alpha, kernel=name, **params)
+    ref = KernelRidge(alpha=alpha, kernel=name, **params).fit(X, y, sample_weight=w)
+    assert np.allclose(ours.predict(X), ref.predict(X), rtol=1e-7, atol=1e-8)
+    assert relative_error(ours.dual_coef_, ref.dual_coef_) < 1e-6
+
+
+@given(kernel_data(), st.floats(1e-2, 10.0))
+def test_linear_kernel_reproduces_ridge_without_intercept(data, alpha):
+    X, y, w = data
+    kern = _fit(X, y, w, alpha=alpha, kernel="linear")
+    lin = RegularityRidge(alpha=alpha, fit_intercept=False).fit(X, y, sample_weight=w)
+    assert (
+        relative_error((X.T @ kern._dual).T, np.reshape(lin.coef_, (-1, X.shape[1])))
+        < 1e-7
+    )
+    assert relative_error(kern.predict_tangent(X), lin.predict_tangent(X)) < 1e-6
+    assert np.allclose(kern.leverage_, lin.leverage_, atol=1e-9)
+    assert relative_error(kern.loo_residuals_, lin.loo_residuals_) < 1e-6
+    assert np.allclose(kern.noise_variance_, lin.noise_variance_, rtol=1e-7)
+    for h in ("sld", "sti", "ssi", "ssi_unlabeled", "variance"):
+        a = kern.score_samples(X, heuristic=h)
+        b = lin.score_samples(X, heuristic=h)
+        assert np.allclose(a, b, rtol=1e-6, atol=1e-9 * np.abs(b).max()), h
+
+
+@given(kernel_data(), KERNELS)
+def test_loo_residuals_against_brute_force(data, kernel):
+    X, y, w = data
+    name, params = kernel
+    model = _fit(X, y, w, alpha="loo", kernel=name, **params)
+    n = len(X)
+    w_full = np.ones(n) if w is None else w
+    brute = np.empty(np.shape(y))
+    for i in range(n):
+        w_i = w_full.copy()
+        w_i[i] = max(w_i[i] - 1.0, 0.0)  # one observation out
+        keep = w_i > 0
+        ref = KernelRidge(alpha=model.alpha_, kernel=name, **params).fit(
+            X[keep], y[keep], sample_weight=w_i[keep]
+        )
+        brute[i] = y[i] - ref.predict(X[i : i + 1])[0]
+    assert relative_error(model.loo_residuals_, brute) < 1e-6
+
+
+@given(kernel_data(), KERNELS, st.floats(0.05, 5.0))
+def test_tangent_against_central_differences(data, kernel, alpha):
+    X, y, w = data
+    name, params = kernel
+    model = _fit(X, y, w, alpha=alpha, kernel=name, **params)
+    h = 1e-4 * alpha
+    plus = _fit(X, y, w, alpha=alpha + h, kernel=name, **params)
+    minus = _fit(X, y, w, alpha=alpha - h, kernel=name, **params)
+    fd = (plus.dual_coef_ - minus.dual_coef_) / (2 * h)
+    scale = np.linalg.norm(fd) + 1e-7 * np.linalg.norm(model.dual_coef_) / alpha
+    assert np.linalg.norm(model.dual_coef_tangent_ - fd) <= 1e-5 * scale
+
+
+@given(kernel_data(weights=False), st.floats(0.05, 5.0))
+def test_cg_path_agrees_with_eigen(data, alpha):
+    X, y, _ = data
+    exact = _fit(X, y, alpha=alpha, kernel="rbf", gamma=0.5)
+    cg = _fit(
+        X,
+        y,
+        alpha=alpha,
+        kernel="rbf",
+        gamma=0.5,
+        solver="cg",
+        tol=1e-12,
+        max_iter=5000,
+    )
+    assert relative_error(cg.dual_coef_, exact.dual_coef_) < 1e-6
+    assert relative_error(cg.dual_coef_tangent_, exact.dual_coef_tangent_) < 1e-5
+    yq = np.asarray(y)[:5]
+    for h in ("sld", "sti"):
+        a = cg.score_samples(X[:5], yq, heuristic=h)
+        b = exact.score_samples(X[:5], yq, heuristic=h)
+        assert np.allclose(a, b, rtol=1e-4, atol=1e-10 * np.abs(b).max() + 1e-300), h
+
+
+def test_cg_gcv_agrees_with_eigen_gcv():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-3, 3, size=(300, 4))
+    y = np.sin(X[:, 0]) + X[:, 1] ** 2 / 4 + 0.2 * rng.randn(300)
+    exact = _fit(X, y, alpha="gcv", kernel="rbf", gamma=0.2)
+    approx = _fit(
+        X, y, alpha="gcv", kernel="rbf", gamma=0.2, solver="cg", random_state=0
+    )
+    assert abs(np.log(approx.alpha_ / exact.alpha_)) < np.log(1.5)
+    assert np.isclose(approx.gcv_error_, exact.gcv_error_, rtol=0.05)
+
+
+def test_blocked_kernel_operator_matches_dense(monkeypatch):
+    import skrt._kernel as mod
+
+    rng = np.random.RandomState(1)
+    X = rng.randn(120, 3)
+    y = np.sin(X[:, 0]) + 0.1 * rng.randn(120)
+    dense = _fit(X, y, alpha=0.3, kernel="rbf", solver="cg", tol=1e-12)
+    monkeypatch.setattr(mod, "_DENSE_KERNEL_MAX_N", 10)
+    monkeypatch.setattr(mod, "_BLOCK_BYTES", 8 * 120 * 7)  # 7 rows a block
+    blocked = _fit(X, y, alpha=0.3, kernel="rbf", solver="cg", tol=1e-12)
+    assert np.allclose(blocked.dual_coef_, dense.dual_coef_, rtol=1e-9, atol=1e-12)
+
+
+def test_precomputed_kernel_matches_named_kernel():
+    rng = np.random.RandomState(2)
+    X, Xq = rng.randn(40, 3), rng.randn(10, 3)
+    y = X[:, 0] ** 2 + 0.1 * rng.randn(40)
+    named = _fit(X, y, alpha="loo", kernel="rbf", gamma=0.4)
+    pre = _fit(rbf_kernel(X, gamma=0.4), y, alpha="loo", kernel="precomputed")
+    assert np.isclose(pre.alpha_, named.alpha_, rtol=1e-6)
+    assert np.allclose(pre.predict(rbf_kernel(Xq, X, gamma=0.4)), named.predict(Xq))
+    assert np.allclose(pre.loo_residuals_, named.loo_residuals_)
+
+
+def test_non_psd_precomputed_kernel_is_a_clear_warning():
+    rng = np.random.RandomState(3)
+    A = rng.randn(20, 20)
+    K = A + A.T  # symmetric, indefinite
+    y = rng.randn(20)
+    with pytest.warns(UserWarning, match="not positive semi-definite"):
+        model = RegularityKernelRidge(kernel="precomputed").fit(K, y)
+    # the fit is kernel ridge on the PSD part of K, as the warning says
+    lam, U = np.linalg.eigh(K)
+    K_psd = (U * np.maximum(lam, 0)) @ U.T
+    ref = KernelRidge(kernel="precomputed").fit(K_psd, y)
+    assert np.allclose(model.dual_coef_, ref.dual_coef_, atol=1e-8)
+    with pytest.raises(ValueError, match="not symmetric"):
+        RegularityKernelRidge(kernel="precomputed").fit(A, rng.randn(20))
+    with pytest.raises(ValueError, match="square"):
+        RegularityKernelRidge(kernel="precomputed").fit(A[:, :5], rng.randn(20))
+
+
+BAD = [
+    ({"kernel": "gaussian"}, ValueError, "kernel must be"),
+    ({"kernel": 3}, TypeError, "kernel must be a string"),
+    ({"gamma": -1.0}, ValueError, "gamma must be"),
+    ({"alpha": 0.0}, ValueError, "alpha must be a positive"),
+    ({"solver": "svd"}, ValueError, "solver must be one of"),
+    ({"alpha": "loo", "solver": "cg"}, ValueError, "alpha='gcv'"),
+]
+
+
+@pytest.mark.parametrize("params, error, match", BAD)
+def test_bad_parameters(params, error, match):
+    rng = np.random.RandomState(0)
+    with pytest.raises(error, match=match):
+        RegularityKernelRidge(**params).fit(rng.randn(10, 2), rng.randn(10))
+
+
+def test_nystroem_pipeline_with_query_strategies():
+    rng = np.random.RandomState(4)
+    X = rng.uniform(-3, 3, size=(200, 2))
+    y = np.sin(X[:, 0]) * np.cos(X[:, 1]) + 0.1 * rng.randn(200)
+    pipe = make_pipeline(
+        Nystroem(gamma=0.5, n_components=60, random_state=0),
+        RegularityRidge(alpha="loo"),
+    ).fit(X[:50], y[:50])
+    kern = _fit(X[:50], y[:50], alpha="loo", kernel="rbf", gamma=0.5)
+    for learner in (pipe, kern):
+        idx, scores = sld_sampling(learner, X[50:], 5, random_state=0)
+        assert len(set(idx.tolist())) == 5 and scores.shape == (150,)
+    # the approximation is close to the exact kernel model on held-out data
+    err = np.sqrt(np.mean((pipe.predict(X[50:]) - y[50:]) ** 2))
+    err_kern = np.sqrt(np.mean((kern.predict(X[50:]) - y[50:]) ** 2))
+    assert err < 1.5 * err_kern
+
+
+@given(st.integers(0, 1000), st.sampled_from(["sld", "sti", "ssi", "variance"]))
+def test_kernel_greedy_update_equals_refit(seed, heuristic):
+    from skrt._batch import PoolScorer
+
+    rng = np.random.RandomState(seed)
+    X, pool = rng.uniform(-2, 2, (15, 2)), rng.uniform(-2, 2, (20, 2))
+    y = np.sin(X[:, 0]) + 0.1 * rng.randn(15)
+    model = _fit(X, y, alpha=0.3, kernel="rbf", gamma=0.7)
+    scorer = PoolScorer(model, model._validate_X(pool), heuristic)
+    X_aug, y_aug = X, y
+    for i in (2, 13):
+        scorer.add(i)
+        X_aug = np.vstack([X_aug, pool[i]])
+        y_aug = np.r_[y_aug, model.predict(pool[i : i + 1])]
+    refit = _fit(X_aug, y_aug, alpha=0.3, kernel="rbf", gamma=0.7)
+    expected = refit.score_samples(pool, heuristic=heuristic)
+    if heuristic != "variance":
+        expected = expected * model.noise_variance_ / refit.noise_variance_
+    got = scorer.scores()
+    assert np.allclose(got, expected, rtol=1e-6, atol=1e-10 * np.abs(expected).max())
+
+
+def test_kernel_model_in_regularity_sampling_topk_and_greedy():
+    rng = np.random.RandomState(5)
+    X = rng.uniform(-2, 2, (30, 2))
+    y = np.cos(X[:, 1])
+    model = _fit(X, y, alpha="loo", kernel="rbf")
+    for h in ("sld", "sti", "ssi", "ssi_unlabeled", "variance"):
+        for batch in ("greedy", "topk"):
+            idx, _ = regularity_sampling(model, X + 0.5, 4, heuristic=h, batch=batch)
+            assert len(set(idx.tolist())) == 4
