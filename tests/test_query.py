@@ -12,7 +12,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skrt import RegularityRidge
+from skrt import RegularityKernelRidge, RegularityRidge
 from skrt._batch import PoolScorer
 from skrt.exceptions import RegularityBoundWarning
 from skrt.query import (
@@ -32,10 +32,10 @@ def _data(seed=0, n=40, p=4, pool=60):
     return X[:n], y[:n], X[n:]
 
 
-def _model(X, y, **params):
+def _model(X, y, estimator=RegularityRidge, **params):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RegularityBoundWarning)
-        return RegularityRidge(**{"alpha": "loo", **params}).fit(X, y)
+        return estimator(**{"alpha": "loo", **params}).fit(X, y)
 
 
 class _Wrapper:
@@ -50,13 +50,17 @@ class StrategyContract:
 
     strategy = None  # set by subclasses
     kwargs: dict = {}
+    model_params: dict = {}
 
     def query(self, learner, X_pool, n=1, **kw):
         return type(self).strategy(learner, X_pool, n, **{**self.kwargs, **kw})
 
+    def model(self, X, y):
+        return _model(X, y, **self.model_params)
+
     def test_shapes_and_unique_indices(self):
         X, y, pool = _data()
-        idx, scores = self.query(_model(X, y), pool, 5, random_state=0)
+        idx, scores = self.query(self.model(X, y), pool, 5, random_state=0)
         assert idx.shape == (5,) and scores.shape == (len(pool),)
         assert len(set(idx.tolist())) == 5
         assert np.all((0 <= idx) & (idx < len(pool)))
@@ -64,13 +68,13 @@ class StrategyContract:
 
     def test_more_instances_than_pool(self):
         X, y, pool = _data(pool=7)
-        idx, _ = self.query(_model(X, y), pool, 20, random_state=0)
+        idx, _ = self.query(self.model(X, y), pool, 20, random_state=0)
         assert sorted(idx.tolist()) == list(range(7))
 
     def test_reproducible_with_random_state(self):
         X, y, pool = _data()
         pool = np.vstack([pool[:3]] * 10)  # many exact ties
-        model = _model(X, y)
+        model = self.model(X, y)
         a = self.query(model, pool, 4, random_state=3)[0]
         b = self.query(model, pool, 4, random_state=3)[0]
         assert np.array_equal(a, b)
@@ -79,22 +83,22 @@ class StrategyContract:
         X, y, pool = _data()
         pool[2, 1] = np.nan
         with pytest.raises(ValueError, match="NaN"):
-            self.query(_model(X, y), pool, 2)
+            self.query(self.model(X, y), pool, 2)
 
     def test_empty_pool_is_a_clear_error(self):
         X, y, pool = _data()
         with pytest.raises(ValueError, match="empty"):
-            self.query(_model(X, y), pool[:0], 1)
+            self.query(self.model(X, y), pool[:0], 1)
 
     @pytest.mark.parametrize("bad, error", [(0, ValueError), (1.5, TypeError)])
     def test_bad_n_instances(self, bad, error):
         X, y, pool = _data()
         with pytest.raises(error, match="n_instances"):
-            self.query(_model(X, y), pool, bad)
+            self.query(self.model(X, y), pool, bad)
 
     def test_learner_forms(self):
         X, y, pool = _data()
-        model = _model(X, y)
+        model = self.model(X, y)
         direct = self.query(model, pool, 3, random_state=1)[0]
         wrapped = self.query(_Wrapper(model), pool, 3, random_state=1)[0]
         assert np.array_equal(direct, wrapped)
@@ -113,12 +117,12 @@ class ModelStrategyContract(StrategyContract):
 
     def test_first_pick_is_the_best_score(self):
         X, y, pool = _data()
-        idx, scores = self.query(_model(X, y), pool, 3, random_state=0)
+        idx, scores = self.query(self.model(X, y), pool, 3, random_state=0)
         assert scores[idx[0]] == scores.max()
 
     def test_sparse_pool(self):
         X, y, pool = _data()
-        model = _model(X, y)
+        model = self.model(X, y)
         dense = self.query(model, pool, 3, random_state=0)
         sparse = self.query(model, sp.csr_matrix(pool), 3, random_state=0)
         assert np.array_equal(dense[0], sparse[0])
@@ -149,6 +153,21 @@ class TestSSIUnlabeled(ModelStrategyContract):
 
 class TestVariance(ModelStrategyContract):
     strategy = staticmethod(variance_sampling)
+
+
+class TestKernelSLD(ModelStrategyContract):
+    strategy = staticmethod(sld_sampling)
+    model_params = {"estimator": RegularityKernelRidge, "kernel": "rbf"}
+
+
+class TestKernelSSI(ModelStrategyContract):
+    strategy = staticmethod(ssi_sampling)
+    model_params = {"estimator": RegularityKernelRidge, "kernel": "rbf"}
+
+
+class TestKernelVariance(ModelStrategyContract):
+    strategy = staticmethod(variance_sampling)
+    model_params = {"estimator": RegularityKernelRidge, "kernel": "rbf"}
 
 
 class TestRandom(StrategyContract):
