@@ -303,8 +303,11 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         return self
 
     def _fit_spectral(self, X, Y, w):
-        K = self._get_kernel(X)
-        spec = decompose_kernel(K, Y, w)
+        precomputed = self.kernel == "precomputed"
+        K = self._get_kernel(X)  # a fresh array unless precomputed
+        spec = decompose_kernel(
+            K, Y, w, check_symmetric=precomputed, overwrite=not precomputed
+        )
         s = self._choose_alpha(spec, Y)
         self._spectral = spec
         self.n_iter_ = np.ones(Y.shape[1], dtype=int)

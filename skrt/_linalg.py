@@ -321,30 +321,42 @@ def decompose(X, Y, w, x_mean, y_mean, w_sum, fit_intercept, method="eigen"):
     return _assemble(P, lam, V, Y, y_mean, w, w_sum, fit_intercept, keep_design, x_mean)
 
 
-def decompose_kernel(K, Y, w):
+def decompose_kernel(K, Y, w, *, check_symmetric=True, overwrite=False):
     """Kernel ridge in the same spectral form (no intercept).
 
     ``K̃ = W^{1/2} K W^{1/2} = U diag(λ) Uᵀ`` plays the part of ``ZZᵀ``;
     the training rows in the (implicit) feature basis are ``P = U √λ / √w``,
     so every closed form of :class:`Spectral` holds with ``Xc V → P``.
+    ``overwrite`` lets the eigendecomposition destroy K (unit weights only).
 
     Raises
     ------
     ValueError
-        If K is not symmetric positive semi-definite (up to round-off).
+        If K is not symmetric.
+
+    Warns
+    -----
+    UserWarning
+        If K has clearly negative eigenvalues; they are dropped (the model is
+        then kernel ridge on the PSD part of K).
     """
     n = K.shape[0]
     sw = np.sqrt(w)
     positive = w > 0
-    if not np.allclose(K, K.T, rtol=1e-10, atol=1e-12 * np.abs(K).max(initial=0.0)):
+    scale = np.abs(K).max(initial=0.0)
+    if check_symmetric and np.abs(K - K.T).max(initial=0.0) > 1e-10 * scale:
         raise ValueError("The kernel matrix is not symmetric.")
-    G = K * sw[:, None] * sw[None, :]
+    unit = bool(np.all(w == 1.0))
+    if unit and overwrite:
+        G = K
+    else:
+        G = K * sw[:, None] * sw[None, :] if not unit else K.copy()
     lam, U = _eigh(G)
     top = np.abs(lam).max(initial=0.0)
-    if lam.size and lam.min() < -1e-8 * max(top, 1e-300) * n:
+    if lam.size and lam[0] < -1e-8 * max(top, 1e-300) * n:
         warnings.warn(
             "The kernel matrix is not positive semi-definite (smallest "
-            f"eigenvalue {lam.min():.3g}, largest {lam.max():.3g}); its "
+            f"eigenvalue {lam[0]:.3g}, largest {lam[-1]:.3g}); its "
             "negative eigenvalues are dropped, i.e. the model is kernel ridge "
             "on the nearest PSD kernel. Use a PSD kernel for exact results.",
             UserWarning,
