@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
+import scipy.optimize
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
+from sklearn.metrics.pairwise import (
+    PAIRWISE_KERNEL_FUNCTIONS,
+    euclidean_distances,
+    manhattan_distances,
+    pairwise_kernels,
+)
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -22,6 +29,7 @@ from ._validation import (
     check_regularity,
     check_sample_weight,
 )
+from .exceptions import RegularityBoundWarning
 
 _SOLVERS = ("auto", "eigen", "cg")
 # solver="auto" decomposes K up to this many samples (an n x n eigh), then
@@ -56,9 +64,16 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         :func:`~sklearn.metrics.pairwise.pairwise_kernels`, a callable, or
         ``"precomputed"`` (then X is the kernel matrix). The kernel must be
         positive semi-definite.
-    gamma : float, default=None
+    gamma : float, "loo" or None, default=None
         Parameter of the rbf, laplacian, polynomial, exponential chi2 and
-        sigmoid kernels.
+        sigmoid kernels. ``"loo"`` (rbf and laplacian kernels) minimises the
+        exact LOO error over gamma too: for each gamma alpha is chosen as
+        usual (LOO-optimal on its continuum with ``alpha="loo"``, or fixed),
+        and gamma is refined by a root of the analytic derivative of that
+        error in log gamma (with ``alpha="loo"``, the partial derivative at
+        the optimal alpha, by the envelope theorem). Costs one
+        eigendecomposition per gamma tried (9 on a grid over four decades
+        around the inverse mean pairwise distance, then a few per basin).
     degree : float, default=3
         Degree of the polynomial kernel.
     coef0 : float, default=1
@@ -90,6 +105,8 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     dual_coef_tangent_ : ndarray, same shape as dual_coef_
         ``dα/d alpha = -(K + alpha W⁻¹)⁻¹ W⁻¹ α``.
     alpha_ : float
+    gamma_ : float or None
+        The gamma used (the chosen one when ``gamma="loo"``).
     leverage_ : ndarray of shape (n_samples,)
         Diagonal of the weighted hat matrix ``K̃ (K̃ + alpha I)⁻¹``,
         ``K̃ = W^{1/2} K W^{1/2}``. Not set by ``solver="cg"``.
@@ -196,7 +213,13 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
                     f"kernel must be 'precomputed', a callable or one of "
                     f"{sorted(PAIRWISE_KERNEL_FUNCTIONS)}; got {self.kernel!r}."
                 )
-        if self.gamma is not None and not (
+        if self.gamma == "loo":
+            if self.kernel not in ("rbf", "laplacian"):
+                raise ValueError(
+                    "gamma='loo' needs kernel='rbf' or 'laplacian'; "
+                    f"got kernel={self.kernel!r}."
+                )
+        elif self.gamma is not None and not (
             isinstance(self.gamma, numbers.Real) and self.gamma > 0
         ):
             raise ValueError(
@@ -208,7 +231,8 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     def _kernel_kwargs(self):
         if callable(self.kernel):
             return dict(self.kernel_params or {})
-        return {"gamma": self.gamma, "degree": self.degree, "coef0": self.coef0}
+        gamma = getattr(self, "_gamma", self.gamma)
+        return {"gamma": gamma, "degree": self.degree, "coef0": self.coef0}
 
     def _get_kernel(self, X, Y=None):
         return pairwise_kernels(
@@ -225,7 +249,8 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             if sp.issparse(X)
             else np.einsum("ij,ij->i", X, X)
         )
-        gamma = self.gamma if self.gamma is not None else 1.0 / X.shape[1]
+        gamma = self._kernel_kwargs()["gamma"]
+        gamma = gamma if gamma is not None else 1.0 / X.shape[1]
         if name == "linear":
             return sq
         if name in ("poly", "polynomial"):
@@ -291,6 +316,12 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self.solver_ = solver
         self.X_fit_ = X
         self._w = w
+        self._gamma = self.gamma
+        if self.gamma == "loo":
+            if solver == "cg":
+                raise ValueError("gamma='loo' needs solver='eigen'.")
+            self._gamma = self._choose_gamma(X, Y, w)
+        self.gamma_ = self._gamma
         if solver == "cg":
             alpha_dual, tangent_dual, s = self._fit_krylov(X, Y, w)
         else:
@@ -315,6 +346,47 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         # duals of θ*, θ̇ and H⁻¹σ_T (the feature-space vectors are Φᵀ(dual))
         alpha_dual, tangent_dual, self._sti_dual = spec.weights_at(s, resid, dual=True)
         return alpha_dual, tangent_dual, s
+
+    def _choose_gamma(self, X, Y, w):
+        """gamma minimising the LOO error at its own LOO-optimal alpha."""
+        # zero-weight samples do not change the fit; leave them out here
+        rows = w > 0
+        X, Y, w = X[rows], Y[rows], w[rows]
+        if self.kernel == "rbf":
+            D = euclidean_distances(X, squared=True)
+        else:
+            D = manhattan_distances(X)
+        # scale: the weighted mean distance over pairs (invariant to repeating
+        # a sample instead of weighting it)
+        mean_d = (w @ D @ w) / w.sum() ** 2
+        g0 = 1.0 / mean_d if mean_d > 0 else 1.0
+        log_grid = np.log(g0) + np.log(10.0) * np.linspace(-2, 2, 9)
+        memo = {}
+
+        def evaluate(t):
+            if t not in memo:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RegularityBoundWarning)
+                    memo[t] = _loo_and_gamma_slope(self, D, np.exp(t), Y, w)
+            return memo[t]
+
+        vals = np.array([evaluate(t)[0] for t in log_grid])
+        slopes = np.array([evaluate(t)[1] for t in log_grid])
+        padded = np.concatenate([[np.inf], vals, [np.inf]])
+        minima = np.flatnonzero(
+            (padded[1:-1] <= padded[:-2]) & (padded[1:-1] <= padded[2:])
+        )
+        best_t, best_v = log_grid[np.argmin(vals)], vals.min()
+        for i in minima[np.argsort(vals[minima])][:2]:  # the two best basins
+            for a, b in ((i - 1, i), (i, i + 1)):
+                if 0 <= a and b < log_grid.size and slopes[a] < 0 < slopes[b]:
+                    t = scipy.optimize.brentq(
+                        lambda t: evaluate(t)[1], log_grid[a], log_grid[b], xtol=1e-10
+                    )
+                    if evaluate(t)[0] < best_v:
+                        best_t, best_v = t, evaluate(t)[0]
+                    break
+        return float(np.exp(best_t))
 
     def _kernel_matmat(self, X):
         """V -> K V, with K dense up to 8000 samples, else in row blocks."""
@@ -495,3 +567,34 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             what="greedy batch update",
         )
         return (k_ci - cache["k_pool"] @ v) / s
+
+
+def _loo_and_gamma_slope(model, D, gamma, Y, w):
+    """LOO error at the LOO-optimal alpha for this gamma, and its derivative
+    in log gamma (the partial at fixed alpha, by the envelope theorem).
+
+    With ``K̃ = W^{1/2} K W^{1/2}``, ``B = (K̃ + sI)⁻¹`` and
+    ``dK/dγ = -D ⊙ K``: the weighted hat matrix moves by ``s B dK̃ B`` and the
+    weighted residual by ``s B dK̃ B W^{1/2} y``.
+    """
+    K = np.exp(-gamma * D)
+    spec = decompose_kernel(K, Y, w, check_symmetric=False)
+    s = model._choose_alpha(spec, Y)
+    sw = np.sqrt(w)
+    dK = -gamma * D * K * sw[:, None] * sw[None, :]  # d K̃ / d log γ
+    U = spec.P * (sw[:, None] / np.sqrt(spec.lam))
+    B = U @ ((1.0 / (spec.lam + s) - 1.0 / s)[:, None] * U.T)
+    B[np.diag_indices_from(B)] += 1.0 / s
+    T = B @ dK
+    d_hat = s * np.einsum("ij,ji->i", T, B)  # d h_i
+    resid = spec.residual(s)  # f - y
+    m = np.minimum(w, 1.0)
+    denom = spec.loo_denominator(s)  # 1 - m h / w
+    value, slope = 0.0, 0.0
+    for j in range(Y.shape[1]):
+        d_resid = s * (T @ (B @ (sw * Y[:, j]))) / sw
+        e = resid[:, j] / denom
+        de = d_resid / denom + resid[:, j] * (m / w) * d_hat / denom**2
+        value += (w @ e**2) / w.sum()
+        slope += 2.0 * (w @ (e * de)) / w.sum()
+    return value / Y.shape[1], slope / Y.shape[1]

@@ -596,7 +596,18 @@ def minimize_criterion(criterion, bounds, *, n_grid=33, n_starts=3):
                     break
             if bracket is None:
                 continue  # a bound (or a flat stretch): the grid value stands
-            t_opt = scipy.optimize.brentq(slope_at, *bracket, xtol=1e-12, rtol=1e-14)
+            lo_t, hi_t = bracket
+            if slope_at(lo_t) < 0 < slope_at(hi_t):
+                t_opt = scipy.optimize.brentq(
+                    slope_at, lo_t, hi_t, xtol=1e-12, rtol=1e-14
+                )
+            else:  # the slope is at round-off level: minimise the value
+                t_opt = scipy.optimize.minimize_scalar(
+                    value_at,
+                    bounds=bracket,
+                    method="bounded",
+                    options={"xatol": 1e-10},
+                ).x
         else:
             a, b = log_grid[max(i - 1, 0)], log_grid[min(i + 1, n_grid - 1)]
             res = scipy.optimize.minimize_scalar(

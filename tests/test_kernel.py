@@ -30,6 +30,7 @@ pytestmark = pytest.mark.filterwarnings(
             alpha="gcv", kernel="rbf", solver="cg", tol=1e-10, random_state=0
         ),
         RegularityKernelRidge(kernel="precomputed"),
+        RegularityKernelRidge(alpha="loo", kernel="rbf", gamma="loo"),
     ]
 )
 def test_sklearn_compatible_estimator(estimator, check):
@@ -275,3 +276,68 @@ def test_kernel_model_in_regularity_sampling_topk_and_greedy():
         for batch in ("greedy", "topk"):
             idx, _ = regularity_sampling(model, X + 0.5, 4, heuristic=h, batch=batch)
             assert len(set(idx.tolist())) == 4
+
+
+@given(kernel_data(), st.sampled_from(["rbf", "laplacian"]), st.floats(0.05, 3.0))
+def test_gamma_slope_against_finite_differences(data, kernel, gamma):
+    from sklearn.metrics import pairwise_distances
+
+    from skrt._kernel import _loo_and_gamma_slope
+    from skrt._linalg import decompose_kernel, leave_one_out_path
+
+    X, y, w = data
+    Y = np.reshape(y, (len(X), -1))
+    w = np.ones(len(X)) if w is None else w
+    model = RegularityKernelRidge(alpha="loo", kernel=kernel)
+    D = pairwise_distances(X, metric="sqeuclidean" if kernel == "rbf" else "manhattan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RegularityBoundWarning)
+        value, slope = _loo_and_gamma_slope(model, D, gamma, Y, w)
+        s = model._choose_alpha(decompose_kernel(np.exp(-gamma * D), Y, w), Y)
+
+    def loo(g):  # at the fixed alpha s
+        spec = decompose_kernel(np.exp(-g * D), Y, w)
+        return leave_one_out_path(spec, [s])[0].mean()
+
+    h = 1e-5
+    fd = (loo(gamma * np.exp(h)) - loo(gamma * np.exp(-h))) / (2 * h)
+    assert np.isclose(value, loo(gamma), rtol=1e-9)
+    assert np.isclose(slope, fd, rtol=1e-4, atol=1e-7 * abs(value))
+
+
+def test_gamma_loo_beats_a_grid_of_gammas():
+    rng = np.random.RandomState(6)
+    X = rng.uniform(-3, 3, (70, 2))
+    y = np.sin(X[:, 0]) * X[:, 1] + 0.1 * rng.randn(70)
+    joint = _fit(X, y, alpha="loo", kernel="rbf", gamma="loo")
+    grid = [
+        _fit(X, y, alpha="loo", kernel="rbf", gamma=g).loo_error_
+        for g in np.geomspace(0.01, 10, 25)
+    ]
+    assert joint.loo_error_ <= min(grid) * (1 + 1e-9)
+    assert joint.gamma_ > 0
+    assert np.allclose(
+        joint.predict(X),
+        _fit(X, y, alpha=joint.alpha_, kernel="rbf", gamma=joint.gamma_).predict(X),
+    )
+
+
+def test_gamma_loo_needs_an_exponential_kernel():
+    rng = np.random.RandomState(0)
+    with pytest.raises(ValueError, match="gamma='loo'"):
+        RegularityKernelRidge(kernel="poly", gamma="loo").fit(
+            rng.randn(10, 2), rng.randn(10)
+        )
+
+
+def test_gamma_loo_at_fixed_alpha_beats_a_grid():
+    rng = np.random.RandomState(7)
+    X = rng.uniform(-3, 3, (60, 2))
+    y = np.cos(X[:, 0] + X[:, 1]) + 0.1 * rng.randn(60)
+    joint = _fit(X, y, alpha=0.1, kernel="laplacian", gamma="loo")
+    grid = [
+        _fit(X, y, alpha=0.1, kernel="laplacian", gamma=g).loo_error_
+        for g in np.geomspace(0.01, 10, 25)
+    ]
+    assert joint.alpha_ == 0.1
+    assert joint.loo_error_ <= min(grid) * (1 + 1e-9)
