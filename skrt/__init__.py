@@ -6,6 +6,7 @@ scikit-learn regressors.
 
 from ._kernel import RegularityKernelRidge
 from ._ridge import RegularityRidge
+from ._sgdf import SGDFRegressor
 
-__all__ = ["RegularityKernelRidge", "RegularityRidge", "__version__"]
+__all__ = ["RegularityKernelRidge", "RegularityRidge", "SGDFRegressor", "__version__"]
 __version__ = "0.1.0"

@@ -1,0 +1,278 @@
+"""SGDFRegressor: dual-number SGD against the closed forms and naive updates."""
+
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skrt import RegularityRidge, SGDFRegressor
+from skrt.query import sld_sampling
+
+
+@parametrize_with_checks(
+    [
+        # full-batch gradient descent with the automatic step: deterministic,
+        # so weights equal repeated rows exactly
+        SGDFRegressor(
+            batch_size=100_000,
+            learning_rate="constant",
+            max_iter=500,
+            tol=None,
+            shuffle=False,
+        )
+    ]
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+def _problem(seed=0, n=2000, p=20, sparse=False):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, p) + 0.5
+    if sparse:
+        X = sp.csr_matrix(np.where(rng.rand(n, p) < 0.3, X, 0.0))
+    y = np.asarray(X @ rng.randn(p)).ravel() + 0.5 * rng.randn(n) + 3.0
+    return X, y
+
+
+def _cos(a, b):
+    return a @ b / np.linalg.norm(a) / np.linalg.norm(b)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_converges_to_the_closed_form_coef_and_tangent(sparse):
+    X, y = _problem(sparse=sparse)
+    s = 50.0
+    ref = RegularityRidge(alpha=s).fit(X, y)
+    model = SGDFRegressor(
+        alpha=s,
+        learning_rate="invscaling",
+        eta0=0.02,
+        batch_size=64,
+        max_iter=300,
+        tol=None,
+        random_state=0,
+    ).fit(X, y)
+    assert _cos(model.coef_, ref.coef_) >= 0.999
+    assert _cos(model.coef_tangent_, ref.coef_tangent_) >= 0.999
+    # relative errors on this problem (stated in the closing note): < 2% / 5%
+    assert np.linalg.norm(model.coef_ - ref.coef_) < 0.02 * np.linalg.norm(ref.coef_)
+    rel_tangent = np.linalg.norm(model.coef_tangent_ - ref.coef_tangent_)
+    assert rel_tangent < 0.05 * np.linalg.norm(ref.coef_tangent_)
+    assert np.isclose(model.intercept_, ref.intercept_, rtol=0.02)
+
+
+def _naive_steps(X, y, w, s, eta, batch, fit_intercept=True):
+    """Reference: the simultaneous dense update of MATH.md section 5."""
+    n, p = X.shape
+    X = X.toarray() if sp.issparse(X) else X
+    W = w.sum()
+    theta, tdot, b, bdot = np.zeros(p), np.zeros(p), 0.0, 0.0
+    for start in range(0, n, batch):
+        Xb, yb, wb = (
+            X[start : start + batch],
+            y[start : start + batch],
+            w[start : start + batch],
+        )
+        r = Xb @ theta + b - yb
+        xdot = Xb @ tdot + bdot
+        g = Xb.T @ (wb * 2 * r) / wb.sum()
+        h = Xb.T @ (wb * 2 * xdot) / wb.sum()
+        theta, tdot = (
+            theta - eta * (g + 2 * s * theta / W),
+            tdot - eta * (h + 2 * theta / W + 2 * s * tdot / W),
+        )
+        if fit_intercept:
+            b, bdot = (
+                b - eta * (wb @ (2 * r)) / wb.sum(),
+                bdot - eta * (wb @ (2 * xdot)) / wb.sum(),
+            )
+    return theta, tdot, b, bdot
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_lazy_scaled_steps_equal_naive_dense_steps(sparse):
+    X, y = _problem(1, n=300, p=15, sparse=sparse)
+    w = np.random.RandomState(2).uniform(0.5, 2.0, 300)
+    s, eta = 40.0, 0.01
+    model = SGDFRegressor(alpha=s, learning_rate="constant", eta0=eta, batch_size=16)
+    model.partial_fit(X, y, sample_weight=w)
+    theta, tdot, b, bdot = _naive_steps(X, y, w, s, eta, 16)
+    assert np.allclose(model.coef_, theta, rtol=1e-10, atol=1e-12)
+    assert np.allclose(model.coef_tangent_, tdot, rtol=1e-9, atol=1e-12)
+    assert np.isclose(model.intercept_, b) and np.isclose(
+        model.intercept_tangent_, bdot
+    )
+
+
+def test_refine_tangent_equals_explicit_lissa():
+    X, y = _problem(3, n=200, p=8)
+    s, eta = 20.0, 0.02
+    model = SGDFRegressor(
+        alpha=s,
+        learning_rate="constant",
+        eta0=eta,
+        batch_size=1000,
+        max_iter=50,
+        tol=None,
+        shuffle=False,
+    ).fit(X, y)
+    theta, b = model.coef_, model.intercept_
+    tdot, bdot = model.coef_tangent_.copy(), model.intercept_tangent_
+    Xt = np.hstack([np.ones((200, 1)), X])
+    H = 2 * Xt.T @ Xt / 200  # averaged Hessian of the data term
+    v = np.r_[bdot, tdot]
+    for _ in range(30):  # LiSSA with a step size, θ frozen
+        v = v - eta * (H @ v + np.r_[0.0, 2 * theta / 200 + 2 * s * v[1:] / 200])
+    model.refine_tangent(X, y, n_iter=30, eta=eta)
+    assert np.allclose(model.coef_, theta)
+    assert np.isclose(model.intercept_, b)
+    assert np.allclose(
+        np.r_[model.intercept_tangent_, model.coef_tangent_], v, rtol=1e-9
+    )
+
+
+def test_refine_tangent_converges_to_the_closed_form():
+    X, y = _problem(4, n=500, p=10)
+    s = 30.0
+    model = SGDFRegressor(
+        alpha=s,
+        learning_rate="constant",
+        batch_size=10_000,
+        max_iter=3000,
+        tol=None,
+        tangent=True,
+        shuffle=False,
+    ).fit(X, y)
+    model.refine_tangent(X, y, n_iter=2000)
+    # the closed form at the SGD weights: θ̇ = -A⁻¹θ
+    ref = RegularityRidge(alpha=s).fit(X, y)
+    assert _cos(model.coef_tangent_, ref.coef_tangent_) > 0.9999
+
+
+def test_partial_fit_over_chunks_equals_fit():
+    X, y = _problem(5, n=320, p=6)
+    params = dict(
+        alpha=10.0,
+        learning_rate="constant",
+        eta0=0.01,
+        batch_size=20,
+        shuffle=False,
+        max_iter=1,
+        tol=None,
+    )
+    full = SGDFRegressor(**params).fit(X, y)
+    stream = SGDFRegressor(**params)
+    for start in range(0, 320, 80):  # chunks are whole batches
+        stream.partial_fit(
+            X[start : start + 80], y[start : start + 80], total_sample_weight=320.0
+        )
+    assert np.allclose(stream.coef_, full.coef_, rtol=1e-12)
+    assert np.allclose(stream.coef_tangent_, full.coef_tangent_, rtol=1e-12)
+    assert stream.t_ == full.t_ == 16
+
+
+def test_tangent_solver_cg_matches_closed_form():
+    X, y = _problem(6, n=400, p=12)
+    model = SGDFRegressor(
+        alpha=25.0,
+        learning_rate="constant",
+        batch_size=10_000,
+        max_iter=2000,
+        tol=None,
+        shuffle=False,
+        tangent_solver="cg",
+    ).fit(X, y)
+    ref = RegularityRidge(alpha=25.0).fit(X, y)
+    assert _cos(model.coef_, ref.coef_) > 0.99999
+    assert _cos(model.coef_tangent_, ref.coef_tangent_) > 0.9999
+
+
+def test_huber_tangent_follows_the_quadratic_part():
+    # with epsilon above every residual, huber is the squared loss
+    X, y = _problem(7, n=300, p=5)
+    params = dict(
+        alpha=5.0,
+        learning_rate="constant",
+        batch_size=10_000,
+        max_iter=200,
+        tol=None,
+        shuffle=False,
+    )
+    sq = SGDFRegressor(**params).fit(X, y)
+    hub = SGDFRegressor(loss="huber", epsilon=1e6, **params).fit(X, y)
+    assert np.allclose(hub.coef_tangent_, sq.coef_tangent_)
+    robust = SGDFRegressor(loss="huber", epsilon=0.5, **params).fit(X, y)
+    assert np.all(np.isfinite(robust.coef_tangent_))
+
+
+def test_divergence_names_the_learning_rate():
+    X, y = _problem(8, n=200, p=5)
+    with pytest.raises(ValueError, match="eta0=50"):
+        SGDFRegressor(learning_rate="constant", eta0=50.0, max_iter=50).fit(X, y)
+
+
+def test_nonconvergence_warns():
+    X, y = _problem(9, n=200, p=5)
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        SGDFRegressor(max_iter=2, tol=1e-12, random_state=0).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        ({"alpha": -1.0}, ValueError, "alpha must be positive"),
+        ({"alpha": "loo"}, ValueError, "alpha must be a positive float or 'online'"),
+        ({"loss": "hinge"}, ValueError, "loss must be one of"),
+        ({"learning_rate": "optimal"}, ValueError, "learning_rate must be one of"),
+        ({"batch_size": 0}, ValueError, "batch_size must be positive"),
+        ({"eta0": -0.1}, ValueError, "eta0 must be positive"),
+        ({"validation_fraction": 1.5}, ValueError, "validation_fraction"),
+        ({"regularizer_schedule": "never"}, ValueError, "regularizer_schedule"),
+    ],
+)
+def test_bad_parameters(params, error, match):
+    X, y = _problem(10, n=50, p=3)
+    with pytest.raises(error, match=match):
+        SGDFRegressor(**params).fit(X, y)
+
+
+def test_adam_refuses_sparse():
+    X, y = _problem(11, n=50, p=3, sparse=True)
+    with pytest.raises(ValueError, match="adam.*dense"):
+        SGDFRegressor(learning_rate="adam").fit(X, y)
+
+
+def test_intermittent_regularizer_converges_to_the_same_point():
+    X, y = _problem(12, n=400, p=6)
+    params = dict(
+        alpha=30.0,
+        learning_rate="constant",
+        batch_size=10_000,
+        max_iter=1500,
+        tol=None,
+        shuffle=False,
+    )
+    cont = SGDFRegressor(**params).fit(X, y)
+    inter = SGDFRegressor(
+        regularizer_schedule="intermittent", regularizer_interval=1, **params
+    ).fit(X, y)
+    ref = RegularityRidge(alpha=30.0).fit(X, y)
+    for m in (cont, inter):
+        assert _cos(m.coef_, ref.coef_) > 0.99999
+        assert _cos(m.coef_tangent_, ref.coef_tangent_) > 0.999
+
+
+def test_query_strategies_accept_sgdf():
+    X, y = _problem(13, n=300, p=5)
+    model = SGDFRegressor(alpha=10.0, random_state=0, max_iter=20, tol=None).fit(X, y)
+    idx, scores = sld_sampling(model, X[:50], 3, batch="topk")
+    assert len(set(idx.tolist())) == 3 and scores[idx[0]] == scores.max()
+    with pytest.raises(ValueError, match="batch='topk'"):
+        sld_sampling(model, X[:50], 3)
+    with pytest.raises(ValueError, match="only heuristic='sld'"):
+        model.score_samples(X[:5], heuristic="variance")
+    lab = model.score_samples(X[:5], y[:5])
+    assert np.allclose(lab, model.loss_derivative(X[:5], y[:5]) ** 2)
