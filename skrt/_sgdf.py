@@ -155,8 +155,8 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
     alpha : float or "online", default=1.0
         The regularity ``s``; ``"online"`` adapts it during fitting by the
         hypergradient of a held-out stream (paper section 3.7): starting at
-        ``alpha_init``, log alpha moves by ``-alpha_learning_rate * alpha *
-        dL_val/d alpha`` per step, with ``dL_val/d alpha = σ_valᵀθ̇``.
+        ``alpha_init``, log alpha takes Adam steps of size
+        ``alpha_learning_rate`` on ``dL_val/d log alpha = alpha σ_valᵀθ̇``.
     loss : {"squared_error", "huber"}, default="squared_error"
         ``"huber"``: ``r²`` for ``|r| <= epsilon``, ``2 epsilon |r| - epsilon²``
         beyond (its Hessian-vector product is the quadratic part's).
@@ -198,7 +198,8 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
     validation_fraction : float, default=0.1
         Held-out share for ``alpha="online"``.
     alpha_init : float, default=1.0
-    alpha_learning_rate : float, default=0.05
+    alpha_learning_rate : float, default=0.01
+        Step of Adam on log alpha per mini-batch (after the first epoch).
 
     Attributes
     ----------
@@ -256,7 +257,7 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
         tangent_solver="sgd",
         validation_fraction=0.1,
         alpha_init=1.0,
-        alpha_learning_rate=0.05,
+        alpha_learning_rate=0.01,
     ):
         self.alpha = alpha
         self.loss = loss
@@ -369,6 +370,7 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
             float(self.alpha_init) if self.alpha == "online" else float(self.alpha)
         )
         X_val = y_val = None
+        self._alpha_adam = (0.0, 0.0, 0)
         if self.alpha == "online":
             n_val = max(1, int(round(self.validation_fraction * X.shape[0])))
             order = rng.permutation(X.shape[0])
@@ -518,7 +520,7 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
                 if self._since_shrink >= interval:
                     st.shrink(eta, s, self._W, times=self._since_shrink)
                     self._since_shrink = 0
-            if not s_fixed:
+            if not s_fixed and self.n_iter_ >= 1:  # θ̇ settles in the first epoch
                 self._online_alpha_step(X_val, y_val, rng)
 
     def _adam_step(self, Xb, grad, hess_dot, wb, eta, s):
@@ -545,14 +547,29 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
         self._adam[2] = k
 
     def _online_alpha_step(self, X_val, y_val, rng):
-        """log s ← log s - rate · s · dL_val/ds, from a validation batch."""
+        """One Adam step on log s with the validation hypergradient.
+
+        ``d L_val / d log s = s σ_valᵀ θ̇`` on a validation mini-batch; Adam's
+        moment normalisation makes the step scale-free (the raw sensitivity
+        of the loss to log s is tiny far from the optimum) and damps it where
+        the hypergradient is mostly noise.
+        """
         st = self._state
         idx = rng.randint(0, X_val.shape[0], size=min(self.batch_size, X_val.shape[0]))
         pred, xdot = st.responses(X_val[idx])
         _, grad, _ = _loss_terms(self.loss, self.epsilon, pred - y_val[idx])
-        hypergrad = float(np.mean(grad * xdot))  # σ_valᵀ θ̇
         s = self._alpha_now
-        step = np.clip(self.alpha_learning_rate * s * hypergrad, -0.1, 0.1)
+        g = s * float(np.mean(grad * xdot))  # d L_val / d log s
+        m, v, k = self._alpha_adam
+        k += 1
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        step = (
+            self.alpha_learning_rate
+            * (m / (1 - 0.9**k))
+            / (np.sqrt(v / (1 - 0.999**k)) + 1e-12)
+        )
+        self._alpha_adam = (m, v, k)
         self._alpha_now = float(s * np.exp(-step))
 
     def _objective(self, X, y, w):
