@@ -50,14 +50,21 @@ class DualSGDState:
     """
 
     def __init__(self, n_features, fit_intercept, tangent=True):
-        self.u = np.zeros(n_features)
-        self.v = np.zeros(n_features)
+        self.UV = np.zeros((n_features, 2))  # columns u and v, one array
         self.c = 1.0
         self.d = 0.0
         self.b = 0.0
         self.b_dot = 0.0
         self.fit_intercept = fit_intercept
         self.tangent = tangent
+
+    @property
+    def u(self):
+        return self.UV[:, 0]
+
+    @property
+    def v(self):
+        return self.UV[:, 1]
 
     @property
     def coef(self):
@@ -67,15 +74,15 @@ class DualSGDState:
     def coef_tangent(self):
         return self.c * self.v + self.d * self.coef
 
-    def set(self, coef, coef_tangent, b, b_dot):
-        self.u, self.c = np.array(coef, dtype=float), 1.0
-        self.v, self.d = np.array(coef_tangent, dtype=float), 0.0
-        self.b, self.b_dot = float(b), float(b_dot)
+    def set_tangent(self, coef_tangent):
+        """Replace θ̇ (θ unchanged)."""
+        self.UV[:, 1] = np.asarray(coef_tangent) / self.c
+        self.d = 0.0
 
     def renormalise(self):
         """Fold c and d into u and v (O(n_features), rarely)."""
-        self.v = self.c * self.v + self.d * self.c * self.u
-        self.u = self.c * self.u
+        self.UV[:, 1] = self.c * self.UV[:, 1] + self.d * self.c * self.UV[:, 0]
+        self.UV[:, 0] *= self.c
         self.c, self.d = 1.0, 0.0
 
     def shrink(self, eta, s, W, times=1):
@@ -95,35 +102,53 @@ class DualSGDState:
     def responses(self, Xb):
         """Xb θ + b and Xb θ̇ + ḃ from one product with [u, v]."""
         if self.tangent:
-            UV = np.asarray(Xb @ np.column_stack([self.u, self.v]))
+            UV = np.asarray(Xb @ self.UV)  # O(nnz of the batch)
             pred = self.c * UV[:, 0] + self.b
             xdot = self.c * UV[:, 1] + self.d * (pred - self.b) + self.b_dot
             return pred, xdot
-        return self.c * np.asarray(Xb @ self.u) + self.b, None
+        return self.c * np.asarray(Xb @ self.UV[:, 0]) + self.b, None
 
     def data_step(self, Xb, residual_grad, hess_dot, wb, eta, update_theta=True):
         """θ ← θ - η g, θ̇ ← θ̇ - η H_B θ̇ on the batch's columns.
 
-        ``residual_grad`` is dL/df per row and ``hess_dot`` d²L/df² · ẋ per row;
-        both are weight-averaged over the batch here.
+        ``residual_grad`` is dL/df per row and ``hess_dot`` d²L/df² · ẋ per
+        row; both are weight-averaged over the batch. On sparse rows the
+        product back touches only the batch's columns.
         """
         wsum = wb.sum()
-        cols = [wb * residual_grad] if update_theta else []
+        a = wb * residual_grad / wsum if update_theta else None  # per-row weights
+        h = wb * hess_dot / wsum if self.tangent else None
+        # Δu = -η g / c and Δv = -η (H θ̇) / c - d Δθ / c with Δθ = -η g
+        coef_u = -eta * a / self.c if update_theta else 0.0
+        coef_v = 0.0
         if self.tangent:
-            cols.append(wb * hess_dot)
-        G = np.asarray(Xb.T @ np.column_stack(cols)) / wsum  # one product back
-        if update_theta:
-            delta = -eta * G[:, 0]  # Δθ
-            self.u += delta / self.c
-            if self.tangent:
-                # θ̇ = c v + d θ must not move with θ: v absorbs -d Δθ / c
-                self.v -= self.d * delta / self.c
-            if self.fit_intercept:
-                self.b -= eta * (wb @ residual_grad) / wsum
-        if self.tangent:
-            self.v -= eta * G[:, -1] / self.c
-            if self.fit_intercept:
-                self.b_dot -= eta * (wb @ hess_dot) / wsum
+            coef_v = -eta * h / self.c
+            if update_theta:
+                coef_v = coef_v + self.d * eta * a / self.c
+        if sp.issparse(Xb):
+            self._sparse_update(Xb, coef_u, coef_v)
+        else:
+            rows = np.column_stack(
+                [np.broadcast_to(coef_u, wb.shape), np.broadcast_to(coef_v, wb.shape)]
+            )
+            self.UV += Xb.T @ rows
+        if update_theta and self.fit_intercept:
+            self.b -= eta * a.sum()
+        if self.tangent and self.fit_intercept:
+            self.b_dot -= eta * h.sum()
+
+    def _sparse_update(self, Xb, coef_u, coef_v):
+        """UV[j] += Σ_rows Xb[row, j] (coef_u[row], coef_v[row]), O(nnz)."""
+        counts = np.diff(Xb.indptr)
+        rows = np.repeat(np.arange(Xb.shape[0]), counts)
+        cols, inverse = np.unique(Xb.indices, return_inverse=True)
+        for k, coef in enumerate((coef_u, coef_v)):
+            if np.ndim(coef) == 0 and coef == 0.0:
+                continue
+            per_nnz = Xb.data * np.broadcast_to(coef, (Xb.shape[0],))[rows]
+            self.UV[cols, k] += np.bincount(
+                inverse, weights=per_nnz, minlength=cols.size
+            )
 
 
 def _loss_terms(loss, epsilon, r):
@@ -492,14 +517,15 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
     def _epoch(self, X, y, w, rng, X_val, y_val, shuffle=None):
         n = X.shape[0]
         shuffle = self.shuffle if shuffle is None else shuffle
-        if shuffle:
-            order = rng.permutation(n)
-            X, y, w = X[order], y[order], w[order]
+        # draw each batch's rows from a permutation: no copy of X per epoch
+        order = rng.permutation(n) if shuffle else None
         st = self._state
         s_fixed = self.alpha != "online"
         interval = self.regularizer_interval or int(np.ceil(n / self.batch_size))
         for start in range(0, n, self.batch_size):
             rows = slice(start, start + self.batch_size)
+            if order is not None:
+                rows = np.sort(order[rows])
             Xb, yb, wb = X[rows], y[rows], w[rows]
             if wb.sum() <= 0:
                 continue
@@ -536,10 +562,10 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
         m[:] = 0.9 * m + 0.1 * g
         v[:] = 0.999 * v + 0.001 * g**2
         precond = 1.0 / (np.sqrt(v / (1 - 0.999**k)) + 1e-8)
-        st.u -= eta * precond * (m / (1 - 0.9**k))
+        st.UV[:, 0] -= eta * precond * (m / (1 - 0.9**k))
         if st.tangent:
             h = np.asarray(Xb.T @ (wb * hess_dot)) / wsum
-            st.v -= eta * precond * h
+            st.UV[:, 1] -= eta * precond * h
             if st.fit_intercept:
                 st.b_dot -= eta * (wb @ hess_dot) / wsum
         if st.fit_intercept:
@@ -605,7 +631,7 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
         tangent, _ = solve_cg(
             A, -st.u, tol=1e-10, max_iter=10 * X.shape[1], what="tangent (cg)"
         )
-        st.v = tangent
+        st.set_tangent(tangent)
         st.b_dot = -x_mean @ tangent if self.fit_intercept else 0.0
 
     def _finish(self, X, y, w):
@@ -657,9 +683,7 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
                 _, _, curv = _loss_terms(self.loss, self.epsilon, pred - yb)
                 # shrink the tangent only: θ̇ ← ρ θ̇ - (2η/W) θ, θ unchanged
                 rho = 1.0 - 2.0 * eta * s / W
-                theta = st.coef
-                st.v = (rho * st.coef_tangent - (2.0 * eta / W) * theta) / st.c
-                st.d = 0.0
+                st.set_tangent(rho * st.coef_tangent - (2.0 * eta / W) * st.coef)
                 st.data_step(Xb, None, curv * xdot, wb, eta, update_theta=False)
         self._finish(X, y, w)
         return self
