@@ -139,16 +139,12 @@ class DualSGDState:
 
     def _sparse_update(self, Xb, coef_u, coef_v):
         """UV[j] += Σ_rows Xb[row, j] (coef_u[row], coef_v[row]), O(nnz)."""
-        counts = np.diff(Xb.indptr)
-        rows = np.repeat(np.arange(Xb.shape[0]), counts)
-        cols, inverse = np.unique(Xb.indices, return_inverse=True)
-        for k, coef in enumerate((coef_u, coef_v)):
-            if np.ndim(coef) == 0 and coef == 0.0:
-                continue
-            per_nnz = Xb.data * np.broadcast_to(coef, (Xb.shape[0],))[rows]
-            self.UV[cols, k] += np.bincount(
-                inverse, weights=per_nnz, minlength=cols.size
-            )
+        m = Xb.shape[0]
+        rows = np.repeat(np.arange(m), np.diff(Xb.indptr))
+        per_row = np.column_stack(
+            [np.broadcast_to(coef_u, (m,)), np.broadcast_to(coef_v, (m,))]
+        )
+        np.add.at(self.UV, Xb.indices, Xb.data[:, None] * per_row[rows])
 
 
 def _loss_terms(loss, epsilon, r):
