@@ -147,6 +147,20 @@ class DualSGDState:
         np.add.at(self.UV, Xb.indices, Xb.data[:, None] * per_row[rows])
 
 
+def _row_sq_norms(X, block=65536):
+    """‖x_i‖² per row, in row blocks (no copy of a large sparse X)."""
+    if not sp.issparse(X):
+        return np.einsum("ij,ij->i", X, X)
+    out = np.empty(X.shape[0])
+    for start in range(0, X.shape[0], block):
+        part = X[start : start + block]
+        rows = np.repeat(np.arange(part.shape[0]), np.diff(part.indptr))
+        out[start : start + part.shape[0]] = np.bincount(
+            rows, weights=part.data**2, minlength=part.shape[0]
+        )
+    return out
+
+
 def _loss_terms(loss, epsilon, r):
     """Loss value, dL/df and d²L/df² per row for residuals r = f - y."""
     if loss == "squared_error":
@@ -497,11 +511,7 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
         if self.eta0 != "auto":
             self._eta0 = float(self.eta0)
             return
-        sq = (
-            np.asarray(X.multiply(X).sum(axis=1)).ravel()
-            if sp.issparse(X)
-            else np.einsum("ij,ij->i", X, X)
-        ) + float(self.fit_intercept)
+        sq = _row_sq_norms(X) + float(self.fit_intercept)
         curvature = 2.0 * (w @ sq) / w.sum() + 2.0 * self._alpha_now / self._W
         self._eta0 = 1.0 / curvature
 
