@@ -189,9 +189,10 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
     ----------
     alpha : float or "online", default=1.0
         The regularity ``s``; ``"online"`` adapts it during fitting by the
-        hypergradient of a held-out stream (paper section 3.7): starting at
-        ``alpha_init``, log alpha takes Adam steps of size
-        ``alpha_learning_rate`` on ``dL_val/d log alpha = alpha σ_valᵀθ̇``.
+        hypergradient of a held-out set (paper section 3.7): starting at
+        ``alpha_init``, after every epoch log alpha takes a step against the
+        sign of ``dL_val/d log alpha = alpha σ_valᵀθ̇`` (mean over the
+        held-out samples), at its own, adaptive and slower, rate.
     loss : {"squared_error", "huber"}, default="squared_error"
         ``"huber"``: ``r²`` for ``|r| <= epsilon``, ``2 epsilon |r| - epsilon²``
         beyond (its Hessian-vector product is the quadratic part's).
@@ -233,8 +234,10 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
     validation_fraction : float, default=0.1
         Held-out share for ``alpha="online"``.
     alpha_init : float, default=1.0
-    alpha_learning_rate : float, default=0.01
-        Step of Adam on log alpha per mini-batch (after the first epoch).
+    alpha_learning_rate : float, default=0.5
+        First step on log alpha; afterwards the step adapts (Rprop: x1.2 while
+        the hypergradient's sign holds, x0.5 when it flips), one step per
+        epoch.
 
     Attributes
     ----------
@@ -292,7 +295,7 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
         tangent_solver="sgd",
         validation_fraction=0.1,
         alpha_init=1.0,
-        alpha_learning_rate=0.01,
+        alpha_learning_rate=0.5,
     ):
         self.alpha = alpha
         self.loss = loss
@@ -405,7 +408,7 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
             float(self.alpha_init) if self.alpha == "online" else float(self.alpha)
         )
         X_val = y_val = None
-        self._alpha_adam = (0.0, 0.0, 0)
+        self._alpha_rprop = (self.alpha_learning_rate, 0.0)
         if self.alpha == "online":
             n_val = max(1, int(round(self.validation_fraction * X.shape[0])))
             order = rng.permutation(X.shape[0])
@@ -421,6 +424,8 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
         for epoch in range(self.max_iter):
             self._epoch(X, y, w, rng, X_val, y_val)
             self.n_iter_ += 1
+            if self.alpha == "online":
+                self._online_alpha_step(X_val, y_val)
             loss = self._objective(X, y, w)
             first_loss = loss if first_loss is None else first_loss
             self._check_divergence(loss, first_loss)
@@ -526,7 +531,6 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
         # draw each batch's rows from a permutation: no copy of X per epoch
         order = rng.permutation(n) if shuffle else None
         st = self._state
-        s_fixed = self.alpha != "online"
         interval = self.regularizer_interval or int(np.ceil(n / self.batch_size))
         for start in range(0, n, self.batch_size):
             rows = slice(start, start + self.batch_size)
@@ -552,8 +556,6 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
                 if self._since_shrink >= interval:
                     st.shrink(eta, s, self._W, times=self._since_shrink)
                     self._since_shrink = 0
-            if not s_fixed and self.n_iter_ >= 1:  # θ̇ settles in the first epoch
-                self._online_alpha_step(X_val, y_val, rng)
 
     def _adam_step(self, Xb, grad, hess_dot, wb, eta, s):
         """Adam on θ (dense); θ̇ takes the same preconditioned step."""
@@ -578,31 +580,27 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
             st.b -= eta * (wb @ grad) / wsum
         self._adam[2] = k
 
-    def _online_alpha_step(self, X_val, y_val, rng):
-        """One Adam step on log s with the validation hypergradient.
+    def _online_alpha_step(self, X_val, y_val):
+        """One Rprop step on log s from the whole held-out set's hypergradient.
 
-        ``d L_val / d log s = s σ_valᵀ θ̇`` on a validation mini-batch; Adam's
-        moment normalisation makes the step scale-free (the raw sensitivity
-        of the loss to log s is tiny far from the optimum) and damps it where
-        the hypergradient is mostly noise.
+        ``d L_val / d log s = s σ_valᵀ θ̇`` (mean over the validation set). Only
+        its sign is used: the step in log s grows by 1.2 while the sign
+        holds and halves when it flips, so the rate is scale-free and settles
+        where the hypergradient changes sign (the validation optimum).
         """
         st = self._state
-        idx = rng.randint(0, X_val.shape[0], size=min(self.batch_size, X_val.shape[0]))
-        pred, xdot = st.responses(X_val[idx])
-        _, grad, _ = _loss_terms(self.loss, self.epsilon, pred - y_val[idx])
+        pred, xdot = st.responses(X_val)
+        _, grad, _ = _loss_terms(self.loss, self.epsilon, pred - y_val)
         s = self._alpha_now
         g = s * float(np.mean(grad * xdot))  # d L_val / d log s
-        m, v, k = self._alpha_adam
-        k += 1
-        m = 0.9 * m + 0.1 * g
-        v = 0.999 * v + 0.001 * g * g
-        step = (
-            self.alpha_learning_rate
-            * (m / (1 - 0.9**k))
-            / (np.sqrt(v / (1 - 0.999**k)) + 1e-12)
-        )
-        self._alpha_adam = (m, v, k)
-        self._alpha_now = float(s * np.exp(-step))
+        step, last = self._alpha_rprop
+        if last * g < 0:
+            step *= 0.5
+        elif last * g > 0:
+            step *= 1.2
+        step = float(np.clip(step, 1e-4, 2.0))
+        self._alpha_rprop = (step, g)
+        self._alpha_now = float(s * np.exp(-np.sign(g) * step))
 
     def _objective(self, X, y, w):
         st = self._state
