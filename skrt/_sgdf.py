@@ -89,7 +89,7 @@ class DualSGDState:
         """The penalty part of ``times`` steps: c ← ρc, d ← d - 2η/(Wρ)."""
         rho = 1.0 - 2.0 * eta * s / W
         if rho <= 0:
-            raise FloatingPointError(
+            raise ValueError(
                 f"the step eta={eta:g} times 2*alpha/W={2 * s / W:g} is >= 1: "
                 "the L2 shrinkage would flip the weights; lower eta0"
             )
@@ -600,7 +600,9 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
             step *= 1.2
         step = float(np.clip(step, 1e-4, 2.0))
         self._alpha_rprop = (step, g)
-        self._alpha_now = float(s * np.exp(-np.sign(g) * step))
+        # keep the shrink factor 1 - 2 eta alpha / W above 1/2
+        cap = 0.25 * self._W / self._eta0
+        self._alpha_now = float(min(s * np.exp(-np.sign(g) * step), cap))
 
     def _objective(self, X, y, w):
         st = self._state

@@ -1,6 +1,5 @@
 """SGDFRegressor: dual-number SGD against the closed forms and naive updates."""
 
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -276,3 +275,20 @@ def test_query_strategies_accept_sgdf():
         model.score_samples(X[:5], heuristic="variance")
     lab = model.score_samples(X[:5], y[:5])
     assert np.allclose(lab, model.loss_derivative(X[:5], y[:5]) ** 2)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_online_alpha_moves_toward_the_held_out_optimum(seed):
+    # pure-noise targets: more regularity always helps the held-out loss;
+    # nearly noiseless ones: less does. The hypergradient must see both.
+    rng = np.random.RandomState(seed)
+    X = rng.randn(2000, 20)
+    params = dict(alpha="online", max_iter=30, tol=None, random_state=seed)
+    noise = SGDFRegressor(alpha_init=1.0, **params).fit(X, rng.randn(2000))
+    clean = SGDFRegressor(alpha_init=100.0, **params).fit(
+        X, X @ rng.randn(20) + 0.01 * rng.randn(2000)
+    )
+    assert noise.alpha_ > 100.0
+    assert clean.alpha_ < 10.0
+    with pytest.raises(ValueError, match="online"):
+        SGDFRegressor(alpha="online").partial_fit(X, rng.randn(2000))
