@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
+from _timing import timed  # benchmarks/ is on sys.path when run as a script
 from sklearn.linear_model import RidgeCV
 
 from skrt import RegularityRidge
@@ -48,15 +48,6 @@ def make_sparse(n=100_000, p=50_000, density=1e-4, seed=0):
     X = sp.random(n, p, density=density, format="csr", random_state=rng)
     y = X @ rng.standard_normal(p) + 0.1 * rng.standard_normal(n)
     return X, y
-
-
-def timed(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
 
 
 def dense_part(shapes, repeats):
