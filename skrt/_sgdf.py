@@ -50,7 +50,7 @@ class DualSGDState:
     """
 
     def __init__(self, n_features, fit_intercept, tangent=True):
-        self.UV = np.zeros((n_features, 2))  # columns u and v, one array
+        self.UV = np.zeros((2, n_features))  # rows u and v, each contiguous
         self.c = 1.0
         self.d = 0.0
         self.b = 0.0
@@ -60,11 +60,11 @@ class DualSGDState:
 
     @property
     def u(self):
-        return self.UV[:, 0]
+        return self.UV[0]
 
     @property
     def v(self):
-        return self.UV[:, 1]
+        return self.UV[1]
 
     @property
     def coef(self):
@@ -76,13 +76,13 @@ class DualSGDState:
 
     def set_tangent(self, coef_tangent):
         """Replace θ̇ (θ unchanged)."""
-        self.UV[:, 1] = np.asarray(coef_tangent) / self.c
+        self.UV[1] = np.asarray(coef_tangent) / self.c
         self.d = 0.0
 
     def renormalise(self):
         """Fold c and d into u and v (O(n_features), rarely)."""
-        self.UV[:, 1] = self.c * self.UV[:, 1] + self.d * self.c * self.UV[:, 0]
-        self.UV[:, 0] *= self.c
+        self.UV[1] = self.c * self.UV[1] + self.d * self.c * self.UV[0]
+        self.UV[0] *= self.c
         self.c, self.d = 1.0, 0.0
 
     def shrink(self, eta, s, W, times=1):
@@ -101,12 +101,13 @@ class DualSGDState:
 
     def responses(self, Xb):
         """Xb θ + b and Xb θ̇ + ḃ from one product with [u, v]."""
-        if self.tangent:
-            UV = np.asarray(Xb @ self.UV)  # O(nnz of the batch)
-            pred = self.c * UV[:, 0] + self.b
-            xdot = self.c * UV[:, 1] + self.d * (pred - self.b) + self.b_dot
-            return pred, xdot
-        return self.c * np.asarray(Xb @ self.UV[:, 0]) + self.b, None
+        pred = self.c * np.asarray(Xb @ self.UV[0]) + self.b  # O(nnz of the batch)
+        if not self.tangent:
+            return pred, None
+        xdot = (
+            self.c * np.asarray(Xb @ self.UV[1]) + self.d * (pred - self.b) + self.b_dot
+        )
+        return pred, xdot
 
     def data_step(self, Xb, residual_grad, hess_dot, wb, eta, update_theta=True):
         """θ ← θ - η g, θ̇ ← θ̇ - η H_B θ̇ on the batch's columns.
@@ -131,20 +132,21 @@ class DualSGDState:
             rows = np.column_stack(
                 [np.broadcast_to(coef_u, wb.shape), np.broadcast_to(coef_v, wb.shape)]
             )
-            self.UV += Xb.T @ rows
+            self.UV += (Xb.T @ rows).T
         if update_theta and self.fit_intercept:
             self.b -= eta * a.sum()
         if self.tangent and self.fit_intercept:
             self.b_dot -= eta * h.sum()
 
     def _sparse_update(self, Xb, coef_u, coef_v):
-        """UV[j] += Σ_rows Xb[row, j] (coef_u[row], coef_v[row]), O(nnz)."""
+        """u[j] += Σ_rows Xb[row, j] coef_u[row] (and v alike), O(nnz)."""
         m = Xb.shape[0]
         rows = np.repeat(np.arange(m), np.diff(Xb.indptr))
-        per_row = np.column_stack(
-            [np.broadcast_to(coef_u, (m,)), np.broadcast_to(coef_v, (m,))]
-        )
-        np.add.at(self.UV, Xb.indices, Xb.data[:, None] * per_row[rows])
+        for k, coef in enumerate((coef_u, coef_v)):
+            if np.ndim(coef) == 0 and coef == 0.0:
+                continue
+            coef = np.broadcast_to(coef, (m,))
+            np.add.at(self.UV[k], Xb.indices, Xb.data * coef[rows])
 
 
 def _row_sq_norms(X, block=65536):
@@ -570,10 +572,10 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
         m[:] = 0.9 * m + 0.1 * g
         v[:] = 0.999 * v + 0.001 * g**2
         precond = 1.0 / (np.sqrt(v / (1 - 0.999**k)) + 1e-8)
-        st.UV[:, 0] -= eta * precond * (m / (1 - 0.9**k))
+        st.UV[0] -= eta * precond * (m / (1 - 0.9**k))
         if st.tangent:
             h = np.asarray(Xb.T @ (wb * hess_dot)) / wsum
-            st.UV[:, 1] -= eta * precond * h
+            st.UV[1] -= eta * precond * h
             if st.fit_intercept:
                 st.b_dot -= eta * (wb @ hess_dot) / wsum
         if st.fit_intercept:
