@@ -39,7 +39,7 @@ def main():
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--p", type=int, default=100_000)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=2048)
     args = parser.parse_args()
     X, y = make_data(args.n, args.p)
     alpha = 1.0

@@ -149,7 +149,7 @@ class DualSGDState:
             np.add.at(self.UV[k], Xb.indices, Xb.data * coef[rows])
 
 
-def _row_sq_norms(X, block=65536):
+def _row_sq_norms(X, block=4096):
     """‖x_i‖² per row, in row blocks (no copy of a large sparse X)."""
     if not sp.issparse(X):
         return np.einsum("ij,ij->i", X, X)
