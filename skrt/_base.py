@@ -56,12 +56,15 @@ class RegularityMixin:
 
     def _require_spectral(self, what):
         if self._spectral is None:
-            raise ValueError(
-                f"{what} needs the decomposition of the training data, which "
-                f"solver={self.solver_!r} does not keep; refit with "
-                "solver='eigen' or solver='svd'."
-            )
+            raise ValueError(f"{what} {self._no_decomposition_advice()}")
         return self._spectral
+
+    def _no_decomposition_advice(self):
+        return (
+            "needs the decomposition of the training data, which "
+            f"solver={self.solver_!r} does not keep; refit with "
+            "solver='eigen' or solver='svd'."
+        )
 
     def predict(self, X, return_std=False):
         """Predict, optionally with the Bayesian-ridge predictive std.
@@ -138,10 +141,15 @@ class RegularityMixin:
             raise ValueError("y contains NaN or infinity.")
         return pred - y
 
-    def loss_derivative(self, X, y):
-        """Derivative of each point's squared loss with respect to alpha.
+    def _loss_gradient(self, r):
+        """dL/df at residuals r = f - y (squared loss: 2r)."""
+        return 2.0 * r
 
-        ``dL(z)/d alpha = 2 r (x - x̄)ᵀ θ̇`` with ``r = f(x) - y``; by the
+    def loss_derivative(self, X, y):
+        """Derivative of each point's loss with respect to alpha.
+
+        ``dL(z)/d alpha = L'(r) (x - x̄)ᵀ θ̇`` with ``r = f(x) - y``
+        (``2 r`` for the squared loss); by the
         duality of ``MATH.md`` section 1 it equals the change of ``‖θ*‖²``
         when the point is added to the training set with a small weight.
 
@@ -164,7 +172,8 @@ class RegularityMixin:
         (2,)
         """
         X = self._validate_X(X)
-        return self._unravel_rows(2.0 * self._residual(X, y) * self._tangent(X))
+        grad = self._loss_gradient(self._residual(X, y))
+        return self._unravel_rows(grad * self._tangent(X))
 
     def score_samples(self, X, y=None, heuristic="sld"):
         """How much labelling each point would teach the model.
@@ -203,9 +212,10 @@ class RegularityMixin:
         _heuristics.check_heuristic(heuristic, labeled=y is not None)
         if y is None:
             return PoolScorer(self, X, heuristic).scores()
-        residual = self._residual(X, y)
+        # labeled forms are 4 r² T for the squared loss, L'(r)² T in general
+        half_grad = self._loss_gradient(self._residual(X, y)) / 2.0
         return _heuristics.combine(
-            self._influence_terms(X, heuristic), residual, self._noise_variance
+            self._influence_terms(X, heuristic), half_grad, self._noise_variance
         )
 
     def loo_curve(self, alphas):
@@ -290,6 +300,15 @@ class RegularityMixin:
         return self._select_alpha(
             lambda a: gcv_path(spec, a).mean(axis=1), bounds, constant
         )
+
+    def _record_gcv_estimate(self, rss, w_sum, df):
+        """noise_variance_ and gcv_error_ from the weighted RSS per target and
+        an (estimated) df, on paths without the decomposition."""
+        self.noise_variance_ = self._unravel(_noise_variance(rss, w_sum, w_sum - df))
+        self._noise_variance = np.atleast_1d(self.noise_variance_)
+        dof = 1.0 - df / w_sum
+        gcv = rss / w_sum / dof**2 if dof > 1e-12 else np.full(np.shape(rss), np.inf)
+        self.gcv_error_ = self._unravel(gcv)
 
     def _record_leave_one_out(self, spec, s):
         """Set leverage_, loo_residuals_, loo_error_, gcv_error_ and

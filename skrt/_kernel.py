@@ -19,7 +19,7 @@ from sklearn.metrics.pairwise import (
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import RegularityMixin, _is_constant, _noise_variance
+from ._base import RegularityMixin, _is_constant
 from ._krylov import GCVQuadrature, solve_cg
 from ._linalg import decompose_kernel, default_alpha_bounds
 from ._validation import (
@@ -470,13 +470,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self._spectral = None
         self._max_iter = max_iter
         w_sum = float(w.sum())
-        df = float(quad.df(np.array([s]))[0])
-        rss = w @ resid**2
-        self.noise_variance_ = self._unravel(_noise_variance(rss, w_sum, w_sum - df))
-        self._noise_variance = np.atleast_1d(self.noise_variance_)
-        dof = 1.0 - df / w_sum
-        gcv = rss / w_sum / dof**2 if dof > 1e-12 else np.full(Y.shape[1], np.inf)
-        self.gcv_error_ = self._unravel(gcv)
+        self._record_gcv_estimate(w @ resid**2, w_sum, float(quad.df(np.array([s]))[0]))
         full = [np.zeros_like(Y_all) for _ in range(3)]
         for out, part in zip(full, (duals, tangents, sti), strict=True):
             out[rows] = part

@@ -13,7 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _heuristics
+from ._base import RegularityMixin
 from ._krylov import CenteredDesign, solve_cg
 from ._validation import (
     check_bool,
@@ -173,7 +173,7 @@ def _loss_terms(loss, epsilon, r):
     return value, grad, np.where(inside, 2.0, 0.0)
 
 
-class SGDFRegressor(RegressorMixin, BaseEstimator):
+class SGDFRegressor(RegularityMixin, RegressorMixin, BaseEstimator):
     """Linear regression by SGD that carries its regularity tangent.
 
     Minimises ``Σ_i w_i L(x_iᵀθ + b - y_i) + alpha ‖θ‖²`` — the same
@@ -652,6 +652,8 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
         r = np.asarray(X @ self.coef_) + self.intercept_ - y
         self.noise_variance_ = float(w @ r**2 / w.sum())
         self._noise_variance = np.array([self.noise_variance_])
+        self._y_ndim = 1
+        self._spectral = None
 
     # -------------------------------------------------------- tangent
     def refine_tangent(self, X, y, n_iter=10, sample_weight=None, eta=None):
@@ -714,75 +716,29 @@ class SGDFRegressor(RegressorMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        X = self._validate_X(X)
-        return np.asarray(X @ self.coef_) + self.intercept_
+        return self._unravel_rows(self._predict_raw(self._validate_X(X)))
 
-    def predict_tangent(self, X):
-        """``df(x)/d alpha = xᵀθ̇ + ḃ``.
+    # ----------------------------------------- hooks of RegularityMixin
+    def _predict_raw(self, X):
+        return (np.asarray(X @ self.coef_) + self.intercept_)[:, None]
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    def _tangent(self, X):
+        return (np.asarray(X @ self.coef_tangent_) + self.intercept_tangent_)[:, None]
 
-        Returns
-        -------
-        tangent : ndarray of shape (n_samples,)
-        """
-        X = self._validate_X(X)
-        return np.asarray(X @ self.coef_tangent_) + self.intercept_tangent_
+    def _loss_gradient(self, r):
+        return _loss_terms(self.loss, self.epsilon, r)[1]
 
-    def loss_derivative(self, X, y):
-        """``dL(z)/d alpha = L'(r) · ẋ`` per point (``2 r ẋ`` for squared loss).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-
-        Returns
-        -------
-        derivative : ndarray of shape (n_samples,)
-        """
-        X = self._validate_X(X)
-        r = self.predict(X) - np.asarray(y, dtype=float)
-        _, grad, _ = _loss_terms(self.loss, self.epsilon, r)
-        return grad * self.predict_tangent(X)
-
-    # ----------------------------------------- query-strategy interface
-    def _influence_terms(self, X, heuristic, squared=True):
-        if heuristic != "sld":
-            raise ValueError(
-                f"SGDFRegressor scores only heuristic='sld' (the others need "
-                f"(X̃ᵀWX̃ + sP)⁻¹); got {heuristic!r}."
-            )
-        response = (np.asarray(X @ self.coef_tangent_) + self.intercept_tangent_)[
-            :, None
-        ]
-        return response**2 if squared else response
-
-    def _pool_cross(self, X, i, cache=None):
-        raise ValueError(
-            "Greedy batches need (X̃ᵀWX̃ + sP)⁻¹, which SGDFRegressor does not "
-            "keep; use batch='topk'."
+    def _no_decomposition_advice(self):
+        return (
+            "needs (X̃ᵀWX̃ + sP)⁻¹, which SGDFRegressor does not keep; use "
+            "heuristic='sld' (and batch='topk' for batches) or RegularityRidge."
         )
 
-    def score_samples(self, X, y=None, heuristic="sld"):
-        """Squared loss derivative scores (labeled when y is given).
+    def _variance(self, X):
+        self._require_spectral("The predictive variance")
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,), default=None
-        heuristic : {"sld"}, default="sld"
+    def _sti_response(self, X):
+        self._require_spectral("heuristic='sti'")
 
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,)
-        """
-        X = self._validate_X(X)
-        _heuristics.check_heuristic(heuristic, labeled=y is not None)
-        term = self._influence_terms(X, heuristic)
-        residual = None
-        if y is not None:
-            residual = (self.predict(X) - np.asarray(y, dtype=float))[:, None]
-        return _heuristics.combine(term, residual, self._noise_variance)
+    def _pool_cross(self, X, i, cache=None):
+        self._require_spectral("A greedy batch")

@@ -271,8 +271,9 @@ def test_query_strategies_accept_sgdf():
     assert len(set(idx.tolist())) == 3 and scores[idx[0]] == scores.max()
     with pytest.raises(ValueError, match="batch='topk'"):
         sld_sampling(model, X[:50], 3)
-    with pytest.raises(ValueError, match="only heuristic='sld'"):
-        model.score_samples(X[:5], heuristic="variance")
+    for h in ("variance", "sti", "ssi"):
+        with pytest.raises(ValueError, match="heuristic='sld'"):
+            model.score_samples(X[:5], heuristic=h)
     lab = model.score_samples(X[:5], y[:5])
     assert np.allclose(lab, model.loss_derivative(X[:5], y[:5]) ** 2)
 
@@ -292,3 +293,14 @@ def test_online_alpha_moves_toward_the_held_out_optimum(seed):
     assert clean.alpha_ < 10.0
     with pytest.raises(ValueError, match="online"):
         SGDFRegressor(alpha="online").partial_fit(X, rng.randn(2000))
+
+
+def test_labeled_sld_is_the_squared_loss_derivative_for_huber():
+    X, y = _problem(14, n=300, p=5)
+    y = y + 20.0 * (np.arange(300) % 17 == 0)  # outliers beyond epsilon
+    model = SGDFRegressor(
+        loss="huber", epsilon=0.5, alpha=10.0, random_state=0, max_iter=20, tol=None
+    ).fit(X, y)
+    r = model.predict(X) - y
+    assert np.any(np.abs(r) > 0.5)  # the linear part of the loss is exercised
+    assert np.allclose(model.score_samples(X, y), model.loss_derivative(X, y) ** 2)
