@@ -28,6 +28,7 @@ _REGULARIZER_SCHEDULES = ("continuous", "intermittent")
 _TANGENT_SOLVERS = ("sgd", "cg")
 _RENORMALISE_BELOW = 1e-9
 _DIVERGENCE_FACTOR = 1e8
+_ONLINE_SETTLED = 0.25  # stationarity residuals that allow an alpha step
 
 
 class DualSGDState:
@@ -79,10 +80,17 @@ class DualSGDState:
         self.UV[1] = np.asarray(coef_tangent) / self.c
         self.d = 0.0
 
+    def move_along_tangent(self, ds):
+        """θ ← θ + ds θ̇ and b ← b + ds ḃ, θ̇ unchanged (O(n_features))."""
+        self.renormalise()  # c = 1, d = 0: θ = u, θ̇ = v
+        self.UV[0] += ds * self.UV[1]
+        self.b += ds * self.b_dot
+
     def renormalise(self):
         """Fold c and d into u and v (O(n_features), rarely)."""
-        self.UV[1] = self.c * self.UV[1] + self.d * self.c * self.UV[0]
-        self.UV[0] *= self.c
+        self.UV *= self.c  # in place: no copy of the model
+        if self.d != 0.0:
+            self.UV[1] += self.d * self.UV[0]
         self.c, self.d = 1.0, 0.0
 
     def shrink(self, eta, s, W, times=1):
@@ -149,18 +157,25 @@ class DualSGDState:
             np.add.at(self.UV[k], Xb.indices, Xb.data * coef[rows])
 
 
-def _row_sq_norms(X, block=4096):
-    """‖x_i‖² per row, in row blocks (no copy of a large sparse X)."""
+_BLOCK = 4096  # rows per block for whole-data passes: no n-sized temporaries
+
+
+def _blocked_sum(X, fn, block=_BLOCK):
+    """Σ over row blocks of ``fn(X_block, rows)``; peak memory O(block)."""
+    return float(
+        sum(
+            fn(X[start : start + block], slice(start, start + block))
+            for start in range(0, X.shape[0], block)
+        )
+    )
+
+
+def _row_sq_norms(X):
+    """‖x_i‖² per row of one block (no copy of a large sparse block)."""
     if not sp.issparse(X):
         return np.einsum("ij,ij->i", X, X)
-    out = np.empty(X.shape[0])
-    for start in range(0, X.shape[0], block):
-        part = X[start : start + block]
-        rows = np.repeat(np.arange(part.shape[0]), np.diff(part.indptr))
-        out[start : start + part.shape[0]] = np.bincount(
-            rows, weights=part.data**2, minlength=part.shape[0]
-        )
-    return out
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    return np.bincount(rows, weights=X.data**2, minlength=X.shape[0])
 
 
 def _loss_terms(loss, epsilon, r):
@@ -192,9 +207,17 @@ class SGDFRegressor(RegularityMixin, RegressorMixin, BaseEstimator):
     alpha : float or "online", default=1.0
         The regularity ``s``; ``"online"`` adapts it during fitting by the
         hypergradient of a held-out set (paper section 3.7): starting at
-        ``alpha_init``, after every epoch log alpha takes a step against the
+        ``alpha_init``, after an epoch log alpha takes a step against the
         sign of ``dL_val/d log alpha = alpha σ_valᵀθ̇`` (mean over the
-        held-out samples), at its own, adaptive and slower, rate.
+        held-out samples), at its own, adaptive and slower, rate, and θ
+        follows the path to the new alpha along θ̇. A step is taken only
+        after epochs that end near stationarity — the training gradient
+        below 1/4 of ``‖2 alpha θ‖`` and the tangent's residual below 1/4 of
+        ``‖2θ‖`` — since the hypergradient of an unconverged iterate is
+        biased toward smaller alpha (the iterate is still shrunk). Mini-batch
+        noise can keep that gate shut: large batches and a decaying
+        learning rate open it (a ``ConvergenceWarning`` says when no step
+        was taken).
     loss : {"squared_error", "huber"}, default="squared_error"
         ``"huber"``: ``r²`` for ``|r| <= epsilon``, ``2 epsilon |r| - epsilon²``
         beyond (its Hessian-vector product is the quadratic part's).
@@ -368,6 +391,11 @@ class SGDFRegressor(RegularityMixin, RegressorMixin, BaseEstimator):
             )
         check_positive(self.alpha_init, "alpha_init")
         check_positive(self.alpha_learning_rate, "alpha_learning_rate")
+        if self.alpha == "online" and not self.tangent:
+            raise ValueError(
+                "alpha='online' needs the tangent (its hypergradient is σ_valᵀθ̇); "
+                "set tangent=True."
+            )
 
     def _validate_fit_data(self, X, y, sample_weight, reset):
         X, y = validate_data(
@@ -384,7 +412,10 @@ class SGDFRegressor(RegularityMixin, RegressorMixin, BaseEstimator):
                 "learning_rate='adam' needs dense X (its per-coordinate scaling "
                 "defeats the lazy sparse updates); use another learning_rate."
             )
-        w = check_sample_weight(sample_weight, X.shape[0])
+        if sample_weight is None:  # unit weights: a read-only view, no memory
+            w = np.broadcast_to(np.float64(1.0), (X.shape[0],))
+        else:
+            w = check_sample_weight(sample_weight, X.shape[0])
         return X, np.asarray(y, dtype=float), w
 
     # -------------------------------------------------------------- fit
@@ -426,7 +457,7 @@ class SGDFRegressor(RegularityMixin, RegressorMixin, BaseEstimator):
         for epoch in range(self.max_iter):
             self._epoch(X, y, w, rng, X_val, y_val)
             self.n_iter_ += 1
-            if self.alpha == "online":
+            if self.alpha == "online" and self._settled(X, y, w):
                 self._online_alpha_step(X_val, y_val)
             loss = self._objective(X, y, w)
             first_loss = loss if first_loss is None else first_loss
@@ -458,6 +489,15 @@ class SGDFRegressor(RegularityMixin, RegressorMixin, BaseEstimator):
                     ConvergenceWarning,
                     stacklevel=2,
                 )
+        if self.alpha == "online" and self._alpha_rprop[1] == 0.0:
+            warnings.warn(
+                "alpha='online' took no step: θ and θ̇ never came close enough "
+                "to stationarity to trust the held-out hypergradient (SGD noise "
+                f"or too few epochs); alpha_ stays alpha_init={self.alpha_init!r}. "
+                "Increase max_iter or batch_size, or use a decaying learning_rate.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         if self.tangent and self.tangent_solver == "cg":
             self._solve_tangent_cg(X, w)
         self._finish(X, y, w)
@@ -518,8 +558,10 @@ class SGDFRegressor(RegularityMixin, RegressorMixin, BaseEstimator):
         if self.eta0 != "auto":
             self._eta0 = float(self.eta0)
             return
-        sq = _row_sq_norms(X) + float(self.fit_intercept)
-        curvature = 2.0 * (w @ sq) / w.sum() + 2.0 * self._alpha_now / self._W
+        w_sq = _blocked_sum(
+            X, lambda Xb, rows: w[rows] @ (_row_sq_norms(Xb) + self.fit_intercept)
+        )
+        curvature = 2.0 * w_sq / w.sum() + 2.0 * self._alpha_now / self._W
         self._eta0 = 1.0 / curvature
 
     def _eta(self):
@@ -531,7 +573,10 @@ class SGDFRegressor(RegularityMixin, RegressorMixin, BaseEstimator):
         n = X.shape[0]
         shuffle = self.shuffle if shuffle is None else shuffle
         # draw each batch's rows from a permutation: no copy of X per epoch
-        order = rng.permutation(n) if shuffle else None
+        order = None
+        if shuffle:  # int32 indices when they fit: half the memory of a permutation
+            order = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
+            rng.shuffle(order)
         st = self._state
         interval = self.regularizer_interval or int(np.ceil(n / self.batch_size))
         for start in range(0, n, self.batch_size):
@@ -582,6 +627,34 @@ class SGDFRegressor(RegularityMixin, RegressorMixin, BaseEstimator):
             st.b -= eta * (wb @ grad) / wsum
         self._adam[2] = k
 
+    def _settled(self, X, y, w):
+        """Whether θ and θ̇ are close enough to θ*(s), θ̇*(s) to trust the
+        hypergradient.
+
+        Stationarity residuals on the training data, each relative to its
+        right-hand side: ``‖∇f(θ)‖ / ‖2sθ‖`` (the optimisation error in units
+        of ``s θ̇``, the path's step per unit log s; the hypergradient's
+        zero then moves by about this much in log s) and ``‖Hθ̇ + 2θ‖ /
+        ‖2θ‖``. One pass over the data (O(nnz)).
+        """
+        st = self._state
+        s = self._alpha_now
+        pred, xdot = st.responses(X)
+        _, grad, curv = _loss_terms(self.loss, self.epsilon, pred - y)
+        back = np.asarray(X.T @ np.column_stack([w * grad, w * curv * xdot]))
+        theta, theta_dot = st.coef, st.coef_tangent
+        g_theta = back[:, 0] + 2.0 * s * theta
+        r_tangent = back[:, 1] + 2.0 * s * theta_dot + 2.0 * theta
+        g_b = r_b = 0.0
+        if self.fit_intercept:
+            g_b, r_b = float(w @ grad), float(w @ (curv * xdot))
+        rhs = 2.0 * np.linalg.norm(theta)
+        if rhs == 0.0:
+            return False
+        opt = np.hypot(np.linalg.norm(g_theta), g_b) / (s * rhs)
+        tan = np.hypot(np.linalg.norm(r_tangent), r_b) / rhs
+        return max(opt, tan) <= _ONLINE_SETTLED
+
     def _online_alpha_step(self, X_val, y_val):
         """One Rprop step on log s from the whole held-out set's hypergradient.
 
@@ -604,14 +677,22 @@ class SGDFRegressor(RegularityMixin, RegressorMixin, BaseEstimator):
         self._alpha_rprop = (step, g)
         # keep the shrink factor 1 - 2 eta alpha / W above 1/2
         cap = 0.25 * self._W / self._eta0
-        self._alpha_now = float(min(s * np.exp(-np.sign(g) * step), cap))
+        new = float(min(s * np.exp(-np.sign(g) * step), cap))
+        # follow the path: θ*(s') ≈ θ + (log s' - log s) s θ̇, first order in log s
+        dlog = np.log(new / s)
+        if st.tangent:
+            st.move_along_tangent(dlog * s)
+        self._alpha_now = new
 
     def _objective(self, X, y, w):
         st = self._state
-        pred = st.c * np.asarray(X @ st.u) + st.b
-        value, _, _ = _loss_terms(self.loss, self.epsilon, pred - y)
+
+        def loss(Xb, rows):
+            pred = st.c * np.asarray(Xb @ st.u) + st.b
+            return w[rows] @ _loss_terms(self.loss, self.epsilon, pred - y[rows])[0]
+
         coef = st.coef
-        return float((w @ value + self._alpha_now * coef @ coef) / w.sum())
+        return (_blocked_sum(X, loss) + self._alpha_now * coef @ coef) / w.sum()
 
     def _check_divergence(self, loss, first_loss):
         st = self._state
@@ -644,13 +725,19 @@ class SGDFRegressor(RegularityMixin, RegressorMixin, BaseEstimator):
 
     def _finish(self, X, y, w):
         st = self._state
-        self.coef_ = st.coef.copy()
-        self.coef_tangent_ = st.coef_tangent.copy()
+        st.renormalise()  # θ = u, θ̇ = v
+        self.coef_ = st.u.copy()
+        self.coef_tangent_ = st.v.copy()
         self.intercept_ = float(st.b)
         self.intercept_tangent_ = float(st.b_dot)
         self.alpha_ = float(self._alpha_now)
-        r = np.asarray(X @ self.coef_) + self.intercept_ - y
-        self.noise_variance_ = float(w @ r**2 / w.sum())
+        rss = _blocked_sum(
+            X,
+            lambda Xb, rows: (
+                w[rows] @ (np.asarray(Xb @ self.coef_) + self.intercept_ - y[rows]) ** 2
+            ),
+        )
+        self.noise_variance_ = rss / float(w.sum())
         self._noise_variance = np.array([self.noise_variance_])
         self._y_ndim = 1
         self._spectral = None
