@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from . import _heuristics
+from . import _heuristics, _influence
 from ._batch import PoolScorer
 from ._linalg import (
     default_alpha_bounds,
@@ -250,6 +250,144 @@ class RegularityMixin:
             raise ValueError("alphas must be a 1-D array of positive finite floats.")
         out = leave_one_out_path(spec, np.atleast_1d(alphas))
         return out[:, 0] if self._y_ndim == 1 else out
+
+    def sample_information(self, X_val=None, *, kind="function", noise_variance=None):
+        """Unique information each training sample carries (SUI paper).
+
+        Exact for this model: the leave-one-out change of every sample comes
+        from the stored decomposition (no refit, no loop over samples).
+
+        Parameters
+        ----------
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
+            Inputs on which ``kind="function"`` compares predictions; None
+            uses the training inputs. Ignored for ``kind="weights"``.
+        kind : {"function", "weights"}, default="function"
+            ``"function"``: F-SI, the mean squared change of the predictions on
+            ``X_val`` when the sample is left out, over ``2 σ²`` (SUI eq.
+            16). ``"weights"``: SI, the KL divergence between the Gaussian
+            posteriors ``N(θ*, σ² A⁻¹)`` of the penalised weights with and
+            without the sample (SUI eq. 5 with ``Σ = σ² A⁻¹``).
+        noise_variance : float or array-like of shape (n_targets,), default=None
+            ``σ²``; None uses ``noise_variance_``. It only scales the scores
+            (1.0 gives the paper's unscaled form).
+
+        Returns
+        -------
+        information : ndarray of shape (n_samples_fit,)
+            In nats; summed over targets. ``inf`` for a sample without which
+            the fit is undetermined (leverage 1). Leaving out a sample removes
+            one unit of its weight (all of it when ``w_i <= 1``).
+
+        Notes
+        -----
+        With ``e_i = m_i r_i / (1 - m_i g_i)`` (``m_i = min(w_i, 1)``,
+        ``r = f - y``, ``g_i = x̃_iᵀM⁻¹x̃_i``, ``M = X̃ᵀWX̃ + sP``) the exact
+        change is ``θ̃ - θ̃_(-i) = -M⁻¹x̃_i e_i``, so
+
+        .. math::
+
+            SI_i = \\frac{e_i^2\\,(x_i-\\bar x)^\\top A^{-1}(x_i-\\bar x)}
+                {2\\sigma^2},\\qquad
+            F\\text{-}SI_i = \\frac{e_i^2}{2\\sigma^2 n_{val}}
+                \\sum_v (\\tilde x_v^\\top M^{-1} \\tilde x_i)^2 .
+
+        The sum over ``v`` is ``t_iᵀ(QᵀQ)t_i`` with one rank x rank Gram of
+        the validation set in the eigenbasis. For a kernel model ``x̃`` is the
+        feature map and there is no intercept.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrt import RegularityRidge
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.randn(40, 3)
+        >>> y = X @ [1.0, -1.0, 0.5] + 0.1 * rng.randn(40)
+        >>> y[7] += 5.0  # a corrupted target
+        >>> model = RegularityRidge(alpha=1.0).fit(X, y)
+        >>> int(np.argmax(model.sample_information()))
+        7
+        """
+        check_is_fitted(self)
+        spec = self._require_spectral("sample_information")
+        if kind not in ("function", "weights"):
+            raise ValueError(f"kind must be 'function' or 'weights'; got {kind!r}.")
+        sigma2 = self._noise_variance if noise_variance is None else noise_variance
+        if kind == "weights":
+            return _influence.weight_information(spec, self.alpha_, sigma2)
+        if X_val is None:
+            Q = _influence.training_influence_coordinates(spec, self.alpha_)
+        else:
+            Q = self._influence_coordinates(self._validate_X(X_val), spec)
+            if Q.shape[0] == 0:
+                raise ValueError("X_val has no rows.")
+        return _influence.functional_information(spec, self.alpha_, sigma2, Q)
+
+    def influence_diagnostics(self, *, dfbeta=True):
+        """Regression diagnostics of every training sample, from exact LOO.
+
+        Parameters
+        ----------
+        dfbeta : bool, default=True
+            Also return DFBETA and DFBETAS, arrays of shape
+            (n_samples_fit, n_coefficients); False skips them (they are the
+            only outputs larger than n_samples_fit). Kernel models never
+            return them (their weights live in the feature space).
+
+        Returns
+        -------
+        diagnostics : dict of ndarray
+            Keys ``residuals`` (``y - f``), ``leverage`` (``h_i``),
+            ``studentized_residuals_internal``,
+            ``studentized_residuals_external``, ``cooks_distance``,
+            ``dffits``, ``self_influence`` (``σ_iᵀH⁻¹σ_i``),
+            ``loo_noise_variance`` (``σ²_(i)``), each of shape
+            (n_samples_fit,), and ``dfbeta``, ``dfbetas`` of shape
+            (n_samples_fit, n_features + 1) with the intercept in column 0
+            (n_features without an intercept). ``inf`` marks a sample without
+            which the fit is undetermined. The 1-D entries make a DataFrame:
+            ``pd.DataFrame({k: v for k, v in d.items() if v.ndim == 1})``.
+
+        Notes
+        -----
+        As alpha → 0 with unit weights these are statsmodels'
+        ``OLSInfluence`` quantities (with ``k`` parameters and
+        ``σ² = RSS/(n - k)``). For a ridge model ``k`` is the effective
+        number of parameters ``[intercept] + Σ λ/(λ+s)``, Cook's distance is
+        ``Σ_j w_j (f(x_j) - f_(-i)(x_j))² / (k σ²)``, ``σ²_(i)`` is the
+        refit's weighted RSS (exact) over ``Σw - k - m_i``, and DFBETAS
+        divide by ``σ_(i) √diag(M⁻¹)``, ``M = X̃ᵀWX̃ + sP``. Sample weights
+        count observations: leaving one out removes ``m_i = min(w_i, 1)``.
+        One target only.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrt import RegularityRidge
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.randn(50, 2)
+        >>> y = X @ [2.0, -1.0] + 0.3 * rng.randn(50)
+        >>> y[3] += 4.0
+        >>> d = RegularityRidge(alpha=1e-6).fit(X, y).influence_diagnostics()
+        >>> int(np.argmax(d["cooks_distance"])), d["dfbeta"].shape
+        (3, (50, 3))
+        """
+        check_is_fitted(self)
+        spec = self._require_spectral("influence_diagnostics")
+        if spec.c.shape[1] != 1:
+            raise ValueError(
+                "influence_diagnostics supports one target; y was fitted with "
+                f"{spec.c.shape[1]} columns (fit one model per target)."
+            )
+        basis = self._dfbeta_basis(spec) if dfbeta else None
+        return _influence.influence_diagnostics(spec, self.alpha_, basis)
+
+    def _dfbeta_basis(self, spec):
+        """(V, x̄) for DFBETA, or None where weights are not explicit."""
+        return None
+
+    def _training_coordinates(self, spec):
+        return _influence.training_coordinates(spec)
 
     # -- primitives shared by score_samples and the greedy batch scorer -----
     def _influence_terms(self, X, heuristic, squared=True):

@@ -529,9 +529,6 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         """q(x) with φ(x_j)ᵀ M⁻¹ φ(x) = P_j · q(x) for training rows j."""
         return self._projections(X, spec) / (spec.lam * (spec.lam + self.alpha_))
 
-    def _training_coordinates(self, spec):
-        return spec.P
-
     def _pool_cross(self, X, i, cache=None):
         """κ(c, i) = φ(x_c)ᵀ (ΦᵀWΦ + sI)⁻¹ φ(x_i) for every row c of X."""
         if self.kernel == "precomputed":

@@ -423,8 +423,5 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             q = np.hstack([np.ones((X.shape[0], 1)), q])
         return q
 
-    def _training_coordinates(self, spec):
-        """t_j = (1/Σw, P_j) for every training row."""
-        if self.fit_intercept:
-            return np.hstack([np.full((spec.P.shape[0], 1), 1.0 / spec.w_sum), spec.P])
-        return spec.P
+    def _dfbeta_basis(self, spec):
+        return spec.basis(), self._x_mean

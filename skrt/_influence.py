@@ -1,0 +1,219 @@
+"""Exact leave-one-out changes of a fitted ridge or kernel ridge model.
+
+Array-in/array-out closed forms on one :class:`~skrt._linalg.Spectral`
+decomposition: the sample information of the SUI paper (MATH.md section 7)
+and the classical influence diagnostics (leverage, studentized residuals,
+Cook's distance, DFFITS, DFBETA(S)). No refits and no loop over samples:
+every quantity is a product with ``P`` (n x rank) or a Gram of it.
+
+Notation (MATH.md sections 1-2): ``M = X̃ᵀWX̃ + sP`` in augmented
+coordinates, ``g_i = x̃_iᵀM⁻¹x̃_i`` (unit leverage), ``h_i = w_i g_i``,
+residual ``r_i = f(x_i) - y_i``. Leaving out one observation of sample i
+removes ``m_i = min(w_i, 1)`` of its weight (the package's frequency-weight
+convention); by Sherman-Morrison the parameters then change by
+
+.. math::
+
+    \\tilde\\theta^* - \\tilde\\theta^*_{(-i)} = -M^{-1}\\tilde x_i\\, e_i,
+    \\qquad e_i = \\frac{m_i r_i}{1 - m_i g_i},
+
+exactly, for any ``s``. Everything below is a function of ``e``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._linalg import Spectral, _removed_fraction
+
+_SINGULAR = 1e-14  # 1 - m g below this: the sample pins the fit (no finite LOO)
+
+
+def leave_one_out_change(spec: Spectral, s: float):
+    """``e_i = m_i r_i / (1 - m_i g_i)`` per sample and target.
+
+    Returns ``e`` of shape (n_samples, n_targets), the residuals ``r = f - y``
+    and ``1 - m g`` (n_samples,). Samples whose removal leaves the fit
+    undetermined (``1 - m g`` at round-off) get ``e = inf``.
+    """
+    resid = spec.residual(s)
+    denom = spec.loo_denominator(s)
+    m = _removed_fraction(spec.w)
+    ok = denom > _SINGULAR
+    safe = np.where(ok, denom, 1.0)
+    e = np.where(ok[:, None], (m / safe)[:, None] * resid, np.inf)
+    return e, resid, denom
+
+
+def training_coordinates(spec: Spectral):
+    """``t_j`` with ``x̃ᵀ M⁻¹ x̃_j = t_jᵀ q(x)``: ``(1/Σw, P_j)`` or ``P_j``."""
+    if spec.fit_intercept:
+        return np.hstack([np.full((spec.P.shape[0], 1), 1.0 / spec.w_sum), spec.P])
+    return spec.P
+
+
+def training_influence_coordinates(spec: Spectral, s: float):
+    """``q(x_j)`` of the training rows: ``(1, P_j/(λ+s))`` or ``P_j/(λ+s)``."""
+    q = spec.P / (spec.lam + s)
+    if spec.fit_intercept:
+        return np.hstack([np.ones((q.shape[0], 1)), q])
+    return q
+
+
+def _check_noise_variance(noise_variance, n_targets):
+    sigma2 = np.broadcast_to(np.asarray(noise_variance, dtype=float), (n_targets,))
+    if not np.all(np.isfinite(sigma2)) or np.any(sigma2 <= 0):
+        raise ValueError(
+            "noise_variance must be positive and finite; got "
+            f"{np.asarray(noise_variance)!r} (a model that fits its training "
+            "targets exactly has noise_variance_ 0: pass noise_variance=1.0 "
+            "for the unscaled scores)."
+        )
+    return sigma2
+
+
+def weight_information(spec: Spectral, s: float, noise_variance):
+    """SI of every sample (SUI eq. 5 with the posterior smoothing ``σ²A⁻¹``).
+
+    .. math::
+
+        SI_i = \\tfrac{1}{2\\sigma^2} \\Delta\\theta_i^\\top A\\, \\Delta\\theta_i
+             = \\frac{e_i^2\\,(x_i-\\bar x)^\\top A^{-1}(x_i-\\bar x)}{2\\sigma^2}
+
+    with ``Δθ_i = -A⁻¹(x_i - x̄) e_i`` the change of the penalised weights:
+    the KL divergence between the Gaussian posteriors ``N(θ*, σ²A⁻¹)`` with
+    and without the sample (equal covariances). Summed over targets.
+    """
+    e, _, _ = leave_one_out_change(spec, s)
+    sigma2 = _check_noise_variance(noise_variance, e.shape[1])
+    quad = spec.P2 @ (1.0 / (spec.lam + s))
+    with np.errstate(invalid="ignore"):
+        return ((e**2 / (2.0 * sigma2)) * quad[:, None]).sum(axis=1)
+
+
+def functional_information(spec: Spectral, s: float, noise_variance, Q_val):
+    """F-SI of every sample (SUI eq. 16) over validation coordinates ``Q_val``.
+
+    .. math::
+
+        F\\text{-}SI_i = \\frac{1}{2\\sigma^2 n_{val}} \\sum_v
+            \\big(f(x_v) - f_{(-i)}(x_v)\\big)^2
+          = \\frac{e_i^2}{2\\sigma^2 n_{val}}\\; t_i^\\top (Q^\\top Q)\\, t_i
+
+    since ``f(x_v) - f_(-i)(x_v) = -x̃_vᵀM⁻¹x̃_i e_i = -(q_vᵀ t_i) e_i``: one
+    (rank x rank) Gram of the validation coordinates, never the
+    n_val x n matrix. Summed over targets.
+    """
+    e, _, _ = leave_one_out_change(spec, s)
+    sigma2 = _check_noise_variance(noise_variance, e.shape[1])
+    T = training_coordinates(spec)
+    quad = np.einsum("ij,jk,ik->i", T, Q_val.T @ Q_val, T) / Q_val.shape[0]
+    with np.errstate(invalid="ignore"):
+        return ((e**2 / (2.0 * sigma2)) * quad[:, None]).sum(axis=1)
+
+
+def influence_diagnostics(spec: Spectral, s: float, dfbeta_basis=None):
+    """Leverage, studentized residuals, Cook's distance, DFFITS, DFBETA(S).
+
+    One target. ``dfbeta_basis`` is ``(V, x_mean)`` for a linear model (the
+    eigenbasis of the centred design and the weighted means), or None to
+    skip DFBETA(S) (kernel models have no finite weight vector).
+
+    Definitions, each reducing to statsmodels' ``OLSInfluence`` at ``s = 0``
+    with unit weights (``k`` = number of parameters, here the effective
+    ``df = [intercept] + Σ λ/(λ+s)``; ``σ²`` = weighted RSS / (Σw - df)):
+
+    - residuals ``y - f`` and ``h_i = w_i g_i``;
+    - internal studentized ``√m (y - f) / (σ √(1 - m g))``;
+    - ``σ²_(i)``: the refit's weighted RSS over ``Σw - df - m``, exactly
+      ``RSS + s‖θ‖² - m r²/(1 - m g) - s‖θ_(-i)‖²`` (the penalised minimum
+      drops by ``m r²/(1 - m g)``); external studentized uses it for σ²;
+    - Cook's ``Σ_j w_j (f(x_j) - f_(-i)(x_j))² / (df σ²)``
+      ``= e²(g - s‖A⁻¹(x_i - x̄)‖²) / (df σ²)``;
+    - DFFITS ``external · √(m g / (1 - m g))``;
+    - DFBETA ``θ̃ - θ̃_(-i) = -M⁻¹x̃_i e_i`` (intercept first) and DFBETAS
+      ``DFBETA / (σ_(i) √diag(M⁻¹))``;
+    - self-influence ``σ_iᵀH⁻¹σ_i = 2 r² g`` (MATH.md section 2).
+    """
+    e, resid, denom = leave_one_out_change(spec, s)
+    e, resid = e[:, 0], resid[:, 0]
+    w, lam = spec.w, spec.lam
+    m = _removed_fraction(w)
+    g = spec.unit_leverage(s)
+    finite = denom > _SINGULAR
+    safe = np.where(finite, denom, 1.0)
+    e = np.where(finite, e, 0.0)  # set to inf at the end, without inf - inf
+    df = float(spec.fit_intercept) + float(np.sum(lam / (lam + s)))
+    dof = float(spec.residual_dof(s))
+    if not dof - m.max() > 1e-8 * spec.w_sum:
+        raise ValueError(
+            "influence_diagnostics needs more residual degrees of freedom than "
+            f"one left-out observation takes (Σw - df = {dof:.3g}, an "
+            f"observation weighs up to {m.max():.3g}): too few samples for "
+            "leave-one-out variance estimates; add samples or raise alpha."
+        )
+    rss = float(w @ resid**2)
+    if not rss > 0.0:
+        raise ValueError(
+            "The model fits its training targets exactly (residual sum of "
+            "squares 0): studentized residuals and Cook's distance are undefined."
+        )
+    sigma2 = rss / dof
+    # ‖θ‖², θᵀA⁻¹(x_i - x̄) and ‖A⁻¹(x_i - x̄)‖² in the eigenbasis
+    theta_c = spec.c[:, 0] / (lam + s)  # θ* in the basis V
+    cross = spec.P @ (theta_c / (lam + s))
+    sq_inverse = spec.P2 @ (1.0 / (lam + s) ** 2)
+    theta_sq = float(theta_c @ theta_c)
+    # θ_(-i) = θ + A⁻¹(x_i - x̄) e_i; the penalised RSS drops by m r²/(1 - m g)
+    theta_loo_sq = theta_sq + 2.0 * e * cross + e**2 * sq_inverse
+    rss_loo = rss + s * theta_sq - m * resid**2 / safe - s * theta_loo_sq
+    sigma2_loo = np.maximum(rss_loo, 0.0) / (dof - m)
+    y_minus_f = -resid
+    scale = np.sqrt(m / safe)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        external = y_minus_f * scale / np.sqrt(sigma2_loo)
+    out = {
+        "studentized_residuals_internal": y_minus_f * scale / np.sqrt(sigma2),
+        "studentized_residuals_external": external,
+        "cooks_distance": e**2 * (g - s * sq_inverse) / (df * sigma2),
+        "dffits": external * np.sqrt(m * g / safe),
+        "loo_noise_variance": sigma2_loo,
+    }
+    if dfbeta_basis is not None:
+        V, x_mean = dfbeta_basis
+        d_theta = -((spec.P / (lam + s)) * e[:, None]) @ V.T
+        diag = _inverse_diagonal(V, lam, s)
+        if spec.fit_intercept:
+            # M⁻¹x̃_i = (1/Σw - x̄ᵀA⁻¹(x_i - x̄), A⁻¹(x_i - x̄))
+            d_b = -e / spec.w_sum - d_theta @ x_mean
+            d_theta = np.hstack([d_b[:, None], d_theta])
+            diag_b = 1.0 / spec.w_sum + _inverse_quadratic(V, lam, s, x_mean)
+            diag = np.concatenate([[diag_b], diag])
+        out["dfbeta"] = d_theta
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["dfbetas"] = d_theta / np.sqrt(sigma2_loo)[:, None] / np.sqrt(diag)
+    for key, value in out.items():
+        mask = finite if value.ndim == 1 else finite[:, None]
+        out[key] = np.where(mask, value, np.inf)
+    out["residuals"] = y_minus_f
+    out["leverage"] = w * g
+    out["self_influence"] = 2.0 * resid**2 * g
+    return out
+
+
+def _inverse_diagonal(V, lam, s):
+    """diag(A⁻¹): ``Σ_k V_jk²/(λ_k+s)`` plus ``(1 - Σ_k V_jk²)/s`` off span(V)."""
+    v_sq = V**2
+    diag = v_sq @ (1.0 / (lam + s))
+    if V.shape[1] < V.shape[0]:
+        diag += np.maximum(1.0 - v_sq.sum(axis=1), 0.0) / s
+    return diag
+
+
+def _inverse_quadratic(V, lam, s, x):
+    """xᵀA⁻¹x, with ``A⁻¹ = 1/s`` off span(V)."""
+    proj = V.T @ x
+    value = float(proj**2 @ (1.0 / (lam + s)))
+    if V.shape[1] < V.shape[0]:
+        value += max(float(x @ x - proj @ proj), 0.0) / s
+    return value
