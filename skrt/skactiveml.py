@@ -52,7 +52,7 @@ class RegularityQuery(SingleAnnotatorPoolQueryStrategy):
     >>> X = rng.randn(40, 3)
     >>> y = np.full(40, MISSING_LABEL)
     >>> y[:10] = X[:10] @ [1.0, 2.0, 3.0]
-    >>> reg = SklearnRegressor(RegularityRidge(alpha="loo"))
+    >>> reg = SklearnRegressor(RegularityRidge(alpha=1.0))
     >>> idx = RegularityQuery(random_state=0).query(X, y, reg, batch_size=3)
     >>> idx.shape, bool(np.all(idx >= 10))
     ((3,), True)
