@@ -107,7 +107,7 @@ def functional_information(spec: Spectral, s: float, noise_variance, Q_val):
     e, _, _ = leave_one_out_change(spec, s)
     sigma2 = _check_noise_variance(noise_variance, e.shape[1])
     T = training_coordinates(spec)
-    quad = np.einsum("ij,jk,ik->i", T, Q_val.T @ Q_val, T) / Q_val.shape[0]
+    quad = np.einsum("ij,ij->i", T @ (Q_val.T @ Q_val), T) / Q_val.shape[0]
     with np.errstate(invalid="ignore"):
         return ((e**2 / (2.0 * sigma2)) * quad[:, None]).sum(axis=1)
 
@@ -191,10 +191,12 @@ def influence_diagnostics(spec: Spectral, s: float, dfbeta_basis=None):
             diag = np.concatenate([[diag_b], diag])
         out["dfbeta"] = d_theta
         with np.errstate(divide="ignore", invalid="ignore"):
-            out["dfbetas"] = d_theta / np.sqrt(sigma2_loo)[:, None] / np.sqrt(diag)
-    for key, value in out.items():
-        mask = finite if value.ndim == 1 else finite[:, None]
-        out[key] = np.where(mask, value, np.inf)
+            out["dfbetas"] = (d_theta / np.sqrt(diag)) * (1.0 / np.sqrt(sigma2_loo))[
+                :, None
+            ]
+    if not finite.all():
+        for value in out.values():
+            value[~finite] = np.inf
     out["residuals"] = y_minus_f
     out["leverage"] = w * g
     out["self_influence"] = 2.0 * resid**2 * g
