@@ -1,0 +1,17 @@
+"""Every script in examples/ runs to the end (in a scratch directory)."""
+
+import pathlib
+import runpy
+
+import pytest
+
+EXAMPLES = sorted((pathlib.Path(__file__).parents[1] / "examples").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_runs(path, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    runpy.run_path(str(path), run_name="__main__")
+    assert capsys.readouterr().out.strip()  # each example reports something
+    if pytest.importorskip("matplotlib", reason="plots need matplotlib"):
+        assert list(tmp_path.glob("*.png")), "the example saved no plot"
