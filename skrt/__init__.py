@@ -5,8 +5,16 @@ scikit-learn regressors.
 """
 
 from ._kernel import RegularityKernelRidge
-from ._ridge import RegularityRidge
+from ._ridge import RegularityRidge, prior_from
 from ._sgdf import SGDFRegressor
+from ._users import MultiUserRegularity
 
-__all__ = ["RegularityKernelRidge", "RegularityRidge", "SGDFRegressor", "__version__"]
+__all__ = [
+    "MultiUserRegularity",
+    "RegularityKernelRidge",
+    "RegularityRidge",
+    "SGDFRegressor",
+    "__version__",
+    "prior_from",
+]
 __version__ = "0.1.0"

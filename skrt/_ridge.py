@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin
@@ -35,6 +37,105 @@ _AUTO_CG_MIN_SIDE = 2000
 _MAX_DECOMPOSITION_SIDE = 20000
 _N_PROBES = 16
 _N_LANCZOS = 60
+
+
+_PRIOR_KEYS = (
+    "coef",
+    "coef_tangent",
+    "intercept",
+    "intercept_tangent",
+    "noise_variance",
+)
+
+
+def _check_prior(prior, n_features, y):
+    """The prior's arrays as (p, k) / (k,) float arrays, checked."""
+    k = 1 if y.ndim == 1 else y.shape[1]
+
+    def weights(key):
+        value = prior.get(key)
+        if value is None:
+            return np.zeros((n_features, k))
+        a = np.asarray(value, dtype=float)
+        # coef_ convention: (n_features,) or (n_targets, n_features)
+        if a.shape not in ((n_features,), (k, n_features)) or (a.ndim == 1 and k != 1):
+            raise ValueError(
+                f"prior[{key!r}] must have shape ({n_features},) or "
+                f"({k}, {n_features}) like coef_; got {a.shape}."
+            )
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"prior[{key!r}] contains NaN or infinity.")
+        return a.reshape(-1, n_features).T.copy()
+
+    def per_target(key, default):
+        value = prior.get(key)
+        a = np.full(k, default) if value is None else np.asarray(value, float)
+        if a.ndim > 1 or a.size not in (1, k) or not np.all(np.isfinite(a)):
+            raise ValueError(
+                f"prior[{key!r}] must be a finite float or {k} of them; got {value!r}."
+            )
+        return np.broadcast_to(a.ravel(), (k,)).copy()
+
+    out = {
+        "coef": weights("coef"),
+        "coef_tangent": weights("coef_tangent"),
+        "intercept": per_target("intercept", 0.0),
+        "intercept_tangent": per_target("intercept_tangent", 0.0),
+        "noise_variance": per_target("noise_variance", 1.0),
+    }
+    if np.any(out["noise_variance"] < 0):
+        raise ValueError("prior['noise_variance'] must be non-negative.")
+    return out
+
+
+def prior_from(model):
+    """The ``prior`` of a user model, taken from a fitted shared model.
+
+    Parameters
+    ----------
+    model : fitted RegularityRidge or SGDFRegressor
+        Anything with ``coef_``, ``coef_tangent_``, ``intercept_``,
+        ``intercept_tangent_`` and ``noise_variance_``.
+
+    Returns
+    -------
+    prior : dict
+        Copies of those five, under the keys ``RegularityRidge(prior=...)``
+        reads. Use the shared model's ``alpha_`` as the user's alpha for the
+        two-level model of ``MATH.md`` section 6.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrt import RegularityRidge, prior_from
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.randn(100, 3)
+    >>> shared = RegularityRidge(alpha=5.0).fit(X, X @ [1.0, 2.0, 3.0])
+    >>> user = RegularityRidge(alpha=5.0, prior=prior_from(shared))
+    >>> user = user.fit(np.empty((0, 3)), np.empty(0))  # no data yet
+    >>> bool(np.allclose(user.coef_tangent_, shared.coef_tangent_))
+    True
+    """
+    check_is_fitted(model)
+    missing = [
+        name
+        for name in ("coef_", "coef_tangent_", "intercept_", "noise_variance_")
+        if not hasattr(model, name)
+    ]
+    if missing:
+        raise TypeError(
+            f"{type(model).__name__} has no {', '.join(missing)}: the prior "
+            "comes from a fitted RegularityRidge or SGDFRegressor."
+        )
+    return {
+        "coef": np.array(model.coef_, dtype=float),
+        "coef_tangent": np.array(model.coef_tangent_, dtype=float),
+        "intercept": np.array(model.intercept_, dtype=float),
+        "intercept_tangent": np.array(
+            getattr(model, "intercept_tangent_", 0.0), dtype=float
+        ),
+        "noise_variance": np.array(model.noise_variance_, dtype=float),
+    }
 
 
 class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
@@ -78,6 +179,19 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the Rademacher probes of the stochastic trace estimate
         (``solver="cg"`` only).
+    prior : dict or None, default=None
+        A shared model to be pulled toward instead of zero (``MATH.md``
+        section 6): the penalty becomes ``alpha ‖θ - θ₀(alpha)‖²``, where
+        the shared weights move with alpha along their own tangent. Keys:
+        ``"coef"`` (θ₀, required, shaped like ``coef_``), ``"coef_tangent"``
+        (θ̇₀, default 0), ``"intercept"``, ``"intercept_tangent"`` (used
+        only without training data, default 0) and ``"noise_variance"``
+        (likewise, default 1). :func:`skrt.prior_from` builds it from a
+        fitted shared model. Then ``θ* = A⁻¹(Xcᵀ W yc + alpha θ₀)`` and
+        ``θ̇ = -A⁻¹(θ* - θ₀ - alpha θ̇₀)``; leverages, exact leave-one-out and
+        ``alpha="loo"`` hold θ₀ fixed (the search picks how strongly this
+        user is pulled toward the shared model). Fitted on zero samples the
+        model *is* the prior: ``coef_ = θ₀``, ``coef_tangent_ = θ̇₀``.
 
     Attributes
     ----------
@@ -164,6 +278,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         tol=1e-6,
         max_iter=None,
         random_state=None,
+        prior=None,
     ):
         self.alpha = alpha
         self.alpha_bounds = alpha_bounds
@@ -172,6 +287,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self.tol = tol
         self.max_iter = max_iter
         self.random_state = random_state
+        self.prior = prior
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -187,6 +303,18 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         check_choice(self.solver, "solver", _SOLVERS)
         check_positive(self.tol, "tol")
         check_positive(self.max_iter, "max_iter", kind=int, allow_none=True)
+        if self.prior is not None:
+            if not isinstance(self.prior, Mapping) or "coef" not in self.prior:
+                raise TypeError(
+                    "prior must be None or a dict with at least the key 'coef' "
+                    f"(see skrt.prior_from); got {type(self.prior).__name__}."
+                )
+            unknown = set(self.prior) - set(_PRIOR_KEYS)
+            if unknown:
+                raise ValueError(
+                    f"prior has unknown keys {sorted(unknown)}; "
+                    f"allowed: {list(_PRIOR_KEYS)}."
+                )
 
     def _resolve_solver(self, X):
         side = min(X.shape)
@@ -231,6 +359,17 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             The fitted estimator.
         """
         self._check_params()
+        if self.prior is not None and np.shape(y)[:1] == (0,):
+            # no data of its own: the model is its prior
+            X = validate_data(
+                self, X, accept_sparse=("csr", "csc", "coo"), ensure_min_samples=0
+            )
+            y = np.asarray(y, dtype=np.float64)
+            if X.shape[0] != 0 or y.ndim not in (1, 2):
+                raise ValueError(
+                    f"X has {X.shape[0]} rows but y is empty with shape {y.shape}."
+                )
+            return self._fit_prior_only(_check_prior(self.prior, X.shape[1], y), y)
         X, y = validate_data(
             self,
             X,
@@ -241,6 +380,9 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             y_numeric=True,
         )
         n_samples = X.shape[0]
+        prior = None
+        if self.prior is not None:
+            prior = _check_prior(self.prior, X.shape[1], y)
         if self.alpha == "loo" and n_samples < 3:
             raise ValueError(
                 "alpha='loo' needs at least 3 samples to choose alpha by "
@@ -252,6 +394,9 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self.solver_ = self._resolve_solver(X)
         if sp.issparse(X):
             X = X.tocsr()
+        if prior is not None:
+            # θ = θ₀ + δ: plain ridge for δ on the targets y - Xθ₀
+            Y = Y - np.asarray(X @ prior["coef"])
         x_mean, y_mean, w_sum = weighted_center(X, Y, w, self.fit_intercept)
         if self.solver_ == "cg":
             result = self._fit_krylov(X, Y, w, x_mean, y_mean, w_sum)
@@ -261,15 +406,50 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self.alpha_ = float(s)
         self._x_mean = x_mean
         self._w_sum = w_sum
+        self._intercept = y_mean - x_mean @ coef
+        if prior is not None:
+            # θ̇ = δ̇ + s A⁻¹θ̇₀ (= -A⁻¹(θ* - θ₀ - s θ̇₀), MATH.md section 6)
+            coef = coef + prior["coef"]
+            coef_tangent = coef_tangent + s * self._penalised_inverse(
+                prior["coef_tangent"]
+            )
         self._coef = coef
         self._coef_tangent = coef_tangent
-        self._intercept = y_mean - x_mean @ coef
         self._intercept_tangent = -x_mean @ coef_tangent
-        self.coef_ = self._unravel(coef.T)
-        self.coef_tangent_ = self._unravel(coef_tangent.T)
+        self._set_public_weights()
+        return self
+
+    def _fit_prior_only(self, prior, y):
+        """No training data: the model is its prior (θ₀, θ̇₀, b₀, ḃ₀)."""
+        if isinstance(self.alpha, str):
+            raise ValueError(
+                f"alpha={self.alpha!r} needs training data to choose alpha; "
+                "fitted on zero samples, give a float alpha (the shared model's)."
+            )
+        k = prior["coef"].shape[1]
+        self._y_ndim = y.ndim
+        self.solver_ = "prior"
+        self.alpha_ = float(self.alpha)
+        self.n_iter_ = np.zeros(k, dtype=int)
+        self._spectral = self._design = self._max_iter = None
+        self._x_mean = np.zeros(prior["coef"].shape[0])
+        self._w_sum = 0.0
+        self._coef = prior["coef"]
+        self._coef_tangent = prior["coef_tangent"]
+        self._intercept = prior["intercept"]
+        self._intercept_tangent = prior["intercept_tangent"]
+        self._sti_coef = np.zeros_like(prior["coef"])  # no training set: σ_T = 0
+        self._sti_intercept = np.zeros(k)
+        self.noise_variance_ = self._unravel(prior["noise_variance"])
+        self._noise_variance = prior["noise_variance"]
+        self._set_public_weights()
+        return self
+
+    def _set_public_weights(self):
+        self.coef_ = self._unravel(self._coef.T)
+        self.coef_tangent_ = self._unravel(self._coef_tangent.T)
         self.intercept_ = self._unravel(self._intercept)
         self.intercept_tangent_ = self._unravel(self._intercept_tangent)
-        return self
 
     def _fit_spectral(self, X, Y, w, x_mean, y_mean, w_sum):
         spec = decompose(
@@ -395,26 +575,51 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         ``M⁻¹ y = (a₀ - x̄ᵀa₁, a₁)`` with ``a₁ = A⁻¹(y₁ - x̄ y₀)``,
         ``a₀ = y₀/Σw``.
         """
+        if self.solver_ == "prior":
+            raise ValueError(
+                "Greedy batches condition on the training data, and this model "
+                "was fitted on none (it is its prior); use batch='topk'."
+            )
         if self.fit_intercept:
             y0, z = y[0], y[1:] - self._x_mean * y[0]
         else:
             z = y
-        if self._spectral is not None:
-            spec = self._spectral
-            V = spec.basis()
-            proj = V.T @ z
-            a1 = V @ (proj / (spec.lam + self.alpha_)) + (z - V @ proj) / self.alpha_
-        else:
-            a1, _ = solve_cg(
-                self._design.normal_operator(self.alpha_),
-                z,
-                tol=self.tol,
-                max_iter=self._max_iter,
-                what="greedy batch update",
-            )
+        a1 = self._penalised_inverse(z, what="greedy batch update")
         if not self.fit_intercept:
             return a1
         return np.concatenate([[y0 / self._w_sum - self._x_mean @ a1], a1])
+
+    def _penalised_inverse(self, Z, what="prior tangent"):
+        """A⁻¹ Z, ``A = Xcᵀ W Xc + alpha I``, for Z of shape (p,) or (p, k).
+
+        On the decomposition ``A⁻¹ = V (λ+s)⁻¹ Vᵀ + (I - V Vᵀ)/s``; on the
+        Krylov path one conjugate-gradient solve per column.
+        """
+        s = self.alpha_
+        if self._spectral is not None:
+            spec = self._spectral
+            V = spec.basis()
+            proj = V.T @ Z
+            scale = 1.0 / (spec.lam + s)
+            inside = V @ (proj * (scale if Z.ndim == 1 else scale[:, None]))
+            return inside + (Z - V @ proj) / s
+        A = self._design.normal_operator(s)
+        cols = Z.reshape(Z.shape[0], -1)
+        out = np.column_stack(
+            [
+                solve_cg(A, c, tol=self.tol, max_iter=self._max_iter, what=what)[0]
+                for c in cols.T
+            ]
+        )
+        return out.reshape(Z.shape)
+
+    def _no_decomposition_advice(self):
+        if self.solver_ == "prior":
+            return (
+                "needs training data, and this model was fitted on none (it is "
+                "its prior); fit it on at least one sample."
+            )
+        return super()._no_decomposition_advice()
 
     def _influence_coordinates(self, X, spec):
         """q(x) with x̃ᵀ M⁻¹ x̃_j = t_jᵀ q(x) for training rows x_j."""

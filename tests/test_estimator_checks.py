@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skrt import RegularityRidge
+from skrt import MultiUserRegularity, RegularityRidge
 
 
 @parametrize_with_checks(
@@ -11,6 +11,8 @@ from skrt import RegularityRidge
         RegularityRidge(alpha="loo"),
         RegularityRidge(alpha="gcv", solver="svd"),
         RegularityRidge(alpha="gcv", solver="cg", tol=1e-10, random_state=0),
+        MultiUserRegularity(),
+        MultiUserRegularity(alpha=1.0, user_alpha="loo"),
     ]
 )
 def test_sklearn_compatible_estimator(estimator, check):
