@@ -5,6 +5,7 @@ scikit-learn regressors.
 """
 
 from ._kernel import RegularityKernelRidge
+from ._lasso import RegularityLasso
 from ._ridge import RegularityRidge, prior_from
 from ._sgdf import SGDFRegressor
 from ._users import MultiUserRegularity
@@ -12,6 +13,7 @@ from ._users import MultiUserRegularity
 __all__ = [
     "MultiUserRegularity",
     "RegularityKernelRidge",
+    "RegularityLasso",
     "RegularityRidge",
     "SGDFRegressor",
     "__version__",

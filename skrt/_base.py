@@ -478,3 +478,25 @@ def _is_constant(Yc, Y):
     """Whether every centred target is zero up to round-off."""
     scale = np.abs(Y).max(initial=0.0)
     return bool(np.all(np.abs(Yc) <= 1e-12 * max(scale, 1e-300)))
+
+
+class WeightsOnlyMixin:
+    """Hooks of RegularityMixin for models that keep θ and θ̇ but no
+    decomposition (SGDFRegressor, RegularityLasso): predictions and tangents
+    from ``coef_``/``coef_tangent_``; the heuristics that need ``M⁻¹`` (STI,
+    SSI, variance, greedy batches) raise the model's advice."""
+
+    def _predict_raw(self, X):
+        return (np.asarray(X @ self.coef_) + self.intercept_)[:, None]
+
+    def _tangent(self, X):
+        return (np.asarray(X @ self.coef_tangent_) + self.intercept_tangent_)[:, None]
+
+    def _variance(self, X):
+        self._require_spectral("The predictive variance")
+
+    def _sti_response(self, X):
+        self._require_spectral("heuristic='sti'")
+
+    def _pool_cross(self, X, i, cache=None):
+        self._require_spectral("A greedy batch")

@@ -13,7 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import RegularityMixin
+from ._base import RegularityMixin, WeightsOnlyMixin
 from ._krylov import CenteredDesign, solve_cg
 from ._validation import (
     check_bool,
@@ -188,7 +188,7 @@ def _loss_terms(loss, epsilon, r):
     return value, grad, np.where(inside, 2.0, 0.0)
 
 
-class SGDFRegressor(RegularityMixin, RegressorMixin, BaseEstimator):
+class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstimator):
     """Linear regression by SGD that carries its regularity tangent.
 
     Minimises ``Σ_i w_i L(x_iᵀθ + b - y_i) + alpha ‖θ‖²`` — the same
@@ -806,12 +806,6 @@ class SGDFRegressor(RegularityMixin, RegressorMixin, BaseEstimator):
         return self._unravel_rows(self._predict_raw(self._validate_X(X)))
 
     # ----------------------------------------- hooks of RegularityMixin
-    def _predict_raw(self, X):
-        return (np.asarray(X @ self.coef_) + self.intercept_)[:, None]
-
-    def _tangent(self, X):
-        return (np.asarray(X @ self.coef_tangent_) + self.intercept_tangent_)[:, None]
-
     def _loss_gradient(self, r):
         return _loss_terms(self.loss, self.epsilon, r)[1]
 
@@ -820,12 +814,3 @@ class SGDFRegressor(RegularityMixin, RegressorMixin, BaseEstimator):
             "needs (X̃ᵀWX̃ + sP)⁻¹, which SGDFRegressor does not keep; use "
             "heuristic='sld' (and batch='topk' for batches) or RegularityRidge."
         )
-
-    def _variance(self, X):
-        self._require_spectral("The predictive variance")
-
-    def _sti_response(self, X):
-        self._require_spectral("heuristic='sti'")
-
-    def _pool_cross(self, X, i, cache=None):
-        self._require_spectral("A greedy batch")

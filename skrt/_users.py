@@ -9,8 +9,14 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._lasso import RegularityLasso
 from ._ridge import RegularityRidge, prior_from
-from ._validation import check_bool, check_regularity, check_sample_weight
+from ._validation import (
+    check_bool,
+    check_choice,
+    check_regularity,
+    check_sample_weight,
+)
 from .query import regularity_sampling
 
 
@@ -39,13 +45,20 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
         inherited from the shared model only without data).
     alpha_bounds : (float, float) or None, default=None
         Search range for the ``"loo"``/``"gcv"`` choices.
+    penalty : {"l2", "l1"}, default="l2"
+        The users' pull toward the shared model: ``s ‖θ - θ₀‖²``
+        (:class:`RegularityRidge`, exact LOO) or ``s ‖θ - θ₀‖₁``
+        (:class:`RegularityLasso`, paper eq. 97: each user differs from the
+        shared model in few weights; its tangent lives on the active set;
+        ``user_alpha="loo"`` is not available).
 
     Attributes
     ----------
     shared_ : RegularityRidge
         Fitted on all rows.
     users_ : dict
-        ``{user: RegularityRidge}`` for every user seen in ``fit``.
+        ``{user: RegularityRidge or RegularityLasso}`` for every user seen
+        in ``fit``.
     alpha_ : float
         The shared model's regularity.
     n_features_in_ : int
@@ -68,12 +81,19 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
     """
 
     def __init__(
-        self, alpha="loo", *, user_alpha="shared", fit_intercept=True, alpha_bounds=None
+        self,
+        alpha="loo",
+        *,
+        user_alpha="shared",
+        fit_intercept=True,
+        alpha_bounds=None,
+        penalty="l2",
     ):
         self.alpha = alpha
         self.user_alpha = user_alpha
         self.fit_intercept = fit_intercept
         self.alpha_bounds = alpha_bounds
+        self.penalty = penalty
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -83,6 +103,12 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
     def _check_params(self):
         check_regularity(self.alpha)
         check_bool(self.fit_intercept, "fit_intercept")
+        check_choice(self.penalty, "penalty", ("l2", "l1"))
+        if self.penalty == "l1" and self.user_alpha == "loo":
+            raise ValueError(
+                "user_alpha='loo' needs exact leave-one-out, which penalty='l1' "
+                "does not have; use 'shared' or a float."
+            )
         if isinstance(self.user_alpha, str):
             if self.user_alpha not in ("shared", "loo"):
                 raise ValueError(
@@ -152,6 +178,10 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
             alpha = self.alpha_
         else:
             alpha = self.user_alpha
+        if self.penalty == "l1":
+            return RegularityLasso(
+                alpha=alpha, fit_intercept=self.fit_intercept, prior=self._prior
+            )
         return RegularityRidge(
             alpha=alpha,
             fit_intercept=self.fit_intercept,
@@ -169,7 +199,7 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        model : RegularityRidge
+        model : RegularityRidge or RegularityLasso
             Fitted; for a user without rows it is the prior itself (same
             predictions and tangent as ``shared_``; greedy batches need
             ``batch="topk"`` until it has data).
@@ -253,7 +283,8 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
         X_pool : {array-like, sparse matrix} of shape (n_pool, n_features)
         user : hashable
             Any user, also one with no labels yet (then the scores are the
-            inherited ones, and a batch is the top ``n_instances``).
+            inherited ones, and a batch is the top ``n_instances``, as always
+            with ``penalty="l1"``).
         n_instances : int, default=1
         heuristic : str, default="sld"
         batch : {"greedy", "topk"}, default="greedy"
@@ -267,7 +298,7 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
         """
         model = self.user_model(user)
         X_pool = validate_data(self, X_pool, accept_sparse="csr", reset=False)
-        if model.solver_ == "prior":
+        if getattr(model, "solver_", None) == "prior" or self.penalty == "l1":
             batch = "topk"
         return regularity_sampling(
             model,

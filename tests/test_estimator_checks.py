@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skrt import MultiUserRegularity, RegularityRidge
+from skrt import MultiUserRegularity, RegularityLasso, RegularityRidge
 
 
 @parametrize_with_checks(
@@ -13,6 +13,8 @@ from skrt import MultiUserRegularity, RegularityRidge
         RegularityRidge(alpha="gcv", solver="cg", tol=1e-10, random_state=0),
         MultiUserRegularity(),
         MultiUserRegularity(alpha=1.0, user_alpha="loo"),
+        MultiUserRegularity(alpha=1.0, penalty="l1"),
+        RegularityLasso(),
     ]
 )
 def test_sklearn_compatible_estimator(estimator, check):

@@ -1,0 +1,133 @@
+"""RegularityLasso: the L1 pull toward a shared model (paper eq. 97) and its
+active-set tangent, against scikit-learn's Lasso and finite differences of
+the whole two-level fit."""
+
+import numpy as np
+import pytest
+from _oracles import relative_error
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Lasso
+
+from skrt import MultiUserRegularity, RegularityLasso, RegularityRidge, prior_from
+
+
+@st.composite
+def sparse_deviation_data(draw):
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.RandomState(seed)
+    n = draw(st.integers(15, 60))
+    p = draw(st.integers(1, 8))
+    X = rng.randn(n, p) * rng.uniform(0.5, 3.0, p) + rng.randn(p)
+    theta0 = rng.randn(p)
+    deviation = np.where(rng.rand(p) < 0.4, 2.0 * rng.randn(p), 0.0)
+    y = X @ (theta0 + deviation) + rng.randn() + 0.3 * rng.randn(n)
+    w = rng.uniform(0.3, 2.0, n) if draw(st.booleans()) else None
+    prior = {"coef": theta0, "coef_tangent": rng.randn(p)}
+    return X, y, w, prior
+
+
+@given(sparse_deviation_data(), st.floats(0.5, 50.0), st.booleans())
+def test_weights_equal_sklearn_lasso_on_the_deviation(data, alpha, fit_intercept):
+    X, y, w, prior = data
+    w_ = np.ones(len(y)) if w is None else w
+    model = RegularityLasso(
+        alpha=alpha, prior=prior, fit_intercept=fit_intercept, tol=1e-10,
+        max_iter=200000,
+    ).fit(X, y, sample_weight=w)  # fmt: skip
+    # Σ w r² + s‖δ‖₁ is sklearn's (1/(2Σw)) Σ w r² + (s/(2Σw)) ‖δ‖₁
+    ref = Lasso(
+        alpha=alpha / (2 * w_.sum()), fit_intercept=fit_intercept, tol=1e-14,
+        max_iter=1000000,
+    ).fit(X, y - X @ prior["coef"], sample_weight=w)  # fmt: skip
+    scale = np.linalg.norm(ref.coef_) + np.linalg.norm(prior["coef"])
+    assert np.linalg.norm(model.coef_ - prior["coef"] - ref.coef_) <= 1e-5 * scale
+    assert np.array_equal(model.active_, np.abs(ref.coef_) > 1e-9 * scale) or (
+        np.abs(ref.coef_[model.active_ != (ref.coef_ != 0)]).max() < 1e-6 * scale
+    )
+
+
+@given(sparse_deviation_data(), st.floats(1.0, 30.0))
+def test_tangent_is_the_derivative_of_the_two_level_fit(data, alpha):
+    X, y, w, _ = data
+    users = np.arange(len(y)) % 2 == 0
+
+    def two_level(s):
+        shared = RegularityRidge(alpha=s).fit(X, y, sample_weight=w)
+        wu = None if w is None else w[users]
+        return RegularityLasso(
+            alpha=s, prior=prior_from(shared), tol=1e-12, max_iter=500000
+        ).fit(X[users], y[users], sample_weight=wu)
+
+    model = two_level(alpha)
+    h = 1e-5 * alpha
+    plus, minus = two_level(alpha + h), two_level(alpha - h)
+    # the active set must not change inside the difference (a kink otherwise)
+    assume(np.array_equal(plus.active_, model.active_))
+    assume(np.array_equal(minus.active_, model.active_))
+    fd = (plus.coef_ - minus.coef_) / (2 * h)
+    scale = np.linalg.norm(fd) + 1e-5 * np.linalg.norm(model.coef_) / alpha
+    assert np.linalg.norm(model.coef_tangent_ - fd) <= 1e-4 * scale
+    fd_b = (plus.intercept_ - minus.intercept_) / (2 * h)
+    assert abs(model.intercept_tangent_ - fd_b) <= 1e-4 * scale * (1 + np.abs(X).max())
+
+
+def test_a_user_without_data_inherits_and_few_coordinates_move(rng):
+    X = rng.randn(300, 6)
+    shared = RegularityRidge(alpha=1.0).fit(X, X @ np.ones(6) + 0.1 * rng.randn(300))
+    empty = RegularityLasso(alpha=5.0, prior=prior_from(shared)).fit(
+        np.empty((0, 6)), np.empty(0)
+    )
+    assert np.array_equal(empty.coef_tangent_, shared.coef_tangent_)
+    assert np.allclose(empty.predict(X[:5]), shared.predict(X[:5]))
+    assert not empty.active_.any()
+    y = X @ [1.0, 1.0, 4.0, 1.0, 1.0, -2.0] + 0.1 * rng.randn(300)
+    user = RegularityLasso(alpha=100.0, prior=prior_from(shared)).fit(X, y)
+    assert np.array_equal(np.flatnonzero(user.active_), [2, 5])
+    # off the active set the tangent is the shared one
+    assert np.allclose(
+        user.coef_tangent_[~user.active_], shared.coef_tangent_[~user.active_]
+    )
+    scores = user.score_samples(X[:10])
+    assert np.allclose(
+        scores, 4 * user.noise_variance_ * user.predict_tangent(X[:10]) ** 2
+    )
+    with pytest.raises(ValueError, match="heuristic='sld'"):
+        user.score_samples(X[:10], heuristic="variance")
+
+
+def test_multi_user_l1(rng):
+    X = rng.randn(200, 4)
+    groups = np.repeat([0, 1], 100)
+    y = X @ [1.0, 2.0, 0.0, 1.0] + (groups == 1) * 3.0 * X[:, 2] + 0.1 * rng.randn(200)
+    multi = MultiUserRegularity(alpha=5.0, penalty="l1").fit(X, y, groups=groups)
+    assert isinstance(multi.users_[1], RegularityLasso)
+    assert multi.users_[1].active_[2]
+    idx, _ = multi.query(X[:30], 1, n_instances=3)
+    assert len(set(idx.tolist())) == 3
+    with pytest.raises(ValueError, match="penalty='l1'"):
+        MultiUserRegularity(penalty="l1", user_alpha="loo").fit(X, y)
+    with pytest.raises(ValueError, match="penalty must be"):
+        MultiUserRegularity(penalty="l0").fit(X, y)
+
+
+def test_sparse_input_and_bad_arguments(rng):
+    import scipy.sparse as sp
+
+    X = sp.random(80, 20, density=0.3, random_state=0, format="csr")
+    y = np.asarray(X @ rng.randn(20)).ravel() + 0.1 * rng.randn(80)
+    dense = RegularityLasso(alpha=0.5, tol=1e-10).fit(X.toarray(), y)
+    sparse = RegularityLasso(alpha=0.5, tol=1e-10).fit(X, y)
+    assert relative_error(sparse.coef_, dense.coef_) < 1e-6
+    assert relative_error(sparse.coef_tangent_, dense.coef_tangent_) < 1e-5
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        RegularityLasso(alpha=0.01, tol=1e-14, max_iter=10).fit(X, y)
+    for params, error in [
+        ({"alpha": "loo"}, TypeError),
+        ({"alpha": -1.0}, ValueError),
+        ({"tol": 0.0}, ValueError),
+        ({"prior": [1.0]}, TypeError),
+    ]:
+        with pytest.raises(error):
+            RegularityLasso(**params).fit(X, y)
