@@ -102,7 +102,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     ----------
     dual_coef_ : ndarray of shape (n_samples,) or (n_samples, n_targets)
         α.
-    dual_coef_tangent_ : ndarray, same shape as dual_coef_
+    dual_coef_tangent_ : ndarray, same shape as ``dual_coef_``
         ``dα/d alpha = -(K + alpha W⁻¹)⁻¹ W⁻¹ α``.
     alpha_ : float
     gamma_ : float or None
@@ -125,7 +125,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     n_iter_ : ndarray of shape (n_targets,)
         CG iterations (1 for the eigendecomposition).
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
 
     See Also
     --------

@@ -118,7 +118,7 @@ class RegularityLasso(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEst
         ``Σ w r² / (Σw - |active| - [intercept])``.
     n_iter_ : int
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
 
     Notes
     -----

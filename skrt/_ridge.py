@@ -229,7 +229,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         and tangent solves) with ``solver="cg"``; 1 for the closed forms,
         which decompose once.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Defined when X has feature names that are all strings.
 
     See Also

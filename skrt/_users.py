@@ -62,7 +62,7 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
     alpha_ : float
         The shared model's regularity.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
 
     Examples
     --------
