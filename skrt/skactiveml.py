@@ -93,9 +93,10 @@ class RegularityQuery(SingleAnnotatorPoolQueryStrategy):
         fit_reg : bool, default=True
             Fit a clone of ``reg`` on ``(X, y)`` first.
         sample_weight : array-like of shape (n_samples,), default=None
-        candidates : array-like of shape (n_candidates,) or (n_candidates, n_features), default=None
-            As in scikit-activeml: indices into ``X`` (int) or the candidate
-            samples themselves; None means the unlabeled samples.
+        candidates : array-like, default=None
+            As in scikit-activeml: indices into ``X`` (int, shape
+            (n_candidates,)), or the candidate samples themselves (shape
+            (n_candidates, n_features)); None means the unlabeled samples.
         batch_size : int, default=1
         return_utilities : bool, default=False
 
@@ -103,9 +104,10 @@ class RegularityQuery(SingleAnnotatorPoolQueryStrategy):
         -------
         query_indices : ndarray of shape (batch_size,)
             Indices into ``X`` (or into ``candidates`` when it holds samples).
-        utilities : ndarray of shape (batch_size, n_samples) or (batch_size, n_candidates)
-            Scores before each pick; NaN for samples that were not candidates
-            or were already picked.
+        utilities : ndarray
+            Shape (batch_size, n_samples), or (batch_size, n_candidates) when
+            ``candidates`` holds samples. Scores before each pick; NaN for
+            samples that were not candidates or were already picked.
         """
         X, y, candidates, batch_size, return_utilities = self._validate_data(
             X, y, candidates, batch_size, return_utilities, reset=True
