@@ -18,6 +18,8 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 
+from .query import _split_pipeline
+
 __all__ = ["rank_by_information", "summarize"]
 
 _KINDS = ("function", "weights")
@@ -25,11 +27,7 @@ _KINDS = ("function", "weights")
 
 def _final_model(estimator):
     """(model with sample_information, transform for validation inputs)."""
-    if isinstance(estimator, Pipeline):
-        head, model = estimator[:-1], estimator[-1]
-        transform = head.transform if len(head) else None
-    else:
-        model, transform = estimator, None
+    model, transform = _split_pipeline(estimator)
     if not hasattr(model, "sample_information"):
         raise TypeError(
             "estimator must be a RegularityRidge, a RegularityKernelRidge or a "

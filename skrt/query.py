@@ -41,14 +41,18 @@ __all__ = [
 _BATCHES = ("greedy", "topk")
 
 
+def _split_pipeline(estimator):
+    """(final estimator, transform of the steps before it or None)."""
+    if isinstance(estimator, Pipeline):
+        head = estimator[:-1] if len(estimator.steps) > 1 else None
+        return estimator.steps[-1][1], (head.transform if head is not None else None)
+    return estimator, None
+
+
 def _resolve_learner(learner):
     """(model, transform) from a modAL learner, a Pipeline or an estimator."""
-    model = getattr(learner, "estimator", learner)  # modAL's ActiveLearner
-    transform = None
-    if isinstance(model, Pipeline):
-        head = model[:-1] if len(model.steps) > 1 else None
-        transform = head.transform if head is not None else None
-        model = model.steps[-1][1]
+    # modAL's ActiveLearner keeps the model in .estimator
+    model, transform = _split_pipeline(getattr(learner, "estimator", learner))
     if not hasattr(model, "_influence_terms"):
         raise TypeError(
             "learner must be a fitted RegularityRidge (or an estimator with "
