@@ -33,6 +33,17 @@ def _lipschitz(design):
     return 2.0 * max(top, 1e-300) * 1.01
 
 
+def _active_gram(X, cols, x_mean, w, w_sum):
+    """``G_SS = X_cSᵀ W X_cS`` for the active columns only (never p x |S|)."""
+    XS = X[:, cols]
+    if sp.issparse(XS):
+        # Σ w x xᵀ - Σw x̄ x̄ᵀ on the sparse columns
+        G = np.asarray((XS.T @ XS.multiply(w[:, None]).tocsr()).todense())
+        return G - w_sum * np.outer(x_mean[cols], x_mean[cols])
+    Z = (XS - x_mean[cols]) * np.sqrt(w)[:, None]
+    return Z.T @ Z
+
+
 def _solve_l1_deviation(design, r0, s, tol, max_iter):
     """δ minimising ``‖Z δ - r0‖² + s ‖δ‖₁`` by FISTA with adaptive restart.
 
@@ -231,13 +242,10 @@ class RegularityLasso(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEst
         delta_dot = np.zeros(p)
         if active.any():
             cols = np.flatnonzero(active)
-            E = np.zeros((p, cols.size))
-            E[cols, np.arange(cols.size)] = 1.0
-            Z_S = design.matmat(E)  # the active columns, weighted and centred
+            G_SS = _active_gram(X, cols, x_mean, w, w_sum)
             rhs = design.rmatmat(design.matmat(theta0_dot))[cols] + 0.5 * np.sign(
                 delta[cols]
             )
-            G_SS = Z_S.T @ Z_S
             try:
                 delta_dot[cols] = -np.linalg.solve(G_SS, rhs)
             except np.linalg.LinAlgError:
