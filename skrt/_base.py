@@ -310,8 +310,7 @@ class RegularityMixin:
         """
         check_is_fitted(self)
         spec = self._require_spectral("sample_information")
-        if kind not in ("function", "weights"):
-            raise ValueError(f"kind must be 'function' or 'weights'; got {kind!r}.")
+        _influence.check_kind(kind)
         sigma2 = self._noise_variance if noise_variance is None else noise_variance
         if kind == "weights":
             return _influence.weight_information(spec, self.alpha_, sigma2)

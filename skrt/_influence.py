@@ -60,6 +60,16 @@ def training_influence_coordinates(spec: Spectral, s: float):
     return q
 
 
+KINDS = ("function", "weights")
+
+
+def check_kind(kind):
+    """The ``kind`` of sample information."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be 'function' or 'weights'; got {kind!r}.")
+    return kind
+
+
 def _check_noise_variance(noise_variance, n_targets):
     sigma2 = np.broadcast_to(np.asarray(noise_variance, dtype=float), (n_targets,))
     if not np.all(np.isfinite(sigma2)) or np.any(sigma2 <= 0):

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._base import RegularityMixin, WeightsOnlyMixin
 from ._krylov import CenteredDesign
 from ._linalg import weighted_center
-from ._ridge import _check_prior
+from ._ridge import _check_prior, check_prior_param, validate_empty
 from ._validation import check_bool, check_positive, check_sample_weight
 
 
@@ -174,13 +174,7 @@ class RegularityLasso(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEst
         check_bool(self.fit_intercept, "fit_intercept")
         check_positive(self.tol, "tol")
         check_positive(self.max_iter, "max_iter", kind=int)
-        if self.prior is not None and (
-            not hasattr(self.prior, "get") or "coef" not in self.prior
-        ):
-            raise TypeError(
-                "prior must be None or a dict with at least the key 'coef' "
-                f"(see skrt.prior_from); got {type(self.prior).__name__}."
-            )
+        check_prior_param(self.prior)
 
     def fit(self, X, y, sample_weight=None):
         """Fit θ by FISTA, then the tangent on the active set.
@@ -198,10 +192,8 @@ class RegularityLasso(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEst
         self._check_params()
         prior_set = self.prior is not None
         if prior_set and np.shape(y)[:1] == (0,):
-            X = validate_data(self, X, accept_sparse="csr", ensure_min_samples=0)
-            if X.shape[0] != 0:
-                raise ValueError(f"X has {X.shape[0]} rows but y is empty.")
-            prior = _check_prior(self.prior, X.shape[1], np.empty(0))
+            X, y = validate_empty(self, X, y)
+            prior = _check_prior(self.prior, X.shape[1], y)
             return self._set(
                 prior,
                 prior["coef"][:, 0],

@@ -48,6 +48,36 @@ _PRIOR_KEYS = (
 )
 
 
+def check_prior_param(prior):
+    """The ``prior`` parameter: None or a dict with "coef" and known keys."""
+    if prior is None:
+        return
+    if not isinstance(prior, Mapping) or "coef" not in prior:
+        raise TypeError(
+            "prior must be None or a dict with at least the key 'coef' "
+            f"(see skrt.prior_from); got {type(prior).__name__}."
+        )
+    unknown = set(prior) - set(_PRIOR_KEYS)
+    if unknown:
+        raise ValueError(
+            f"prior has unknown keys {sorted(unknown)}; allowed: {list(_PRIOR_KEYS)}."
+        )
+
+
+def validate_empty(estimator, X, y):
+    """X with zero rows (its features recorded) and an empty y, for a model
+    fitted on no data of its own."""
+    X = validate_data(
+        estimator, X, accept_sparse=("csr", "csc", "coo"), ensure_min_samples=0
+    )
+    y = np.asarray(y, dtype=np.float64)
+    if X.shape[0] != 0 or y.ndim not in (1, 2):
+        raise ValueError(
+            f"X has {X.shape[0]} rows but y is empty with shape {y.shape}."
+        )
+    return X, y
+
+
 def _check_prior(prior, n_features, y):
     """The prior's arrays as (p, k) / (k,) float arrays, checked."""
     k = 1 if y.ndim == 1 else y.shape[1]
@@ -303,18 +333,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         check_choice(self.solver, "solver", _SOLVERS)
         check_positive(self.tol, "tol")
         check_positive(self.max_iter, "max_iter", kind=int, allow_none=True)
-        if self.prior is not None:
-            if not isinstance(self.prior, Mapping) or "coef" not in self.prior:
-                raise TypeError(
-                    "prior must be None or a dict with at least the key 'coef' "
-                    f"(see skrt.prior_from); got {type(self.prior).__name__}."
-                )
-            unknown = set(self.prior) - set(_PRIOR_KEYS)
-            if unknown:
-                raise ValueError(
-                    f"prior has unknown keys {sorted(unknown)}; "
-                    f"allowed: {list(_PRIOR_KEYS)}."
-                )
+        check_prior_param(self.prior)
 
     def _resolve_solver(self, X):
         side = min(X.shape)
@@ -361,14 +380,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self._check_params()
         if self.prior is not None and np.shape(y)[:1] == (0,):
             # no data of its own: the model is its prior
-            X = validate_data(
-                self, X, accept_sparse=("csr", "csc", "coo"), ensure_min_samples=0
-            )
-            y = np.asarray(y, dtype=np.float64)
-            if X.shape[0] != 0 or y.ndim not in (1, 2):
-                raise ValueError(
-                    f"X has {X.shape[0]} rows but y is empty with shape {y.shape}."
-                )
+            X, y = validate_empty(self, X, y)
             return self._fit_prior_only(_check_prior(self.prior, X.shape[1], y), y)
         X, y = validate_data(
             self,

@@ -3,8 +3,6 @@ carries its own regularity tangent (``MATH.md`` section 6, paper 3.4.1)."""
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -109,21 +107,7 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
                 "user_alpha='loo' needs exact leave-one-out, which penalty='l1' "
                 "does not have; use 'shared' or a float."
             )
-        if isinstance(self.user_alpha, str):
-            if self.user_alpha not in ("shared", "loo"):
-                raise ValueError(
-                    "user_alpha must be 'shared', 'loo' or a positive float; "
-                    f"got {self.user_alpha!r}."
-                )
-        elif isinstance(self.user_alpha, bool) or not isinstance(
-            self.user_alpha, numbers.Real
-        ):
-            raise TypeError(
-                "user_alpha must be 'shared', 'loo' or a positive float; "
-                f"got {type(self.user_alpha).__name__}."
-            )
-        else:
-            check_regularity(self.user_alpha, "user_alpha")
+        check_regularity(self.user_alpha, "user_alpha", allowed=("shared", "loo"))
 
     def fit(self, X, y, groups=None, sample_weight=None):
         """Fit the shared model on all rows, then each user's model.

@@ -18,11 +18,10 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 
+from ._influence import check_kind
 from .query import _split_pipeline
 
 __all__ = ["rank_by_information", "summarize"]
-
-_KINDS = ("function", "weights")
 
 
 def _final_model(estimator):
@@ -73,8 +72,6 @@ def rank_by_information(estimator, X_val=None, *, kind="function"):
     >>> int(order[-1])
     5
     """
-    if kind not in _KINDS:
-        raise ValueError(f"kind must be 'function' or 'weights'; got {kind!r}.")
     model, transform = _final_model(estimator)
     if X_val is not None and transform is not None:
         X_val = transform(X_val)
@@ -157,8 +154,7 @@ def summarize(
     >>> bool(np.allclose(model.coef_, [1.0, -2.0, 0.5], atol=0.1))
     True
     """
-    if kind not in _KINDS:
-        raise ValueError(f"kind must be 'function' or 'weights'; got {kind!r}.")
+    check_kind(kind)  # before any fitting
     if remove not in ("least", "most", "random"):
         raise ValueError(f"remove must be 'least', 'most' or 'random'; got {remove!r}.")
     if (

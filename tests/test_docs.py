@@ -9,8 +9,6 @@ import re
 import pytest
 import sklearn
 
-import skrt
-
 ROOT = pathlib.Path(__file__).parents[1]
 PUBLIC_MODULES = [
     "skrt",
@@ -62,8 +60,3 @@ def test_documented_code_runs(doc, tmp_path, monkeypatch):
         if "modAL" in block and MODAL_BROKEN:
             continue  # modAL 0.4.2's teach() fails on scikit-learn >= 1.8
         exec(compile(block, doc, "exec"), {"__name__": "__main__"})
-
-
-def test_the_package_version_is_documented():
-    conf = (ROOT / "docs" / "conf.py").read_text()
-    assert "skrt.__version__" in conf and skrt.__version__
