@@ -162,8 +162,15 @@ def test_user_leave_one_out_against_brute_force(data, alpha, fit_intercept):
         )  # fmt: skip
         brute[i] = y[i] - ref.predict(X[i : i + 1])[0]
     assert relative_error(model.loo_residuals_, brute) < 1e-6
-    chosen = _fit(X, y, w, alpha="loo", fit_intercept=fit_intercept, prior=prior)
-    grid = np.logspace(-3, 3, 13)
+    # the grid lies inside the search range (the default range scales with
+    # the data and may start above 1e-3): pass the range explicitly
+    bounds = (1e-3, 1e3)
+    chosen = _fit(
+        X, y, w, alpha="loo", alpha_bounds=bounds,
+        fit_intercept=fit_intercept, prior=prior,
+    )  # fmt: skip
+    grid = np.logspace(*np.log10(bounds), 13)
+    assert bounds[0] <= chosen.alpha_ <= bounds[1]
     # the continuum search ends within 1e-4 of the best grid value (flat curves)
     assert chosen.loo_error_ <= chosen.loo_curve(grid).min() * (1 + 1e-4)
 
