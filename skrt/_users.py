@@ -3,7 +3,10 @@ carries its own regularity tangent (``MATH.md`` section 6, paper 3.4.1)."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -16,6 +19,148 @@ from ._validation import (
     check_sample_weight,
 )
 from .query import regularity_sampling
+
+
+def _bad_label(value):
+    """'NaN', 'inf', 'NaT', 'a missing value' or None for a usable label."""
+    if isinstance(value, (str, bytes)):
+        return None
+    if isinstance(value, (np.datetime64, np.timedelta64)):
+        return "NaT" if np.isnat(value) else None
+    if isinstance(value, numbers.Number):
+        try:
+            if np.isnan(value):
+                return "NaN"
+            return None if np.isfinite(value) else "inf"
+        except TypeError:  # e.g. a huge int: finite
+            return None
+    try:
+        if value != value:  # NaT, NaN-like objects
+            return "a missing value"
+    except (TypeError, ValueError):  # pandas.NA: its comparisons are ambiguous
+        return "a missing value"
+    return None
+
+
+def _no_label(name, what, count, value, row):
+    return ValueError(
+        f"{name} holds {what} ({count} row(s), the first {value!r} at row {row}); "
+        f"every row needs a user label: drop those rows or give them a label."
+    )
+
+
+def _check_groups(groups, n, name="groups"):
+    """One hashable, present, finite label per row, all of one kind.
+
+    NaN, None, inf and NaT labels, and a mix of strings, bytes and numbers
+    (numpy would turn it into strings silently: ``1.0`` becomes ``'1.0'``),
+    are a ValueError naming ``name``; unhashable labels a TypeError.
+    """
+    if sp.issparse(groups):
+        raise TypeError(f"{name} must be a 1-D array of labels, not a sparse matrix.")
+    try:
+        arr = np.asarray(groups)
+        if arr.dtype.kind in "USV" and not hasattr(groups, "dtype"):
+            # a list with text: numpy may have turned its numbers into text
+            arr = np.asarray(groups, dtype=object)
+    except ValueError:  # ragged nested lists
+        arr = None
+    if arr is None or arr.shape != (n,):
+        got = "a ragged sequence" if arr is None else str(arr.shape)
+        raise ValueError(f"{name} must have shape ({n},), one user per row; got {got}.")
+    kind = arr.dtype.kind
+    if kind == "O":
+        return _check_object_labels(arr, name)
+    if kind in "fc":
+        bad = ~np.isfinite(arr)
+    elif kind in "mM":
+        bad = np.isnat(arr)
+    else:
+        return arr
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        value = arr[row] if kind in "mM" else arr[row].item()
+        raise _no_label(name, _bad_label(arr[row]), np.count_nonzero(bad), value, row)
+    return arr
+
+
+def _label_kind(label_type):
+    for kind, base in (("str", str), ("bytes", bytes), ("number", numbers.Number)):
+        if issubclass(label_type, base):
+            return kind
+    return "other"
+
+
+def _check_object_labels(arr, name):
+    types = set(map(type, arr))
+    unhashable = sorted(t.__name__ for t in types if t.__hash__ is None)
+    if unhashable:
+        raise TypeError(
+            f"{name} labels must be hashable (str, int, ...); got "
+            f"{', '.join(unhashable)}."
+        )
+    kinds = {_label_kind(t) for t in types}
+    if kinds - {"str", "bytes"}:  # text is never missing: look at the rest
+        bad = [
+            i for i, v in enumerate(arr)
+            if not isinstance(v, (str, bytes)) and (v is None or _bad_label(v))
+        ]  # fmt: skip
+        if bad:
+            v = arr[bad[0]]
+            raise _no_label(
+                name, "None" if v is None else _bad_label(v), len(bad), v, bad[0]
+            )
+    mixed = sorted(kinds - {"other"})
+    if len(mixed) > 1:
+        first = {}
+        for v in arr:
+            first.setdefault(_label_kind(type(v)), v)
+        raise ValueError(
+            f"{name} mixes {' and '.join(mixed)} labels (e.g. "
+            f"{' and '.join(repr(first[k]) for k in mixed)}); use one type of "
+            f"label (they would be compared as different users)."
+        )
+    if "other" not in kinds:  # plain labels: a typed array
+        typed = np.asarray(arr.tolist())
+        if typed.dtype.kind != "O":
+            return typed
+    return arr
+
+
+def _group_rows(groups):
+    """``[(user, rows), ...]`` in order of first appearance, in O(n log n)."""
+    if groups.dtype.kind == "O":
+        codes = {}
+        inverse = np.fromiter(
+            (codes.setdefault(g, len(codes)) for g in groups.tolist()),
+            dtype=np.intp,
+            count=groups.shape[0],
+        )
+        users = list(codes)
+    else:
+        unique, first, inverse = np.unique(
+            groups, return_index=True, return_inverse=True
+        )
+        order = np.argsort(first)
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        inverse = rank[np.ravel(inverse)]
+        users = unique[order].tolist()
+    rows = np.argsort(inverse, kind="stable")
+    ends = np.cumsum(np.bincount(inverse, minlength=len(users)))[:-1]
+    return list(zip(users, np.split(rows, ends), strict=True))
+
+
+def _check_user(user):
+    """A single groups label for :meth:`MultiUserRegularity.query`."""
+    if user is None or type(user).__hash__ is None:
+        raise (ValueError if user is None else TypeError)(
+            f"user must be one groups label (hashable, not None); got {user!r}."
+        )
+    what = _bad_label(user)
+    if what:
+        raise ValueError(f"user must be one groups label, not {what}; got {user!r}.")
+    return user
 
 
 class MultiUserRegularity(RegressorMixin, BaseEstimator):
@@ -139,8 +284,7 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
         self.alpha_ = self.shared_.alpha_
         self._prior = prior_from(self.shared_)
         self.users_ = {}
-        for user in dict.fromkeys(groups.tolist()):
-            rows = np.flatnonzero(groups == user)
+        for user, rows in _group_rows(groups):
             self.users_[user] = self._user_estimator(rows.size).fit(
                 X[rows], y[rows], sample_weight=w[rows]
             )
@@ -150,12 +294,7 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
     def _check_groups(groups, n):
         if groups is None:
             return np.zeros(n, dtype=int)
-        groups = np.asarray(groups)
-        if groups.shape != (n,):
-            raise ValueError(
-                f"groups must have shape ({n},), one user per row; got {groups.shape}."
-            )
-        return groups
+        return _check_groups(groups, n)
 
     def _user_estimator(self, n_rows):
         if self.user_alpha == "shared" or (self.user_alpha == "loo" and n_rows < 3):
@@ -189,6 +328,7 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
             ``batch="topk"`` until it has data).
         """
         check_is_fitted(self)
+        user = _check_user(user)
         if user in self.users_:
             return self.users_[user]
         empty = np.empty((0, self.n_features_in_))
@@ -201,8 +341,7 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
             return getattr(self.shared_, method)(X, **kwargs)
         groups = self._check_groups(groups, X.shape[0])
         out = np.empty(X.shape[0])
-        for user in dict.fromkeys(groups.tolist()):
-            rows = np.flatnonzero(groups == user)
+        for user, rows in _group_rows(groups):
             out[rows] = getattr(self.user_model(user), method)(X[rows], **kwargs)
         return out
 

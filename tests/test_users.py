@@ -256,3 +256,67 @@ def test_bad_multi_user_arguments(rng):
         )
     with pytest.raises(TypeError, match="prior comes from a fitted"):
         prior_from(MultiUserRegularity().fit(X, y))
+
+
+_BAD_GROUPS = [
+    ("nan", lambda n: np.r_[np.zeros(n - 1), np.nan], "NaN"),
+    ("nan_object", lambda n: np.array(["a"] * (n - 1) + [float("nan")], object), "NaN"),
+    ("none", lambda n: ["a"] * (n - 1) + [None], "None"),
+    ("inf", lambda n: np.r_[np.zeros(n - 1), np.inf], "inf"),
+    ("minus_inf", lambda n: [0.0] * (n - 1) + [-np.inf], "inf"),
+    ("mixed_list", lambda n: ["a"] * (n - 1) + [1.0], "mixes"),
+    ("mixed_object", lambda n: np.array(["a"] * (n - 1) + [1], object), "mixes"),
+    ("nat", lambda n: np.array(["2024-01-01"] * (n - 1) + ["NaT"], "datetime64[D]"),
+     "NaT"),
+    ("unhashable", lambda n: [{}] * n, "hashable"),
+    ("wrong_length", lambda n: np.zeros(n - 1), r"shape \(%d,\)"),
+    ("two_d", lambda n: np.zeros((n, 1)), r"shape \(%d,\)"),
+    ("empty", lambda n: [], r"shape \(%d,\)"),
+    ("scalar", lambda n: 3, r"shape \(%d,\)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("make, match", [c[1:] for c in _BAD_GROUPS],
+                         ids=[c[0] for c in _BAD_GROUPS])  # fmt: skip
+def test_hostile_groups_are_named_at_fit_and_at_predict(rng, make, match):
+    X, y = rng.randn(12, 3), rng.randn(12)
+    match = match % 12 if "%d" in match else match
+    with pytest.raises((ValueError, TypeError), match="groups") as info:
+        MultiUserRegularity(alpha=1.0).fit(X, y, groups=make(12))
+    assert info.match(match)
+    model = MultiUserRegularity(alpha=1.0).fit(X, y, groups=np.arange(12) % 3)
+    for method in ("predict", "predict_tangent", "score_samples"):
+        with pytest.raises((ValueError, TypeError), match="groups") as info:
+            getattr(model, method)(X, groups=make(12))
+        assert info.match(match), method
+
+
+@pytest.mark.parametrize("user", [np.nan, None, np.inf, float("-inf"), [0], {}])
+def test_hostile_query_user_is_named(rng, user):
+    X, y = rng.randn(12, 3), rng.randn(12)
+    model = MultiUserRegularity(alpha=1.0).fit(X, y, groups=np.arange(12) % 3)
+    with pytest.raises((ValueError, TypeError), match="user"):
+        model.query(X, user)
+    with pytest.raises((ValueError, TypeError), match="user"):
+        model.user_model(user)
+
+
+def test_string_and_number_labels_stay_apart_and_unseen_users_inherit(rng):
+    # a list of strings and numbers would become strings silently ('1.0');
+    # labels of one type keep their identity, unseen ones get the shared model
+    X, y = rng.randn(30, 3), rng.randn(30)
+    groups = np.repeat(["a", "b", "c"], 10)
+    model = MultiUserRegularity(alpha=1.0).fit(X, y, groups=groups)
+    assert set(model.users_) == {"a", "b", "c"}
+    for user in ("a", "b", "c"):
+        rows = groups == user
+        own = RegularityRidge(alpha=1.0, prior=prior_from(model.shared_)).fit(
+            X[rows], y[rows]
+        )
+        assert np.allclose(model.predict(X[:4], groups=[user] * 4), own.predict(X[:4]))
+    unseen = model.predict(X[:4], groups=["zed"] * 4)
+    assert np.allclose(unseen, model.shared_.predict(X[:4]))
+    ints = MultiUserRegularity(alpha=1.0).fit(X, y, groups=np.repeat([1, 2, 3], 10))
+    floats = MultiUserRegularity(alpha=1.0).fit(X, y, groups=np.repeat([1.0, 2, 3], 10))
+    assert np.allclose(ints.predict(X, groups=np.repeat([1, 2, 3], 10)),
+                       floats.predict(X, groups=np.repeat([1.0, 2.0, 3.0], 10)))  # fmt: skip
