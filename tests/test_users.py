@@ -316,7 +316,9 @@ def test_string_and_number_labels_stay_apart_and_unseen_users_inherit(rng):
         assert np.allclose(model.predict(X[:4], groups=[user] * 4), own.predict(X[:4]))
     unseen = model.predict(X[:4], groups=["zed"] * 4)
     assert np.allclose(unseen, model.shared_.predict(X[:4]))
-    ints = MultiUserRegularity(alpha=1.0).fit(X, y, groups=np.repeat([1, 2, 3], 10))
-    floats = MultiUserRegularity(alpha=1.0).fit(X, y, groups=np.repeat([1.0, 2, 3], 10))
-    assert np.allclose(ints.predict(X, groups=np.repeat([1, 2, 3], 10)),
-                       floats.predict(X, groups=np.repeat([1.0, 2.0, 3.0], 10)))  # fmt: skip
+    ints, floats = np.repeat([1, 2, 3], 10), np.repeat([1.0, 2.0, 3.0], 10)
+    by_int = MultiUserRegularity(alpha=1.0).fit(X, y, groups=ints)
+    by_float = MultiUserRegularity(alpha=1.0).fit(X, y, groups=floats)
+    assert np.allclose(
+        by_int.predict(X, groups=ints), by_float.predict(X, groups=floats)
+    )
