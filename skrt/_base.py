@@ -1,8 +1,11 @@
 """Behaviour shared by the skrt estimators: choosing alpha, the leave-one-out
 record, prediction with its std and tangent, scores and the LOO curve.
 
-Each estimator supplies ``_validate_X``, ``_predict_raw``, ``_tangent``,
-``_variance``, ``_influence_terms``, ``_ssi_parts`` and ``_pool_cross``.
+Each estimator supplies ``_validate_X`` and the per-row pieces
+``_predict_raw``, ``_tangent``, ``_variance``, ``_sti_response``,
+``_influence_coordinates`` and ``_pool_cross``; the methods here apply them
+to row blocks of at most ``skrt._batch.BLOCK_BYTES`` (a pool is never
+scored whole) and turn an overflow into a ValueError naming the input.
 """
 
 from __future__ import annotations
@@ -13,7 +16,14 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from . import _heuristics, _influence
-from ._batch import PoolScorer
+from ._batch import (
+    PoolScorer,
+    block_rows,
+    check_finite,
+    influence_terms,
+    map_rows,
+    quiet,
+)
 from ._linalg import (
     default_alpha_bounds,
     gcv_path,
@@ -93,12 +103,21 @@ class RegularityMixin:
         ((2,), (2,))
         """
         X = self._validate_X(X)
-        pred = self._predict_raw(X)
+        pred = self._rowwise(self._predict_raw, X, "The prediction")
         if not return_std:
             return self._unravel_rows(pred)
-        var = self._variance(X)
-        std = np.sqrt(self._noise_variance[None, :] * (1.0 + var[:, None]))
+        with quiet():
+            var = map_rows(self._variance, X, block_rows(self, X))
+            std = np.sqrt(self._noise_variance[None, :] * (1.0 + var[:, None]))
+        check_finite(std, X, "X", "The predictive std")
         return self._unravel_rows(pred), self._unravel_rows(std)
+
+    def _rowwise(self, piece, X, what, name="X"):
+        """A per-row piece (``_predict_raw``, ``_tangent``...) over row blocks
+        of X, checked finite."""
+        with quiet():
+            out = map_rows(piece, X, block_rows(self, X))
+        return check_finite(out, X, name, what)
 
     def _unravel_rows(self, a):
         return a[:, 0] if self._y_ndim == 1 else a
@@ -124,12 +143,12 @@ class RegularityMixin:
         (4,)
         """
         X = self._validate_X(X)
-        return self._unravel_rows(self._tangent(X))
+        return self._unravel_rows(self._rowwise(self._tangent, X, "The tangent"))
 
     def _residual(self, X, y):
         """r = f(x) - y, shape (n_samples, n_targets)."""
         y = np.asarray(y, dtype=float)
-        pred = self._predict_raw(X)
+        pred = self._rowwise(self._predict_raw, X, "The prediction")
         if y.ndim == 1 and pred.shape[1] == 1:
             y = y[:, None]
         if y.shape != pred.shape:
@@ -173,7 +192,10 @@ class RegularityMixin:
         """
         X = self._validate_X(X)
         grad = self._loss_gradient(self._residual(X, y))
-        return self._unravel_rows(grad * self._tangent(X))
+        tangent = self._rowwise(self._tangent, X, "The tangent")
+        with quiet():
+            out = grad * tangent
+        return self._unravel_rows(check_finite(out, X, "X", "The loss derivative"))
 
     def score_samples(self, X, y=None, heuristic="sld"):
         """How much labelling each point would teach the model.
@@ -210,13 +232,17 @@ class RegularityMixin:
         """
         X = self._validate_X(X)
         _heuristics.check_heuristic(heuristic, labeled=y is not None)
+        what = f"The heuristic={heuristic!r} score"
         if y is None:
-            return PoolScorer(self, X, heuristic).scores()
+            scores = PoolScorer(self, X, heuristic, greedy=False).scores()
+            return check_finite(scores, X, "X", what)
         # labeled forms are 4 r² T for the squared loss, L'(r)² T in general
         half_grad = self._loss_gradient(self._residual(X, y)) / 2.0
-        return _heuristics.combine(
-            self._influence_terms(X, heuristic), half_grad, self._noise_variance
-        )
+        with quiet():
+            scores = _heuristics.combine(
+                influence_terms(self, X, heuristic), half_grad, self._noise_variance
+            )
+        return check_finite(scores, X, "X", what)
 
     def loo_curve(self, alphas):
         """Exact leave-one-out error at each alpha, from the stored decomposition.
@@ -415,13 +441,17 @@ class RegularityMixin:
     def _ssi_parts(self, X, heuristic):
         """Pool coordinates q, training coordinates t and per-output weights
         ω (``w r²`` for "ssi", ``w`` for "ssi_unlabeled")."""
+        spec, T, omegas = self._ssi_reference(heuristic)
+        return self._influence_coordinates(X, spec), T, omegas
+
+    def _ssi_reference(self, heuristic):
+        """The pool-independent parts of :meth:`_ssi_parts`: (spec, t, ω)."""
         spec = self._require_spectral(f"heuristic={heuristic!r}")
-        Q = self._influence_coordinates(X, spec)
         T = self._training_coordinates(spec)
         if heuristic == "ssi_unlabeled":
-            return Q, T, [spec.w]
+            return spec, T, [spec.w]
         resid = spec.residual(self.alpha_)
-        return Q, T, [spec.w * resid[:, j] ** 2 for j in range(resid.shape[1])]
+        return spec, T, [spec.w * resid[:, j] ** 2 for j in range(resid.shape[1])]
 
     def _choose_alpha(self, spec, Y):
         """alpha_ on the decomposition path: exact LOO or GCV over a continuum."""

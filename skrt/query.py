@@ -14,7 +14,9 @@ Batches: ``batch="greedy"`` (default) picks one point, then updates the model
 as if that point were labelled at its own prediction (θ* is unchanged, the
 system matrix gains the point: a rank-one update, no refit), rescores and
 picks again, so that a batch spreads out; ``batch="topk"`` takes the ``n``
-best scores at once. Ties are broken at random with ``random_state``.
+best scores at once. Ties are broken at random with ``random_state``. Pools
+are scored in row blocks (``skrt._batch.BLOCK_BYTES``), so a pool of a
+million rows never has its pool x training kernel built whole.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._batch import PoolScorer
+from ._batch import PoolScorer, check_finite, raise_not_finite
 from ._heuristics import HEURISTICS
 
 __all__ = [
@@ -39,6 +41,11 @@ __all__ = [
 ]
 
 _BATCHES = ("greedy", "topk")
+_SUPPORTED = (
+    "RegularityRidge, RegularityKernelRidge, SGDFRegressor or RegularityLasso "
+    "(for MultiUserRegularity use its query method), a Pipeline ending in one, "
+    "or a modAL/scikit-activeml wrapper of one"
+)
 
 
 def _split_pipeline(estimator):
@@ -49,31 +56,54 @@ def _split_pipeline(estimator):
     return estimator, None
 
 
-def _resolve_learner(learner):
+def _unwrap(learner, name):
+    """The estimator inside a modAL or scikit-activeml wrapper."""
+    if hasattr(learner, "estimator_") and hasattr(learner, "is_fitted_"):
+        # scikit-activeml's SklearnRegressor: a failed fit is only a warning
+        if not learner.is_fitted_:
+            raise ValueError(
+                f"{name} ({type(learner).__name__}) holds no fitted model: its "
+                f"fit of {type(learner.estimator_).__name__} failed (the "
+                "wrapper caught the error and warned; see that warning), so "
+                "there is nothing to score the pool with."
+            )
+        return learner.estimator_
+    # modAL's ActiveLearner keeps the fitted model in .estimator
+    return getattr(learner, "estimator", learner)
+
+
+def _resolve_learner(learner, name="learner"):
     """(model, transform) from a modAL learner, a Pipeline or an estimator."""
-    # modAL's ActiveLearner keeps the model in .estimator
-    model, transform = _split_pipeline(getattr(learner, "estimator", learner))
+    model, transform = _split_pipeline(_unwrap(learner, name))
     if not hasattr(model, "_influence_terms"):
+        what = type(model).__name__ if not isinstance(model, type) else model
         raise TypeError(
-            "learner must be a fitted RegularityRidge (or an estimator with "
-            "its query interface), a Pipeline ending in one, or a modAL learner "
-            f"wrapping one; got {type(model).__name__}."
+            f"{name} must be a fitted {_SUPPORTED}; got {what}, which has no "
+            "regularity tangent to score a pool with."
         )
     check_is_fitted(model)
     return model, transform
 
 
-def _check_pool(X_pool, transform, model):
+def _check_pool(X_pool, transform, model, name="X_pool"):
+    if _n_rows(X_pool, name) == 0:
+        raise ValueError(f"{name} is empty: there is nothing to query.")
     if transform is not None:
         X_pool = transform(X_pool)
-    n = _n_rows(X_pool)
-    if n == 0:
-        raise ValueError("X_pool is empty: there is nothing to query.")
     return model._validate_X(X_pool)
 
 
-def _n_rows(X):
-    return X.shape[0] if hasattr(X, "shape") else len(X)
+def _n_rows(X, name="X_pool"):
+    if X is None or isinstance(X, (str, bytes, numbers.Number)):
+        raise TypeError(
+            f"{name} must be a 2-D array-like or sparse matrix of candidates; "
+            f"got {type(X).__name__}."
+        )
+    if hasattr(X, "shape"):
+        if len(X.shape) == 0:
+            raise ValueError(f"{name} must be 2-D; got a 0-d array.")
+        return X.shape[0]
+    return len(X)
 
 
 def _check_n_instances(n_instances):
@@ -146,41 +176,63 @@ def regularity_sampling(
     n_instances = _check_n_instances(n_instances)
     model, transform = _resolve_learner(learner)
     X = _check_pool(X_pool, transform, model)
-    chosen, step_scores = _query(
+    chosen, scores, _ = _query(
         model, X, n_instances, heuristic, batch, check_random_state(random_state)
     )
-    return chosen, step_scores[0]
+    return chosen, scores
 
 
-def _query(model, X, n_instances, heuristic, batch, rng):
-    """Chosen indices and the scores seen before each choice.
+def _query(model, X, n_instances, heuristic, batch, rng, *, name="X_pool", steps=False):
+    """Chosen indices, the first-round scores, and optionally every round's.
 
-    Returns ``chosen`` (n_query,) and ``step_scores`` (n_query, n_candidates)
-    with ``-inf`` at candidates already chosen (greedy) or the same
-    first-round scores in every row (topk).
+    Returns ``chosen`` (n_query,), ``scores`` (n_candidates,) and, when
+    ``steps`` is True, ``step_scores`` (n_query, n_candidates): the scores
+    seen before each choice with ``-inf`` at the candidates already chosen
+    (topk: the first-round scores in every row); otherwise None, and nothing
+    of size n_query x n_candidates is built. Every round's scores are
+    checked finite: an overflow is a ValueError naming ``name``'s scale,
+    never a repeated pick.
     """
-    n_query = min(n_instances, X.shape[0])
-    scorer = PoolScorer(model, X, heuristic)
-    scores = scorer.scores()
-    if not np.all(np.isfinite(scores)):
-        raise FloatingPointError(
-            f"heuristic={heuristic!r} produced non-finite scores; check the "
-            "scale of the pool and of the training data."
-        )
-    if batch == "topk" or n_query == 1:
-        return _ranked(scores, rng)[:n_query], np.tile(scores, (n_query, 1))
-    chosen, steps = [], []
-    current = scores
+    n, n_query = X.shape[0], min(n_instances, X.shape[0])
+    greedy = batch == "greedy" and n_query > 1
+    scorer = PoolScorer(model, X, heuristic, greedy=greedy)
+    what = f"The heuristic={heuristic!r} score"
+    scores = check_finite(scorer.scores(), X, name, what)
+    if not greedy:
+        chosen = _ranked(scores, rng)[:n_query]
+        if not steps:
+            return chosen, scores, None
+        step_scores = np.tile(scores, (n_query, 1))
+        for j in range(1, n_query):
+            step_scores[j, chosen[:j]] = -np.inf
+        return chosen, scores, step_scores
+    chosen = np.empty(n_query, dtype=int)
+    step_scores = np.empty((n_query, n)) if steps else None
+    current = scores.copy()
     for step in range(n_query):
-        current = current.copy()
-        current[chosen] = -np.inf
-        steps.append(current)
-        i = int(_ranked(current, rng)[0])
-        chosen.append(i)
+        finite = np.isfinite(current)
+        finite[chosen[:step]] = True
+        current[chosen[:step]] = -np.inf
+        if not finite.all():
+            raise_not_finite(
+                X,
+                name,
+                f"{what} after virtually labelling {step} greedy pick(s) "
+                "(batch='topk' does not update the scores)",
+            )
+        if steps:
+            step_scores[step] = current
+        chosen[step] = _best(current, rng)
         if step < n_query - 1:
-            scorer.add(i)
+            scorer.add(chosen[step])
             current = scorer.scores()
-    return np.asarray(chosen, dtype=int), np.vstack(steps)
+    return chosen, scores, step_scores
+
+
+def _best(scores, rng):
+    """``_ranked(scores, rng)[0]`` in O(n): the best score, ties at random."""
+    order = rng.permutation(scores.shape[0])
+    return int(order[np.argmax(scores[order])])
 
 
 def _named(heuristic, doc):

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.base import clone
 
 from ._heuristics import HEURISTICS
-from .query import _BATCHES, _query
+from .query import _BATCHES, _check_pool, _query, _resolve_learner
 
 try:
     from skactiveml.base import SingleAnnotatorPoolQueryStrategy, SkactivemlRegressor
@@ -89,7 +89,8 @@ class RegularityQuery(SingleAnnotatorPoolQueryStrategy):
         y : array-like of shape (n_samples,)
             Labels, ``missing_label`` where unknown.
         reg : SkactivemlRegressor
-            Wraps a skrt estimator (``SklearnRegressor(RegularityRidge())``).
+            Wraps a skrt estimator (``SklearnRegressor(RegularityRidge())``)
+            or a Pipeline ending in one.
         fit_reg : bool, default=True
             Fit a clone of ``reg`` on ``(X, y)`` first.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -107,7 +108,17 @@ class RegularityQuery(SingleAnnotatorPoolQueryStrategy):
         utilities : ndarray
             Shape (batch_size, n_samples), or (batch_size, n_candidates) when
             ``candidates`` holds samples. Scores before each pick; NaN for
-            samples that were not candidates or were already picked.
+            samples that were not candidates or were already picked (row
+            ``j`` has NaN at the picks of rows ``< j``, for both batch modes).
+            Only built when asked for.
+
+        Raises
+        ------
+        TypeError
+            If ``reg`` does not wrap a skrt estimator.
+        ValueError
+            If ``reg``'s fit failed (scikit-activeml's wrapper only warns) or
+            the candidates' scores overflow.
         """
         X, y, candidates, batch_size, return_utilities = self._validate_data(
             X, y, candidates, batch_size, return_utilities, reset=True
@@ -127,27 +138,28 @@ class RegularityQuery(SingleAnnotatorPoolQueryStrategy):
             reg = (
                 reg.fit(X, y) if sample_weight is None else reg.fit(X, y, sample_weight)
             )
-        model = getattr(reg, "estimator_", reg)
+        model, transform = _resolve_learner(reg, name="reg")
         X_cand, mapping = self._transform_candidates(candidates, X, y)
         if len(X_cand) < batch_size:
             raise ValueError(
                 f"batch_size={batch_size} exceeds the {len(X_cand)} candidates."
             )
-        chosen, steps = _query(
+        chosen, _, steps = _query(
             model,
-            model._validate_X(X_cand),
+            _check_pool(X_cand, transform, model, name="candidates"),
             batch_size,
             self.heuristic,
             self.batch,
             self.random_state_,
+            name="candidates",
+            steps=return_utilities,
         )
-        steps = np.where(np.isfinite(steps), steps, np.nan)
+        query_indices = chosen if mapping is None else mapping[chosen]
+        if not return_utilities:
+            return query_indices
+        steps[~np.isfinite(steps)] = np.nan  # -inf marks the earlier picks
         if mapping is None:
-            query_indices, utilities = chosen, steps
-        else:
-            query_indices = mapping[chosen]
-            utilities = np.full((batch_size, len(X)), np.nan)
-            utilities[:, mapping] = steps
-        if return_utilities:
-            return query_indices, utilities
-        return query_indices
+            return query_indices, steps
+        utilities = np.full((batch_size, len(X)), np.nan)
+        utilities[:, mapping] = steps
+        return query_indices, utilities
