@@ -283,3 +283,225 @@ def test_cg_model_supports_greedy_sld():
     a = sld_sampling(exact, pool, 4, random_state=0)[0]
     b = sld_sampling(cg, pool, 4, random_state=0)[0]
     assert np.array_equal(a, b)
+
+
+# -- overflowing pools: a ValueError naming the pool and its scale ---------
+HEURISTICS = ("sld", "sti", "ssi", "ssi_unlabeled", "variance")
+
+
+@pytest.mark.parametrize("heuristic", HEURISTICS)
+@pytest.mark.parametrize("batch", ["greedy", "topk"])
+def test_overflowing_pool_is_a_value_error_naming_its_scale(heuristic, batch):
+    X, y, pool = _data()
+    pool[5] = 1e200
+    with pytest.raises(ValueError, match=r"X_pool.*1e\+200"):
+        regularity_sampling(
+            _model(X, y, alpha=1.0), pool, 3, heuristic=heuristic, batch=batch
+        )
+
+
+@pytest.mark.parametrize("heuristic", HEURISTICS)
+def test_score_samples_of_an_overflowing_pool_names_x(heuristic):
+    X, y, pool = _data()
+    pool[5] = 1e200
+    with pytest.raises(ValueError, match=r"for X: .*1e\+200"):
+        _model(X, y, alpha=1.0).score_samples(pool, heuristic=heuristic)
+
+
+def test_predict_std_of_an_overflowing_pool_names_x():
+    X, y, pool = _data()
+    pool[5] = 1e200
+    model = _model(X, y, alpha=1.0)
+    with pytest.raises(ValueError, match=r"predictive std .* X: .*1e\+200"):
+        model.predict(pool, return_std=True)
+    # the prediction itself overflows: coefficients ~1e10, a row of 1e300
+    model = _model(X * 1e-10, y, alpha=1e-20)
+    pool[5] = 1e300 * np.sign(model.coef_)
+    with pytest.raises(ValueError, match=r"prediction .* X: .*1e\+300"):
+        model.predict(pool)
+
+
+def test_greedy_pick_never_repeats_when_scores_overflow_after_the_first():
+    # first-round SLD scores are finite (x̃ᵀθ̇ is small) but κ(i, i) overflows
+    # once a point is virtually labelled: today's code picked [6, 6, 6, 6]
+    X, y, pool = _data()
+    pool = pool * 1e156
+    model = _model(X, y, alpha=1e3)
+    assert np.all(np.isfinite(model.score_samples(pool)))
+    with pytest.raises(ValueError, match=r"after virtually labelling 1 greedy"):
+        sld_sampling(model, pool, 4, random_state=0)
+    idx, _ = sld_sampling(model, pool, 4, batch="topk", random_state=0)
+    assert len(set(idx.tolist())) == 4
+
+
+def test_greedy_indices_are_unique_on_duplicate_rows():
+    X, y, pool = _data()
+    pool = np.vstack([pool[:2]] * 10)
+    model = _model(X, y, alpha=1.0)
+    for h in HEURISTICS:
+        idx, _ = regularity_sampling(model, pool, 12, heuristic=h, random_state=0)
+        assert len(set(idx.tolist())) == 12
+
+
+# -- learners the strategies cannot use: which ones they can ----------------
+def test_unsupported_learner_names_the_supported_estimators():
+    from sklearn.linear_model import Ridge
+
+    from skrt import MultiUserRegularity
+
+    X, y, pool = _data()
+    for learner in (Ridge().fit(X, y), _Wrapper(Ridge().fit(X, y)), None):
+        with pytest.raises(TypeError, match="RegularityKernelRidge.*SGDFRegressor"):
+            sld_sampling(learner, pool)
+    users = MultiUserRegularity().fit(X, y, groups=np.arange(len(X)) % 2)
+    with pytest.raises(TypeError, match="MultiUserRegularity use its query"):
+        sld_sampling(users, pool)
+
+
+def test_unfitted_learner_in_a_wrapper_or_pipeline_says_not_fitted():
+    X, y, pool = _data()
+    for learner in (
+        _Wrapper(RegularityRidge()),
+        make_pipeline(StandardScaler(), RegularityRidge()),
+    ):
+        with pytest.raises(NotFittedError, match="not fitted"):
+            sld_sampling(learner, pool)
+
+
+# -- blocks: bounded memory, the same answer -------------------------------
+def _explicit_ridge_query(model, X, y, pool, n, heuristic, batch, seed):
+    """Unblocked oracle from explicit matrices (no skrt code): SLD or
+    variance scores with picks added to M at their own prediction (θ*
+    unchanged), ties broken as the strategies do (a random permutation per
+    ranking, then a stable sort)."""
+    rng = np.random.RandomState(seed)
+    Xt, M, P = augmented_system(X, None, model.alpha_, model.fit_intercept)
+    theta = np.linalg.solve(M, Xt.T @ y)
+    aug = np.hstack([np.ones((len(pool), 1)), pool]) if model.fit_intercept else pool
+
+    def scores(M):
+        if heuristic == "variance":
+            return np.einsum("ij,ji->i", aug, np.linalg.solve(M, aug.T))
+        tangent = -np.linalg.solve(M, P @ theta)
+        return 4 * model.noise_variance_ * (aug @ tangent) ** 2
+
+    def first(s):
+        order = rng.permutation(len(s))
+        return order[np.argsort(-s[order], kind="stable")]
+
+    s0 = scores(M)
+    if batch == "topk":
+        return first(s0)[:n], s0
+    chosen, s = [], s0
+    for _ in range(n):
+        s = s.copy()
+        s[chosen] = -np.inf
+        chosen.append(int(first(s)[0]))
+        M = M + np.outer(aug[chosen[-1]], aug[chosen[-1]])
+        s = scores(M)
+    return np.array(chosen), s0
+
+
+@pytest.mark.parametrize("heuristic", ["sld", "variance"])
+@pytest.mark.parametrize("batch", ["greedy", "topk"])
+def test_query_equals_an_explicit_unblocked_oracle(heuristic, batch, monkeypatch):
+    import skrt._batch
+
+    X, y, pool = _data(3, pool=50)
+    model = _model(X, y, alpha=0.8)
+    want, want_scores = _explicit_ridge_query(model, X, y, pool, 6, heuristic, batch, 5)
+    for block in (1, 10**12):  # one row per block, and the whole pool at once
+        monkeypatch.setattr(skrt._batch, "BLOCK_BYTES", block, raising=False)
+        idx, scores = regularity_sampling(
+            model, pool, 6, heuristic=heuristic, batch=batch, random_state=5
+        )
+        assert np.array_equal(idx, want)
+        assert np.allclose(scores, want_scores, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "estimator, params",
+    [
+        (RegularityRidge, {}),
+        (RegularityRidge, {"solver": "cg", "tol": 1e-12}),
+        (RegularityKernelRidge, {"kernel": "rbf", "gamma": 0.3}),
+    ],
+)
+def test_blocked_and_unblocked_scoring_agree(estimator, params, monkeypatch):
+    import skrt._batch
+
+    X, y, pool = _data(4, pool=45)
+    model = _model(X, y, estimator, **{"alpha": 0.5, **params})
+    solver = getattr(model, "solver_", "eigen")
+    heuristics = HEURISTICS if solver != "cg" else ("sld",)
+
+    def everything():
+        out = {"predict": model.predict(pool), "tangent": model.predict_tangent(pool)}
+        if solver != "cg":
+            out["std"] = model.predict(pool, return_std=True)[1]
+        for h in heuristics:
+            out[h] = model.score_samples(pool, heuristic=h)
+            if h in ("sld", "sti", "ssi"):
+                out[h + "_labeled"] = model.score_samples(pool, pool[:, 0], h)
+            for batch in ("greedy", "topk"):
+                out[h + batch] = regularity_sampling(
+                    model, pool, 5, heuristic=h, batch=batch, random_state=0
+                )
+        return out
+
+    monkeypatch.setattr(skrt._batch, "BLOCK_BYTES", 10**12)
+    whole = everything()
+    for block in (1, 8 * 7 * 40):  # one row, and blocks of a few rows
+        monkeypatch.setattr(skrt._batch, "BLOCK_BYTES", block)
+        for key, value in everything().items():
+            if isinstance(value, tuple):  # (indices, scores) of a strategy
+                assert np.array_equal(value[0], whole[key][0]), key
+                value, expected = value[1], whole[key][1]
+            else:
+                expected = whole[key]
+            assert np.allclose(value, expected, rtol=1e-12, atol=0), key
+
+
+def _peak_bytes(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("batch", ["topk", "greedy"])
+def test_a_batch_builds_no_n_instances_by_n_pool_score_matrix(batch):
+    # today: np.tile (topk) or a list of rows plus np.vstack (greedy) of
+    # n_instances x n_pool scores, 80 MB here; greedy's own Sherman-Morrison
+    # recursion keeps one pool column per pick (n_instances x n_pool, once)
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(30, 3), rng.randn(30)
+    pool = rng.randn(50_000, 3)
+    model = _model(X, y, alpha=1.0)
+    n = 200
+    peak = _peak_bytes(
+        lambda: sld_sampling(model, pool, n, batch=batch, random_state=0)
+    )
+    matrix = n * pool.shape[0] * 8
+    assert peak < (0.25 if batch == "topk" else 1.5) * matrix
+
+
+def test_kernel_pool_is_scored_in_blocks(monkeypatch):
+    # the pool x training kernel (20,000 x 400: 64 MB) never exists whole
+    import skrt._batch
+
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(400, 3), rng.randn(400)
+    pool = rng.randn(20_000, 3)
+    model = _model(X, y, RegularityKernelRidge, alpha=1.0, gamma=0.5)
+    monkeypatch.setattr(skrt._batch, "BLOCK_BYTES", 2**20)
+    for call in (
+        lambda: sld_sampling(model, pool, 100, batch="topk"),
+        lambda: model.score_samples(pool, heuristic="variance"),
+        lambda: model.predict(pool, return_std=True),
+    ):
+        assert _peak_bytes(call) < 16 * 2**20
