@@ -119,3 +119,92 @@ def test_skactiveml_candidates_as_samples(pool_problem):
         RegularityQuery(heuristic="bald").query(
             X[:50], y, SklearnRegressor(RegularityRidge())
         )
+
+
+def _skactiveml_problem(pool_problem, n_labeled=10, n=60):
+    pytest.importorskip("skactiveml")
+    from skactiveml.utils import MISSING_LABEL
+
+    X, y_true = pool_problem
+    y = np.full(n, MISSING_LABEL)
+    y[:n_labeled] = y_true[:n_labeled]
+    return X[:n], y
+
+
+@pytest.mark.parametrize("batch", ["greedy", "topk"])
+@pytest.mark.parametrize("candidates", ["unlabeled", "indices", "samples"])
+def test_skactiveml_utilities_mask_earlier_picks(pool_problem, batch, candidates):
+    # scikit-activeml's contract: row j of the utilities is NaN at the
+    # samples picked in rows < j (and at non-candidates); the pick of row j
+    # is that row's best utility
+    from skactiveml.regressor import SklearnRegressor
+
+    from skrt.skactiveml import RegularityQuery
+
+    X, y = _skactiveml_problem(pool_problem)
+    kwargs = {
+        "unlabeled": {},
+        "indices": {"candidates": np.arange(20, 45)},
+        "samples": {"candidates": pool_problem[0][100:130]},
+    }[candidates]
+    qs = RegularityQuery(batch=batch, random_state=0)
+    reg = SklearnRegressor(RegularityRidge(alpha=1.0))
+    idx, util = qs.query(X, y, reg, batch_size=5, return_utilities=True, **kwargs)
+    assert len(set(idx.tolist())) == 5
+    for j in range(5):
+        assert np.all(np.isnan(util[j, idx[:j]]))
+        assert util[j, idx[j]] == np.nanmax(util[j])
+        assert np.count_nonzero(~np.isnan(util[j])) == (
+            np.count_nonzero(~np.isnan(util[0])) - j
+        )
+    if batch == "topk":  # the remaining utilities do not change
+        keep = ~np.isnan(util[4])
+        assert np.array_equal(util[4][keep], util[0][keep])
+    without = qs.query(X, y, reg, batch_size=5, **kwargs)
+    assert np.array_equal(without, idx)
+
+
+def test_skactiveml_failed_fit_is_a_clear_error(pool_problem):
+    # SklearnRegressor catches the failed fit and only warns: the query then
+    # met AttributeError: '_noise_variance'
+    from skactiveml.regressor import SklearnRegressor
+
+    from skrt.skactiveml import RegularityQuery
+
+    X, y = _skactiveml_problem(pool_problem)
+    reg = SklearnRegressor(RegularityRidge(alpha=-1.0))  # fit raises
+    with pytest.warns(UserWarning, match="could not be fitted"):
+        with pytest.raises(ValueError, match="fit of RegularityRidge failed"):
+            RegularityQuery().query(X, y, reg)
+
+
+def test_skactiveml_unsupported_estimator_names_the_supported_ones(pool_problem):
+    from skactiveml.regressor import SklearnRegressor
+    from sklearn.linear_model import Ridge
+
+    from skrt.skactiveml import RegularityQuery
+
+    X, y = _skactiveml_problem(pool_problem)
+    with pytest.raises(
+        TypeError, match="reg must be .*RegularityKernelRidge.*got Ridge"
+    ):
+        RegularityQuery().query(X, y, SklearnRegressor(Ridge()))
+
+
+def test_skactiveml_pipeline_regressor(pool_problem):
+    from skactiveml.regressor import SklearnRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skrt.query import sld_sampling
+    from skrt.skactiveml import RegularityQuery
+
+    X, y = _skactiveml_problem(pool_problem)
+    pipe = make_pipeline(StandardScaler(), RegularityRidge(alpha=1.0))
+    reg = SklearnRegressor(pipe)
+    idx = RegularityQuery(random_state=0).query(X, y, reg, batch_size=3)
+    labeled = ~np.isnan(y)
+    fitted = pipe.fit(X[labeled], y[labeled])
+    unlabeled = np.flatnonzero(~labeled)
+    want, _ = sld_sampling(fitted, X[unlabeled], 3, random_state=0)
+    assert np.array_equal(idx, unlabeled[want])
