@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
+import itertools
+import os
+import re
 import sys
 import warnings
 
@@ -76,50 +80,237 @@ def _demo(args) -> int:
 
 
 # ---------------------------------------------------------------------- query
-def _read_csv(path, what):
-    try:
-        with open(path, newline="") as fh:
-            rows = list(csv.reader(fh))
-    except OSError as exc:
-        raise CLIError(f"cannot read {what} file {path}: {exc.strerror}") from None
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
-    if not rows:
-        raise CLIError(f"{what} file {path} is empty")
-    header, body = [h.strip() for h in rows[0]], rows[1:]
-    if not body:
-        raise CLIError(f"{what} file {path} has a header but no rows")
-    for i, row in enumerate(body, start=2):
-        if len(row) != len(header):
+_SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_SNIFF_ROWS = 50
+_DECIMAL_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?")
+
+
+class _Table:
+    """A CSV file read as text: header, rows and each row's line number."""
+
+    def __init__(self, path, what):
+        self.path, self.what = path, what
+        text = self._decode(self._bytes())
+        self.sep = self._separator(text)
+        self.header, self.rows, self.lines = self._parse(text)
+
+    def error(self, message, line=None):
+        where = f", line {line}" if line is not None else ""
+        return CLIError(f"{self.what} file {self.path}{where}: {message}")
+
+    def _bytes(self):
+        try:
+            with open(self.path, "rb") as fh:
+                return fh.read()
+        except OSError as exc:
             raise CLIError(
-                f"{what} file {path}, line {i}: {len(row)} fields, "
-                f"header has {len(header)}"
+                f"cannot read {self.what} file {self.path}: {exc.strerror}"
+            ) from None
+
+    def _decode(self, raw):
+        save_as = "save it as 'CSV UTF-8' (comma-separated)"
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise self.error(f"the file is UTF-16/UTF-32 text, not UTF-8; {save_as}")
+        if raw.startswith(b"PK\x03\x04"):
+            raise self.error(
+                f"the file is a zip archive (an Excel .xlsx?), not CSV text; {save_as}"
             )
-    return header, body
+        if b"\x00" in raw:
+            line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+            raise self.error(
+                f"the file holds NUL bytes (line {line}): it is binary or "
+                f"UTF-16 without a byte-order mark, not CSV text; {save_as}"
+            )
+        try:
+            return raw.decode("utf-8-sig")  # spreadsheets write a BOM
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise self.error(
+                f"the file is not UTF-8 (byte 0x{raw[exc.start]:02x} on line "
+                f"{line}; Latin-1 or Windows-1252?): {save_as}, or convert it "
+                f"(iconv -f latin1 -t utf-8)"
+            ) from None
 
+    @staticmethod
+    def _separator(text):
+        """The separator that splits the first rows like the header.
 
-def _numeric(header, body, columns, path, what):
-    index = {name: j for j, name in enumerate(header)}
-    missing = [c for c in columns if c not in index]
-    if missing:
-        raise CLIError(f"{what} file {path} lacks column(s): {', '.join(missing)}")
-    out = np.empty((len(body), len(columns)))
-    for i, row in enumerate(body):
-        for k, c in enumerate(columns):
-            cell = row[index[c]].strip()
+        A candidate must give the header at least two fields and every one
+        of the first rows as many; among those the one with the most fields
+        wins (ties: the order of ``_SEPARATORS``). Failing that, the one
+        that splits the header most (its ragged rows are reported later);
+        a single column is comma-separated.
+        """
+        best, best_key = ",", (False, 1)
+        for sep in _SEPARATORS:
+            rows = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
             try:
-                value = float(cell)
-            except ValueError:
-                raise CLIError(
-                    f"{what} file {path}, line {i + 2}, column {c!r}: "
-                    f"{cell!r} is not a number"
-                ) from None
-            if not np.isfinite(value):
-                raise CLIError(
-                    f"{what} file {path}, line {i + 2}, column {c!r}: "
-                    f"{cell!r} is not finite"
+                sample = [r for r in itertools.islice(rows, _SNIFF_ROWS) if any(r)]
+            except csv.Error:
+                continue
+            if not sample or len(sample[0]) < 2:
+                continue
+            width = len(sample[0])
+            key = (all(len(r) == width for r in sample), width)
+            if key > best_key:
+                best, best_key = sep, key
+        return best
+
+    def _parse(self, text):
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.sep)
+        rows, lines = [], []
+        try:
+            for row in reader:
+                if any(cell.strip() for cell in row):
+                    rows.append(row)
+                    lines.append(reader.line_num)
+        except csv.Error as exc:
+            raise self.error(f"not readable as CSV: {exc}", reader.line_num) from None
+        if not rows:
+            raise self.error("the file is empty")
+        header = [h.strip().lstrip("\ufeff").strip() for h in rows[0]]
+        rows, lines = rows[1:], lines[1:]
+        if not rows:
+            raise self.error("the file has a header but no rows")
+        for row, line in zip(rows, lines, strict=True):
+            if len(row) != len(header):
+                raise self.error(
+                    f"{len(row)} fields, the header has {len(header)}"
+                    + self._separator_hint(),
+                    line,
                 )
-            out[i, k] = value
-    return out
+        names = [h for h in header if h]
+        repeated = sorted({h for h in names if names.count(h) > 1})
+        if repeated:
+            where = "; ".join(
+                f"{h!r} in columns "
+                + " and ".join(str(j + 1) for j, g in enumerate(header) if g == h)
+                for h in repeated
+            )
+            raise self.error(f"repeated column name(s): {where}; rename them")
+        return header, rows, lines
+
+    def _separator_hint(self):
+        if self.sep == ",":
+            return ""
+        return f" (read as {_SEPARATORS[self.sep]}-separated)"
+
+    @property
+    def columns(self):
+        """Named columns (an unnamed one, such as a pandas index, is skipped)."""
+        return [h for h in self.header if h]
+
+    def describe(self):
+        if self.sep == ",":
+            return None
+        return (
+            f"{self.what} file {self.path} read as "
+            f"{_SEPARATORS[self.sep]}-separated (decimal commas accepted)"
+        )
+
+    def numeric(self, columns):
+        """The named columns as floats; one line names any bad cell."""
+        index = {name: j for j, name in enumerate(self.header) if name}
+        missing = [c for c in columns if c not in index]
+        if missing:
+            raise self.error(
+                f"no column(s) {', '.join(map(repr, missing))}; it has "
+                f"{', '.join(map(repr, self.columns))}" + self._case_hint(missing)
+            )
+        out = np.empty((len(self.rows), len(columns)))
+        for k, c in enumerate(columns):
+            j = index[c]
+            for i, row in enumerate(self.rows):
+                out[i, k] = self._float(row[j], c, self.lines[i])
+        return out
+
+    def _case_hint(self, missing):
+        lower = {h.lower(): h for h in self.columns}
+        near = [f"{lower[m.lower()]!r}" for m in missing if m.lower() in lower]
+        return f" (did you mean {', '.join(near)}?)" if near else ""
+
+    def _float(self, cell, column, line):
+        text = cell.strip()
+        where = f"column {column!r}"
+        if not text:
+            raise self.error(f"{where} is empty: fill it in or drop the row", line)
+        value = None
+        if "_" not in text:  # float() would read 1_000 as 1000
+            try:
+                value = float(text)
+            except ValueError:
+                if self.sep != "," and _DECIMAL_COMMA.fullmatch(text):
+                    value = float(text.replace(",", "."))
+        if value is None:
+            hint = ""
+            if self.sep == "," and _DECIMAL_COMMA.fullmatch(text.replace(" ", "")):
+                hint = " (a decimal comma in a comma-separated file?)"
+            raise self.error(f"{where}: {cell!r} is not a number{hint}", line)
+        if not np.isfinite(value):
+            kind = "NaN" if np.isnan(value) else "beyond the float range"
+            if kind != "NaN" and "inf" in text.lower():
+                kind = "infinite"
+            raise self.error(f"{where}: {cell!r} is {kind}", line)
+        return value
+
+
+def _choose_columns(args, lab, pool):
+    """Feature columns, checked in both files (never fewer than asked for)."""
+    if args.target not in lab.columns:
+        raise lab.error(
+            f"no target column {args.target!r}; it has "
+            f"{', '.join(map(repr, lab.columns))}" + lab._case_hint([args.target])
+        )
+    if args.features is not None:
+        features = [f.strip() for f in args.features.split(",")]
+        if not all(features):
+            raise CLIError(f"--features has an empty name: {args.features!r}")
+        repeated = sorted({f for f in features if features.count(f) > 1})
+        if repeated:
+            raise CLIError(
+                f"--features names column(s) twice: {', '.join(map(repr, repeated))}"
+            )
+        if args.target in features:
+            raise CLIError(f"--features includes the target {args.target!r}")
+    else:
+        features = [c for c in lab.columns if c != args.target]
+        if not features:
+            raise lab.error(f"no feature columns besides the target {args.target!r}")
+    absent = [f for f in features if f not in pool.columns]
+    if args.features is None and absent:
+        raise pool.error(
+            f"lacks the labeled file's feature column(s) "
+            f"{', '.join(map(repr, absent))}" + pool._case_hint(absent)
+            + "; add them, or choose columns with --features"
+        )  # fmt: skip
+    return features
+
+
+def _check_output(path):
+    """Fail before the fit when ``--output`` cannot be written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CLIError(f"--output {path} is a directory; give a file name")
+    if not os.path.isdir(folder):
+        raise CLIError(f"--output {path}: the directory {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (
+        os.path.exists(path) and not os.access(path, os.W_OK)
+    ):
+        raise CLIError(f"--output {path}: no permission to write there")
+
+
+def _scale_hint(tables):
+    """'; column 'a' of the labeled file reaches 1e+308: ...' for huge values."""
+    for what, X, names in tables:
+        big = np.abs(X).max(axis=0) if X.size else np.zeros(0)
+        huge = np.flatnonzero(big > 1e100)  # squares and sums overflow near 1e154
+        if huge.size:
+            j = huge[np.argmax(big[huge])]
+            return (
+                f"; column {names[j]!r} of the {what} file reaches {big[j]:.3g}: "
+                f"rescale it (e.g. other units)"
+            )
+    return ""
 
 
 def _query(args) -> int:
@@ -129,48 +320,61 @@ def _query(args) -> int:
 
     if args.n < 1:
         raise CLIError("--n must be at least 1")
-    lab_header, lab_rows = _read_csv(args.labeled, "labeled")
-    pool_header, pool_rows = _read_csv(args.pool, "pool")
-    if args.target not in lab_header:
-        raise CLIError(
-            f"labeled file {args.labeled} has no target column {args.target!r}"
-        )
-    features = (
-        args.features.split(",")
-        if args.features
-        else [c for c in lab_header if c != args.target and c in pool_header]
-    )
-    if not features:
-        raise CLIError("no feature columns shared by the labeled and pool files")
-    X = _numeric(lab_header, lab_rows, features, args.labeled, "labeled")
-    y = _numeric(lab_header, lab_rows, [args.target], args.labeled, "labeled")[:, 0]
-    X_pool = _numeric(pool_header, pool_rows, features, args.pool, "pool")
+    if args.output:
+        _check_output(args.output)
+    lab = _Table(args.labeled, "labeled")
+    pool = _Table(args.pool, "pool")
+    features = _choose_columns(args, lab, pool)
+    X = lab.numeric(features)
+    y = lab.numeric([args.target])[:, 0]
+    X_pool = pool.numeric(features)
     if X.shape[0] < 3:
-        raise CLIError(
-            f"labeled file {args.labeled} needs at least 3 rows, has {X.shape[0]}"
-        )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RegularityBoundWarning)
-        model = RegularityRidge(alpha="loo").fit(X, y)
-    for w in caught:
-        print(f"note: {w.message}", file=sys.stderr)
-    idx, scores = regularity_sampling(
-        model,
-        X_pool,
-        args.n,
-        heuristic=args.heuristic,
-        batch=args.batch,
-        random_state=0,
-    )
-    out = open(args.output, "w", newline="") if args.output else sys.stdout
+        raise lab.error(f"needs at least 3 rows, has {X.shape[0]}")
+    notes = [t.describe() for t in (lab, pool) if t.describe()]
+    unnamed = [t for t in (lab, pool) if len(t.columns) < len(t.header)]
+    notes += [f"{t.what} file {t.path}: unnamed column(s) ignored" for t in unnamed]
     try:
-        writer = csv.writer(out)
-        writer.writerow(["rank", "pool_row", f"{args.heuristic}_score", *pool_header])
-        for rank, i in enumerate(idx, 1):
-            writer.writerow([rank, int(i), f"{scores[i]:.6g}", *pool_rows[i]])
-    finally:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RegularityBoundWarning)
+            warnings.simplefilter("error", RuntimeWarning)  # overflow: no NaN
+            model = RegularityRidge(alpha="loo").fit(X, y)
+            idx, scores = regularity_sampling(
+                model,
+                X_pool,
+                args.n,
+                heuristic=args.heuristic,
+                batch=args.batch,
+                random_state=0,
+            )
+        if not (np.isfinite(model.alpha_) and np.all(np.isfinite(scores))):
+            raise FloatingPointError("non-finite scores")
+    except (ValueError, TypeError, ArithmeticError, RuntimeWarning) as exc:
+        hint = _scale_hint(
+            [
+                ("labeled", np.column_stack([X, y]), [*features, args.target]),
+                ("pool", X_pool, features),
+            ]
+        )
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        raise CLIError(f"the fit or the query failed: {message}{hint}") from None
+    notes += [str(w.message) for w in caught]
+    header = ["rank", "pool_row", f"{args.heuristic}_score", *pool.header]
+    chosen = [
+        [rank, int(i), f"{scores[i]:.6g}", *pool.rows[i]]
+        for rank, i in enumerate(idx, 1)
+    ]
+    try:
         if args.output:
-            out.close()
+            with open(args.output, "w", newline="") as out:
+                csv.writer(out, delimiter=pool.sep).writerows([header, *chosen])
+        else:
+            csv.writer(sys.stdout, delimiter=pool.sep).writerows([header, *chosen])
+    except OSError as exc:
+        raise CLIError(
+            f"cannot write --output {args.output}: {exc.strerror or exc}"
+        ) from None
+    for note in notes:
+        print(f"note: {' '.join(note.split())}", file=sys.stderr)
     print(
         f"fitted on {X.shape[0]} labeled rows ({len(features)} features), "
         f"alpha_={model.alpha_:.4g}; {len(idx)} of {X_pool.shape[0]} pool rows chosen",

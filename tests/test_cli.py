@@ -1,13 +1,18 @@
 """skrt demo and skrt query, as a user runs them."""
 
 import csv
+import os
+import re
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
 
+from skrt import RegularityRidge
 from skrt._cli import main
+from skrt.query import regularity_sampling
 
 
 def test_demo_prints_table_and_writes_png(tmp_path, capsys):
@@ -118,7 +123,7 @@ def test_query_writes_csv(csv_files, tmp_path):
     "case, message",
     [
         ("missing_target", "no target column 'z'"),
-        ("missing_column", "lacks column(s): c"),
+        ("missing_column", "no column(s) 'c'"),
         ("non_numeric", "'abc' is not a number"),
         ("empty", "is empty"),
         ("no_file", "cannot read labeled file"),
@@ -156,3 +161,139 @@ def test_query_errors_are_one_line(csv_files, tmp_path, capsys, case, message):
     assert code == 2
     assert len(err) == 1 and message in err[0]
     assert "Traceback" not in err[0]
+
+
+# ------------------------------------------------- CSV quirks (issue 13, #11)
+def _text(header, rows, sep=",", decimal="."):
+    """CSV text; numbers written exactly (repr), with the given decimal mark."""
+
+    def cell(v):
+        return v if isinstance(v, str) else repr(float(v)).replace(".", decimal)
+
+    lines = [sep.join(header), *(sep.join(map(cell, r)) for r in rows)]
+    return "\n".join(lines) + "\n"
+
+
+def _python_query(X, y, X_pool, n):
+    """The oracle: the same query on the arrays, without any file."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = RegularityRidge(alpha="loo").fit(X, y)
+        return regularity_sampling(model, X_pool, n, random_state=0)
+
+
+def _query(capsys, lab, pool, *extra):
+    code = main(["query", "--labeled", str(lab), "--pool", str(pool),
+                 "--target", "y", "--n", "4", *extra])  # fmt: skip
+    out, err = capsys.readouterr()
+    return code, out, err.strip().splitlines()
+
+
+@pytest.fixture
+def arrays():
+    rng = np.random.RandomState(3)
+    X = np.round(rng.randn(30, 3), 3)
+    y = np.round(X @ [1.0, -1.0, 2.0] + 0.1 * rng.randn(30), 3)
+    return X[:12], y[:12], X[12:]
+
+
+@pytest.mark.parametrize(
+    "sep, decimal, bom",
+    [(",", ".", True), (";", ",", False), (";", ".", True), ("\t", ",", False),
+     ("\t", ".", False), ("|", ".", False)],
+)  # fmt: skip
+def test_query_reads_bom_and_separators_like_python(
+    arrays, tmp_path, capsys, sep, decimal, bom
+):
+    X, y, X_pool = arrays
+    lab, pool = tmp_path / "lab.csv", tmp_path / "pool.csv"
+    # a byte-order mark on the labeled file only, as when one of the two
+    # comes from a spreadsheet's "CSV UTF-8"
+    encoding = "utf-8-sig" if bom else "utf-8"
+    lab.write_text(_text(["a", "b", "c", "y"], np.column_stack([X, y]), sep, decimal),
+                   encoding=encoding)  # fmt: skip
+    pool.write_text(_text(["a", "b", "c"], X_pool, sep, decimal))
+    code, out, err = _query(capsys, lab, pool)
+    assert code == 0, err
+    assert "(3 features)" in err[-1]  # the BOM no longer hides column 'a'
+    rows = list(csv.reader(out.splitlines(), delimiter=sep))
+    idx, scores = _python_query(X, y, X_pool, 4)
+    assert [int(r[1]) for r in rows[1:]] == idx.tolist()
+    assert np.allclose([float(r[2]) for r in rows[1:]], scores[idx], rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "lab_header, pool_header, match",
+    [
+        (["a", "a", "c", "y"], ["a", "b", "c"], r"repeated.*'a' in columns 1 and 2"),
+        (["a", "b", "c", "y"], ["a", "c", "c"], r"pool file.*repeated.*'c'"),
+        (["a", "b", "c", "y"], ["a", "c", "id"], r"pool file.*lacks.*'b'"),
+        (["a", "b", "c", "y"], ["A", "B", "C"], r"'a', 'b', 'c'.*mean 'A'"),
+    ],
+)  # fmt: skip
+def test_query_column_mismatches_are_named(
+    arrays, tmp_path, capsys, lab_header, pool_header, match
+):
+    X, y, X_pool = arrays
+    lab, pool = tmp_path / "lab.csv", tmp_path / "pool.csv"
+    lab.write_text(_text(lab_header, np.column_stack([X, y])))
+    pool.write_text(_text(pool_header, X_pool))
+    code, out, err = _query(capsys, lab, pool)
+    assert code == 2 and out == ""
+    assert len(err) == 1 and re.search(match, err[0]), err
+
+
+_BAD_FILES = {
+    "latin1": ("ä,b,c,y\n1,2,3,4\n".encode("latin-1"), r"not UTF-8.*0xe4.*line 1"),
+    "utf16": ("a,b,c,y\n1,2,3,4\n".encode("utf-16"), "UTF-16"),
+    "utf16_no_bom": ("a,b,c,y\n1,2,3,4\n".encode("utf-16-le"), "NUL bytes"),
+    "binary": (bytes(range(256)), "NUL bytes"),
+    "xlsx": (b"PK\x03\x04" + bytes(40), "zip archive"),
+    "overflow": (b"a,b,c,y\n1e308,1,1,1\n1,2,1,2\n2,1,3,1\n3,3,3,0\n", "1e\\+308"),
+    "inf": (b"a,b,c,y\n1,2,3,4\n1,inf,3,4\n", r"line 3.*'inf' is infinite"),
+    "nan": (b"a,b,c,y\n1,2,3,4\n1,2,3,NaN\n", r"column 'y'.*'NaN' is NaN"),
+    "too_big": (b"a,b,c,y\n1,2,3,4\n1,1e400,3,4\n", "beyond the float range"),
+}
+
+
+@pytest.mark.parametrize("kind", list(_BAD_FILES))
+def test_query_bad_files_are_one_line(arrays, tmp_path, capsys, kind):
+    content, match = _BAD_FILES[kind]
+    lab, pool = tmp_path / "lab.csv", tmp_path / "pool.csv"
+    lab.write_bytes(content)
+    pool.write_text(_text(["a", "b", "c"], arrays[2]))
+    code, out, err = _query(capsys, lab, pool)
+    assert code == 2 and out == ""
+    assert len(err) == 1 and re.search(match, err[0]), err
+
+
+@pytest.mark.parametrize(
+    "where, match",
+    [
+        ("missing/next.csv", "directory .* does not exist"),
+        (".", "is a directory"),
+        ("/dev/full", "No space left"),
+    ],
+)
+def test_query_output_problems_are_one_line(csv_files, tmp_path, capsys, where, match):
+    lab, pool, _ = csv_files
+    if where == "/dev/full" and not os.path.exists(where):
+        pytest.skip("no /dev/full")
+    output = where if where.startswith("/") else str(tmp_path / where)
+    code, out, err = _query(capsys, lab, pool, "--output", output)
+    assert code == 2
+    assert len(err) == 1 and re.search(match, err[0]), err
+
+
+def test_python_dash_m_query_error_is_one_line(tmp_path):
+    lab, pool = tmp_path / "lab.csv", tmp_path / "pool.csv"
+    lab.write_bytes("a;b;y\n1;2;3\n".encode("utf-16"))
+    pool.write_text("a,b\n1,2\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "skrt", "query", "--labeled", str(lab),
+         "--pool", str(pool), "--target", "y"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 2 and run.stdout == ""
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert "UTF-16" in run.stderr and "Traceback" not in run.stderr
