@@ -14,6 +14,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import RegularityMixin, WeightsOnlyMixin
+from ._dual_sgd import (
+    _BLOCK,
+    DualSGDState,
+    blocked_sum,
+    centered_curvature,
+    loss_terms,
+    row_sq_norms,
+    scale_tangent,
+)
 from ._krylov import CenteredDesign, solve_cg
 from ._validation import (
     check_bool,
@@ -26,166 +35,9 @@ _LOSSES = ("squared_error", "huber")
 _SCHEDULES = ("constant", "invscaling", "adaptive", "adam")
 _REGULARIZER_SCHEDULES = ("continuous", "intermittent")
 _TANGENT_SOLVERS = ("sgd", "cg")
-_RENORMALISE_BELOW = 1e-9
 _DIVERGENCE_FACTOR = 1e8
 _ONLINE_SETTLED = 0.25  # stationarity residuals that allow an alpha step
-
-
-class DualSGDState:
-    """θ and θ̇ with lazy L2 shrinkage: ``θ = c u``, ``θ̇ = c v + d θ``.
-
-    One step on a mini-batch (rows ``Xb``, targets ``yb``, weights ``wb``)
-    with step ``eta`` performs, from the old θ and θ̇,
-
-    .. math::
-
-        \\theta \\leftarrow \\theta - \\eta \\big(g + \\tfrac{2s}{W}\\theta\\big),
-        \\quad \\dot\\theta \\leftarrow \\dot\\theta - \\eta \\big(H_B\\dot\\theta
-            + \\tfrac{2}{W}\\theta + \\tfrac{2s}{W}\\dot\\theta\\big),
-
-    with ``g`` and ``H_B θ̇`` the batch's weight-averaged loss gradient and
-    Hessian-vector product (SGD on the objective divided by the total
-    weight ``W``). The shrinkage only touches the scalars ``c`` and ``d``;
-    the data part touches the batch's columns of ``u`` and ``v``, so a step
-    on sparse rows costs O(nnz of the batch). The intercept is unpenalised.
-    """
-
-    def __init__(self, n_features, fit_intercept, tangent=True):
-        self.UV = np.zeros((2, n_features))  # rows u and v, each contiguous
-        self.c = 1.0
-        self.d = 0.0
-        self.b = 0.0
-        self.b_dot = 0.0
-        self.fit_intercept = fit_intercept
-        self.tangent = tangent
-
-    @property
-    def u(self):
-        return self.UV[0]
-
-    @property
-    def v(self):
-        return self.UV[1]
-
-    @property
-    def coef(self):
-        return self.c * self.u
-
-    @property
-    def coef_tangent(self):
-        return self.c * self.v + self.d * self.coef
-
-    def set_tangent(self, coef_tangent):
-        """Replace θ̇ (θ unchanged)."""
-        self.UV[1] = np.asarray(coef_tangent) / self.c
-        self.d = 0.0
-
-    def move_along_tangent(self, ds):
-        """θ ← θ + ds θ̇ and b ← b + ds ḃ, θ̇ unchanged (O(n_features))."""
-        self.renormalise()  # c = 1, d = 0: θ = u, θ̇ = v
-        self.UV[0] += ds * self.UV[1]
-        self.b += ds * self.b_dot
-
-    def renormalise(self):
-        """Fold c and d into u and v (O(n_features), rarely)."""
-        self.UV *= self.c  # in place: no copy of the model
-        if self.d != 0.0:
-            self.UV[1] += self.d * self.UV[0]
-        self.c, self.d = 1.0, 0.0
-
-    def shrink(self, eta, s, W, times=1):
-        """The penalty part of ``times`` steps: c ← ρc, d ← d - 2η/(Wρ)."""
-        rho = 1.0 - 2.0 * eta * s / W
-        if rho <= 0:
-            raise ValueError(
-                f"the step eta={eta:g} times 2*alpha/W={2 * s / W:g} is >= 1: "
-                "the L2 shrinkage would flip the weights; lower eta0"
-            )
-        self.c *= rho**times
-        if self.tangent:
-            self.d -= times * 2.0 * eta / (W * rho)
-        if abs(self.c) < _RENORMALISE_BELOW:
-            self.renormalise()
-
-    def responses(self, Xb):
-        """Xb θ + b and Xb θ̇ + ḃ from one product with [u, v]."""
-        pred = self.c * np.asarray(Xb @ self.UV[0]) + self.b  # O(nnz of the batch)
-        if not self.tangent:
-            return pred, None
-        xdot = (
-            self.c * np.asarray(Xb @ self.UV[1]) + self.d * (pred - self.b) + self.b_dot
-        )
-        return pred, xdot
-
-    def data_step(self, Xb, residual_grad, hess_dot, wb, eta, update_theta=True):
-        """θ ← θ - η g, θ̇ ← θ̇ - η H_B θ̇ on the batch's columns.
-
-        ``residual_grad`` is dL/df per row and ``hess_dot`` d²L/df² · ẋ per
-        row; both are weight-averaged over the batch. On sparse rows the
-        product back touches only the batch's columns.
-        """
-        wsum = wb.sum()
-        a = wb * residual_grad / wsum if update_theta else None  # per-row weights
-        h = wb * hess_dot / wsum if self.tangent else None
-        # Δu = -η g / c and Δv = -η (H θ̇) / c - d Δθ / c with Δθ = -η g
-        coef_u = -eta * a / self.c if update_theta else 0.0
-        coef_v = 0.0
-        if self.tangent:
-            coef_v = -eta * h / self.c
-            if update_theta:
-                coef_v = coef_v + self.d * eta * a / self.c
-        if sp.issparse(Xb):
-            self._sparse_update(Xb, coef_u, coef_v)
-        else:
-            rows = np.column_stack(
-                [np.broadcast_to(coef_u, wb.shape), np.broadcast_to(coef_v, wb.shape)]
-            )
-            self.UV += (Xb.T @ rows).T
-        if update_theta and self.fit_intercept:
-            self.b -= eta * a.sum()
-        if self.tangent and self.fit_intercept:
-            self.b_dot -= eta * h.sum()
-
-    def _sparse_update(self, Xb, coef_u, coef_v):
-        """u[j] += Σ_rows Xb[row, j] coef_u[row] (and v alike), O(nnz)."""
-        m = Xb.shape[0]
-        rows = np.repeat(np.arange(m), np.diff(Xb.indptr))
-        for k, coef in enumerate((coef_u, coef_v)):
-            if np.ndim(coef) == 0 and coef == 0.0:
-                continue
-            coef = np.broadcast_to(coef, (m,))
-            np.add.at(self.UV[k], Xb.indices, Xb.data * coef[rows])
-
-
-_BLOCK = 4096  # rows per block for whole-data passes: no n-sized temporaries
-
-
-def _blocked_sum(X, fn, block=_BLOCK):
-    """Σ over row blocks of ``fn(X_block, rows)``; peak memory O(block)."""
-    return float(
-        sum(
-            fn(X[start : start + block], slice(start, start + block))
-            for start in range(0, X.shape[0], block)
-        )
-    )
-
-
-def _row_sq_norms(X):
-    """‖x_i‖² per row of one block (no copy of a large sparse block)."""
-    if not sp.issparse(X):
-        return np.einsum("ij,ij->i", X, X)
-    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-    return np.bincount(rows, weights=X.data**2, minlength=X.shape[0])
-
-
-def _loss_terms(loss, epsilon, r):
-    """Loss value, dL/df and d²L/df² per row for residuals r = f - y."""
-    if loss == "squared_error":
-        return r**2, 2.0 * r, np.full_like(r, 2.0)
-    inside = np.abs(r) <= epsilon
-    value = np.where(inside, r**2, 2.0 * epsilon * np.abs(r) - epsilon**2)
-    grad = np.where(inside, 2.0 * r, 2.0 * epsilon * np.sign(r))
-    return value, grad, np.where(inside, 2.0, 0.0)
+_MIN_AUTO_BATCH = 32  # smallest automatic batch: fewer Python steps per epoch
 
 
 class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstimator):
@@ -303,12 +155,12 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         loss="squared_error",
         epsilon=1.0,
         fit_intercept=True,
-        learning_rate="invscaling",
+        learning_rate="constant",
         eta0="auto",
         power_t=0.25,
-        batch_size=32,
-        max_iter=100,
-        tol=1e-5,
+        batch_size="auto",
+        max_iter=1000,
+        tol=1e-4,
         n_iter_no_change=5,
         shuffle=True,
         random_state=None,
@@ -366,7 +218,8 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         if self.eta0 != "auto":
             check_positive(self.eta0, "eta0")
         check_positive(self.power_t, "power_t")
-        check_positive(self.batch_size, "batch_size", kind=numbers.Integral)
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            check_positive(self.batch_size, "batch_size", kind=numbers.Integral)
         check_positive(self.max_iter, "max_iter", kind=numbers.Integral)
         if self.tol is not None:
             check_positive(self.tol, "tol")
@@ -420,7 +273,7 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
 
     # -------------------------------------------------------------- fit
     def fit(self, X, y, sample_weight=None):
-        """Fit θ and θ̇ by SGD over ``max_iter`` epochs.
+        """Fit θ and θ̇ by SGD until they are stationary (or ``max_iter``).
 
         Parameters
         ----------
@@ -450,45 +303,58 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
             X, y, w = X[train], y[train], w[train]
         self._W = float(w.sum())
         self._seen = self._W
-        self._set_eta0(X, w)
+        Xm = self._center_on(X, w)
+        self._set_eta0(X, w, Xm)
         self.n_iter_ = 0
-        best, stall = np.inf, 0
-        first_loss = None
+        best, stall, stop = None, 0, None
+        first_loss = stats = None
+        self._momentum = None
         for epoch in range(self.max_iter):
-            self._epoch(X, y, w, rng, X_val, y_val)
+            accelerate = stats is not None and self._full_batch_phase(X.shape[0])
+            if accelerate:  # the gradient at this point is the last pass's
+                self._accelerated_step(stats)
+            else:
+                self._epoch(X, Xm, y, w, rng)
             self.n_iter_ += 1
-            if self.alpha == "online" and self._settled(X, y, w):
-                self._online_alpha_step(X_val, y_val)
-            loss = self._objective(X, y, w)
+            stats = self._full_pass(X, Xm, y, w)
+            loss = stats["objective"]
             first_loss = loss if first_loss is None else first_loss
             self._check_divergence(loss, first_loss)
             if self.verbose:
                 print(
                     f"-- epoch {epoch + 1}: objective/W {loss:.6g}, "
-                    f"eta {self._eta():.3g}, alpha {self._alpha_now:.4g}, "
-                    f"steps {self.t_}"
+                    f"eta {self._eta():.3g}, batch {self._batch}, "
+                    f"alpha {self._alpha_now:.4g}, error bound "
+                    f"{stats['error']:.3g}, steps {self.t_}"
                 )
+            if self.alpha == "online":
+                if self._settled(stats):
+                    self._online_alpha_step(X_val, y_val)
+                    stats, self._momentum = None, None  # the point moved
+                continue  # alpha moves: run max_iter epochs
             if self.tol is None:
                 continue
-            if loss < best - self.tol * max(abs(best), 1e-12):
+            if stats["error"] <= self.tol:
+                stop = "converged"
+                break
+            if accelerate:
+                continue  # deterministic steps: only max_iter stops them
+            if best is None or loss < best - self.tol * abs(best):
                 best, stall = loss, 0
-            else:
-                stall += 1
-                if self.learning_rate == "adaptive" and self._eta_scale > 1e-6:
-                    if stall >= self.n_iter_no_change:
-                        self._eta_scale /= 5.0
-                        stall = 0
-                        continue
-                if stall >= self.n_iter_no_change:
-                    break
-        else:
-            if self.tol is not None:
-                warnings.warn(
-                    f"SGDFRegressor did not converge in max_iter={self.max_iter} "
-                    "epochs; increase max_iter (or tol).",
-                    ConvergenceWarning,
-                    stacklevel=2,
-                )
+                continue
+            stall += 1
+            if stall < self.n_iter_no_change:
+                continue
+            best, stall = None, 0
+            if self.batch_size == "auto" and self._batch < X.shape[0]:
+                self._batch = min(2 * self._batch, X.shape[0])
+            elif self.learning_rate == "adaptive" and self._eta_scale > 1e-6:
+                self._eta_scale /= 5.0
+            elif self._batch < X.shape[0] or self.learning_rate != "constant":
+                stop = "stalled"  # at the noise floor of this batch and step
+                break
+        if self.tol is not None and self.alpha != "online" and stop != "converged":
+            self._warn_not_converged(stop, stats["error"])
         if self.alpha == "online" and self._alpha_rprop[1] == 0.0:
             warnings.warn(
                 "alpha='online' took no step: θ and θ̇ never came close enough "
@@ -503,8 +369,34 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         self._finish(X, y, w)
         return self
 
+    def _warn_not_converged(self, stop, error):
+        where = (
+            f"stalled at the noise floor of batch_size={self._batch} with "
+            f"learning_rate={self.learning_rate!r}"
+            if stop == "stalled"
+            else f"did not converge in max_iter={self.max_iter} epochs"
+        )
+        advice = (
+            "use batch_size='auto' (it grows the batch until the gradient "
+            "vanishes), a larger batch_size or learning_rate='adaptive'"
+            if stop == "stalled"
+            else "increase max_iter"
+        )
+        warnings.warn(
+            f"SGDFRegressor {where}: the relative distance of coef_ (or "
+            f"coef_tangent_) to the optimum may be up to {error:.2g} > "
+            f"tol={self.tol:g}; {advice} (or raise tol).",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+
     def partial_fit(self, X, y, sample_weight=None, *, total_sample_weight=None):
         """One pass over a chunk, continuing from the current state.
+
+        The first chunk's weighted column mean becomes the centre of the
+        parametrisation (see ``fit``); the steps on a chunk equal ``fit``'s
+        on the same rows when the centre, the step and the batches agree
+        (one chunk holding the whole data, ``shuffle=False``).
 
         Parameters
         ----------
@@ -513,9 +405,7 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         sample_weight : array-like of shape (n_samples,), default=None
         total_sample_weight : float, default=None
             The total weight ``W`` of the whole stream, which spreads the
-            penalty over the steps. With it, chunks fed in the order ``fit``
-            would see them (``shuffle=False``) reproduce ``fit`` exactly;
-            without it, W is the weight seen so far.
+            penalty over the steps; without it, W is the weight seen so far.
 
         Returns
         -------
@@ -528,6 +418,8 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
             )
         first = not hasattr(self, "_state")
         X, y, w = self._validate_fit_data(X, y, sample_weight, reset=first)
+        if total_sample_weight is not None:
+            check_positive(total_sample_weight, "total_sample_weight")
         if first:
             self._init_state(X.shape[1])
             self.n_iter_ = 0
@@ -535,11 +427,12 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         self._alpha_now = float(self.alpha)
         self._seen += float(w.sum())
         self._W = float(total_sample_weight) if total_sample_weight else self._seen
-        self._set_eta0(X, w)
+        Xm = self._center_on(X, w) if first else np.asarray(X @ self._state.center)
+        self._set_eta0(X, w, Xm)
         rng = check_random_state(self.random_state)
-        self._epoch(X, y, w, rng, None, None, shuffle=False)
+        self._epoch(X, Xm, y, w, rng, shuffle=False)
         self.n_iter_ += 1
-        self._check_divergence(self._objective(X, y, w), None)
+        self._check_divergence(self._full_pass(X, Xm, y, w)["objective"], None)
         self._finish(X, y, w)
         return self
 
@@ -547,87 +440,241 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         self._state = DualSGDState(n_features, self.fit_intercept, tangent=self.tangent)
         self._seen = 0.0
         self._eta0 = None
+        self._batch = None
         self.t_ = 0
         self._eta_scale = 1.0
         self._since_shrink = 0
         self._adam = None
 
-    def _set_eta0(self, X, w):
+    def _center_on(self, X, w):
+        """Centre the parametrisation on the weighted column mean; X @ m."""
+        st = self._state
+        if self.fit_intercept:
+            st.set_center(np.asarray(X.T @ w).ravel() / w.sum())
+        return np.asarray(X @ st.center)
+
+    def _set_eta0(self, X, w, Xm):
+        """The step: ``eta0``, or ``1 / (L + 2 alpha/W + C/m)`` for "auto".
+
+        ``L`` is the largest curvature of the centred, weight-averaged data
+        term, ``C`` the largest curvature of one row (``2‖x_i - m‖²`` plus the
+        intercept's) and ``m`` the batch size: the mini-batch step that stays
+        stable (Gower et al. 2019's expected smoothness), ``1/L`` for full
+        batches. The intercept's step is scaled so that its curvature is L.
+        """
         if self._eta0 is not None:
             return
+        st = self._state
+        st_m = st.center
+        if sp.issparse(X):  # ‖x - m‖² = ‖x‖² - 2 xᵀm + ‖m‖², no densified rows
+            spread = np.maximum(row_sq_norms(X) - 2.0 * Xm + st.mm, 0.0)
+        else:  # centred blocks: no cancellation, no copy of X
+            spread = np.concatenate(
+                [
+                    row_sq_norms(X[i : i + _BLOCK] - st_m)
+                    for i in range(0, X.shape[0], _BLOCK)
+                ]
+            )
+        self._trace = float(w @ spread)  # Σ w ‖x - m‖²: scale of X_cᵀ w y
+        n = X.shape[0]
         if self.eta0 != "auto":
             self._eta0 = float(self.eta0)
+            self._curv = None
+            self._batch = n if self.batch_size == "auto" else self.batch_size
             return
-        w_sq = _blocked_sum(
-            X, lambda Xb, rows: w[rows] @ (_row_sq_norms(Xb) + self.fit_intercept)
-        )
-        curvature = 2.0 * w_sq / w.sum() + 2.0 * self._alpha_now / self._W
-        self._eta0 = 1.0 / curvature
+        L = centered_curvature(X, w, st_m) if self._trace > 0 else 0.0
+        st.omega = L / 2.0 if L > 0 and self.fit_intercept else 1.0
+        L = max(L, 2.0 * st.omega if self.fit_intercept else L)
+        C = 2.0 * (float(spread.max()) + (st.omega if self.fit_intercept else 0.0))
+        self._curv = (L, C)
+        self._eta0 = 1.0
+        if self.batch_size != "auto":
+            self._batch = self.batch_size
+        elif L <= 0:
+            self._batch = n
+        else:  # the critical batch: larger batches no longer allow longer steps
+            self._batch = int(min(n, max(_MIN_AUTO_BATCH, np.ceil(C / L))))
 
     def _eta(self):
+        eta = self._eta0
+        if self._curv is not None:
+            L, C = self._curv
+            denominator = L + 2.0 * self._alpha_now / self._W + C / self._batch
+            eta = 1.0 / denominator if denominator > 0 else 1.0
         if self.learning_rate == "invscaling":
-            return self._eta0 / (self.t_ + 1) ** self.power_t
-        return self._eta0 * self._eta_scale
+            return eta / (self.t_ + 1) ** self.power_t
+        return eta * self._eta_scale
 
-    def _epoch(self, X, y, w, rng, X_val, y_val, shuffle=None):
+    def _epoch(self, X, Xm, y, w, rng, shuffle=None):
         n = X.shape[0]
-        shuffle = self.shuffle if shuffle is None else shuffle
+        batch = min(self._batch, n)
+        shuffle = (self.shuffle if shuffle is None else shuffle) and batch < n
         # draw each batch's rows from a permutation: no copy of X per epoch
         order = None
         if shuffle:  # int32 indices when they fit: half the memory of a permutation
             order = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
             rng.shuffle(order)
         st = self._state
-        interval = self.regularizer_interval or int(np.ceil(n / self.batch_size))
-        for start in range(0, n, self.batch_size):
-            rows = slice(start, start + self.batch_size)
+        interval = self.regularizer_interval or int(np.ceil(n / batch))
+        for start in range(0, n, batch):
+            rows = slice(start, start + batch)
             if order is not None:
                 rows = np.sort(order[rows])
-            Xb, yb, wb = X[rows], y[rows], w[rows]
+            Xb, yb, wb, Xbm = X[rows], y[rows], w[rows], Xm[rows]
             if wb.sum() <= 0:
                 continue
             eta = self._eta()
             s = self._alpha_now
-            pred, xdot = st.responses(Xb)
-            _, grad, curv = _loss_terms(self.loss, self.epsilon, pred - yb)
+            pred, xdot = st.responses(Xb, Xbm)
+            _, grad, curv = loss_terms(self.loss, self.epsilon, pred - yb)
             hess_dot = curv * xdot if xdot is not None else None
             if self.regularizer_schedule == "continuous":
                 st.shrink(eta, s, self._W)
             if self.learning_rate == "adam":
-                self._adam_step(Xb, grad, hess_dot, wb, eta, s)
+                self._adam_step(Xb, grad, hess_dot, wb, eta)
             else:
-                st.data_step(Xb, grad, hess_dot, wb, eta)
+                st.data_step(Xb, Xbm, grad, hess_dot, wb, eta)
             self.t_ += 1
             if self.regularizer_schedule == "intermittent":
                 self._since_shrink += 1
                 if self._since_shrink >= interval:
                     st.shrink(eta, s, self._W, times=self._since_shrink)
                     self._since_shrink = 0
+        st._sync()  # mᵀu and mᵀv afresh: no drift of the incremental sums
 
-    def _adam_step(self, Xb, grad, hess_dot, wb, eta, s):
-        """Adam on θ (dense); θ̇ takes the same preconditioned step."""
+    def _adam_step(self, Xb, grad, hess_dot, wb, eta):
+        """Adam on θ (dense, centred rows); θ̇ takes the same preconditioned
+        step."""
         st = self._state
         st.renormalise()  # adam works on θ and θ̇ directly
         if self._adam is None:
             self._adam = [np.zeros_like(st.u), np.zeros_like(st.u), 0]
         m, v, k = self._adam
         wsum = wb.sum()
-        g = np.asarray(Xb.T @ (wb * grad)) / wsum
+        Xc = Xb - st.center
+        g = np.asarray(Xc.T @ (wb * grad)) / wsum
         k += 1
         m[:] = 0.9 * m + 0.1 * g
         v[:] = 0.999 * v + 0.001 * g**2
         precond = 1.0 / (np.sqrt(v / (1 - 0.999**k)) + 1e-8)
         st.UV[0] -= eta * precond * (m / (1 - 0.9**k))
         if st.tangent:
-            h = np.asarray(Xb.T @ (wb * hess_dot)) / wsum
+            h = np.asarray(Xc.T @ (wb * hess_dot)) / wsum
             st.UV[1] -= eta * precond * h
             if st.fit_intercept:
-                st.b_dot -= eta * (wb @ hess_dot) / wsum
+                st.beta_dot -= eta * st.omega * (wb @ hess_dot) / wsum
         if st.fit_intercept:
-            st.b -= eta * (wb @ grad) / wsum
+            st.beta -= eta * st.omega * (wb @ grad) / wsum
+        st._sync()
         self._adam[2] = k
 
-    def _settled(self, X, y, w):
+    def _full_batch_phase(self, n):
+        """Whether "auto" batches have grown to the whole data set: the
+        steps are then deterministic and take Nesterov's momentum."""
+        return (
+            self.batch_size == "auto"
+            and self._batch >= n
+            and self._curv is not None
+            and self.learning_rate in ("constant", "adaptive")
+        )
+
+    def _accelerated_step(self, stats):
+        """One full-batch step with Nesterov's momentum (FISTA's sequence,
+        restarted when the gradient opposes the last move), on θ, β and
+        their tangents alike: the tangent is the step's derivative in alpha
+        (the momentum weights do not depend on alpha). ``stats`` holds the
+        gradient ``g`` and its derivative ``r`` at the current point."""
+        st = self._state
+        st.renormalise()
+        step = self._eta() / self._W  # g and r are sums: per unit weight
+        beta_step = step * st.omega if self.fit_intercept else 0.0
+        point = [st.UV[0].copy(), np.array([st.beta])]
+        new = [point[0] - step * stats["g"], point[1] - beta_step * stats["g_b"]]
+        if st.tangent:
+            new += [
+                st.UV[1] - step * stats["r"],
+                np.array([st.beta_dot - beta_step * stats["r_b"]]),
+            ]
+        t, old = self._momentum if self._momentum is not None else (1.0, new)
+        t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
+        weight = (t - 1.0) / t_next
+        if stats["g"] @ (new[0] - old[0]) + stats["g_b"] * (new[1] - old[1])[0] > 0:
+            t_next, weight = 1.0, 0.0  # restart: the momentum went uphill
+        moved = [a + weight * (a - b) for a, b in zip(new, old, strict=True)]
+        st.UV[0] = moved[0]
+        st.beta = float(moved[1][0])
+        if st.tangent:
+            st.UV[1] = moved[2]
+            st.beta_dot = float(moved[3][0])
+        st._sync()
+        self._momentum = (t_next, new)
+        self.t_ += 1
+
+    def _full_pass(self, X, Xm, y, w):
+        """Objective and stationarity residuals over the whole data, in blocks.
+
+        ``g = ∇_θ f`` and the tangent's residual ``r = Hθ̇ + 2θ`` bound the
+        distance to the optimum: the centred objective's curvature in θ is at
+        least ``2 alpha``, so ``‖θ - θ*‖ <= ‖g‖ / (2 alpha)`` and ``‖θ̇ -
+        θ̇*‖ <= (‖r‖ + 2‖θ - θ*‖) / (2 alpha)``. ``error`` is the larger of
+        the two bounds relative to ‖θ‖ and ‖θ̇‖ (and the intercept's, whose
+        curvature is ``2 W`` for the squared loss). One pass, O(nnz).
+        """
+        st = self._state
+        s = self._alpha_now
+        p = X.shape[1]
+        acc = {"loss": 0.0, "back": np.zeros((p, 2)), "g_b": 0.0, "r_b": 0.0}
+
+        def block(Xb, rows):
+            pred, xdot = st.responses(Xb, Xm[rows])
+            value, grad, curv = loss_terms(self.loss, self.epsilon, pred - y[rows])
+            wb = w[rows]
+            acc["loss"] += float(wb @ value)
+            wg = wb * grad
+            acc["g_b"] += float(wg.sum())
+            if xdot is None:
+                acc["back"][:, 0] += np.asarray(Xb.T @ wg)
+                return 0.0
+            wh = wb * curv * xdot
+            acc["r_b"] += float(wh.sum())
+            acc["back"] += np.asarray(Xb.T @ np.column_stack([wg, wh]))
+            return 0.0
+
+        blocked_sum(X, block)
+        theta = st.coef
+        m = st.center
+        g = acc["back"][:, 0] - m * acc["g_b"] + 2.0 * s * theta
+        objective = (acc["loss"] + s * theta @ theta) / self._W
+        # floors for a zero optimum (constant y): 1e-12 of ‖X_cᵀ w y‖'s bound
+        g_floor = 1e-12 * 2.0 * np.sqrt(self._trace * float(w @ y**2))
+        norm_theta = float(np.linalg.norm(theta))
+        err_theta = float(np.linalg.norm(g)) / (2.0 * s)
+        rel = err_theta / max(norm_theta, g_floor / (2.0 * s), 1e-300)
+        stats = {"objective": objective, "g": g, "g_b": 0.0, "r_b": 0.0}
+        W = float(w.sum())
+        m_norm = float(np.linalg.norm(m))
+        if self.fit_intercept:
+            stats["g_b"] = acc["g_b"]
+            err_b = abs(acc["g_b"]) / (2.0 * W)
+            scale_b = abs(st.beta) + m_norm * norm_theta
+            y_rms = np.sqrt(float(w @ y**2) / W)
+            rel = max(rel, err_b / max(scale_b, 1e-12 * y_rms, 1e-300))
+        if st.tangent:
+            theta_dot = st.coef_tangent
+            r = acc["back"][:, 1] - m * acc["r_b"] + 2.0 * s * theta_dot + 2.0 * theta
+            stats["r"], stats["r_b"] = r, acc["r_b"]
+            err_dot = (float(np.linalg.norm(r)) + 2.0 * err_theta) / (2.0 * s)
+            norm_dot = float(np.linalg.norm(theta_dot))
+            floor_dot = g_floor / (2.0 * s * s)
+            rel = max(rel, err_dot / max(norm_dot, floor_dot, 1e-300))
+            if self.fit_intercept:
+                err_bd = abs(acc["r_b"]) / (2.0 * W)
+                scale_bd = abs(st.beta_dot) + m_norm * norm_dot
+                rel = max(rel, err_bd / max(scale_bd, floor_dot, 1e-300))
+        stats["error"] = rel
+        return stats
+
+    def _settled(self, stats):
         """Whether θ and θ̇ are close enough to θ*(s), θ̇*(s) to trust the
         hypergradient.
 
@@ -635,24 +682,15 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         right-hand side: ``‖∇f(θ)‖ / ‖2sθ‖`` (the optimisation error in units
         of ``s θ̇``, the path's step per unit log s; the hypergradient's
         zero then moves by about this much in log s) and ``‖Hθ̇ + 2θ‖ /
-        ‖2θ‖``. One pass over the data (O(nnz)).
+        ‖2θ‖``, from the epoch's pass over the data.
         """
         st = self._state
         s = self._alpha_now
-        pred, xdot = st.responses(X)
-        _, grad, curv = _loss_terms(self.loss, self.epsilon, pred - y)
-        back = np.asarray(X.T @ np.column_stack([w * grad, w * curv * xdot]))
-        theta, theta_dot = st.coef, st.coef_tangent
-        g_theta = back[:, 0] + 2.0 * s * theta
-        r_tangent = back[:, 1] + 2.0 * s * theta_dot + 2.0 * theta
-        g_b = r_b = 0.0
-        if self.fit_intercept:
-            g_b, r_b = float(w @ grad), float(w @ (curv * xdot))
-        rhs = 2.0 * np.linalg.norm(theta)
+        rhs = 2.0 * np.linalg.norm(st.coef)
         if rhs == 0.0:
             return False
-        opt = np.hypot(np.linalg.norm(g_theta), g_b) / (s * rhs)
-        tan = np.hypot(np.linalg.norm(r_tangent), r_b) / rhs
+        opt = np.hypot(np.linalg.norm(stats["g"]), stats["g_b"]) / (s * rhs)
+        tan = np.hypot(np.linalg.norm(stats["r"]), stats["r_b"]) / rhs
         return max(opt, tan) <= _ONLINE_SETTLED
 
     def _online_alpha_step(self, X_val, y_val):
@@ -664,8 +702,8 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         where the hypergradient changes sign (the validation optimum).
         """
         st = self._state
-        pred, xdot = st.responses(X_val)
-        _, grad, _ = _loss_terms(self.loss, self.epsilon, pred - y_val)
+        pred, xdot = st.responses(X_val, np.asarray(X_val @ st.center))
+        _, grad, _ = loss_terms(self.loss, self.epsilon, pred - y_val)
         s = self._alpha_now
         g = s * float(np.mean(grad * xdot))  # d L_val / d log s
         step, last = self._alpha_rprop
@@ -676,23 +714,13 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         step = float(np.clip(step, 1e-4, 2.0))
         self._alpha_rprop = (step, g)
         # keep the shrink factor 1 - 2 eta alpha / W above 1/2
-        cap = 0.25 * self._W / self._eta0
+        cap = 0.25 * self._W / self._eta()
         new = float(min(s * np.exp(-np.sign(g) * step), cap))
         # follow the path: θ*(s') ≈ θ + (log s' - log s) s θ̇, first order in log s
         dlog = np.log(new / s)
         if st.tangent:
             st.move_along_tangent(dlog * s)
         self._alpha_now = new
-
-    def _objective(self, X, y, w):
-        st = self._state
-
-        def loss(Xb, rows):
-            pred = st.c * np.asarray(Xb @ st.u) + st.b
-            return w[rows] @ _loss_terms(self.loss, self.epsilon, pred - y[rows])[0]
-
-        coef = st.coef
-        return (_blocked_sum(X, loss) + self._alpha_now * coef @ coef) / w.sum()
 
     def _check_divergence(self, loss, first_loss):
         st = self._state
@@ -703,8 +731,9 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         if not finite or exploding:
             raise ValueError(
                 f"SGDFRegressor diverged (objective {loss:.3g}) with "
-                f"learning_rate={self.learning_rate!r}, eta0={self._eta0:g}: "
-                "lower eta0 (or use eta0='auto', or scale X)."
+                f"learning_rate={self.learning_rate!r}, eta0={self.eta0!r} "
+                f"(step {self._eta():.3g}): lower eta0 (or use eta0='auto', "
+                "or scale X and y)."
             )
 
     def _solve_tangent_cg(self, X, w):
@@ -720,24 +749,23 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         tangent, _ = solve_cg(
             A, -st.u, tol=1e-10, max_iter=10 * X.shape[1], what="tangent (cg)"
         )
-        st.set_tangent(tangent)
-        st.b_dot = -x_mean @ tangent if self.fit_intercept else 0.0
+        st.set_tangent(tangent, -x_mean @ tangent if self.fit_intercept else 0.0)
 
     def _finish(self, X, y, w):
         st = self._state
         st.renormalise()  # θ = u, θ̇ = v
         self.coef_ = st.u.copy()
         self.coef_tangent_ = st.v.copy()
-        self.intercept_ = float(st.b)
-        self.intercept_tangent_ = float(st.b_dot)
+        self.intercept_ = float(st.intercept)
+        self.intercept_tangent_ = float(st.intercept_tangent)
         self.alpha_ = float(self._alpha_now)
-        rss = _blocked_sum(
+        rss = blocked_sum(
             X,
             lambda Xb, rows: (
                 w[rows] @ (np.asarray(Xb @ self.coef_) + self.intercept_ - y[rows]) ** 2
             ),
         )
-        self.noise_variance_ = rss / float(w.sum())
+        self.noise_variance_ = float(rss) / float(w.sum())
         self._noise_variance = np.array([self.noise_variance_])
         self._y_ndim = 1
         self._spectral = None
@@ -747,7 +775,8 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         """LiSSA with a step size: θ frozen, only θ̇ is updated.
 
         Each epoch runs ``θ̇ ← θ̇ - η (H_B θ̇ + (2/W)(θ + alpha θ̇))`` over
-        the mini-batches in order (paper section 3.6).
+        the mini-batches in order (paper section 3.6), on the centred rows
+        of ``fit``.
 
         Parameters
         ----------
@@ -772,16 +801,24 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         eta = self._eta() if eta is None else check_positive(eta, "eta")
         W = float(w.sum())
         s = self._alpha_now
+        rho = 1.0 - 2.0 * eta * s / W
+        if rho <= 0:
+            raise ValueError(
+                f"eta={eta:g} times 2*alpha/W={2 * s / W:g} is >= 1: lower eta."
+            )
+        Xm = np.asarray(X @ st.center)
+        batch = min(self._batch or X.shape[0], X.shape[0])
         for _ in range(n_iter):
-            for start in range(0, X.shape[0], self.batch_size):
-                rows = slice(start, start + self.batch_size)
+            for start in range(0, X.shape[0], batch):
+                rows = slice(start, start + batch)
                 Xb, yb, wb = X[rows], y[rows], w[rows]
-                pred, xdot = st.responses(Xb)
-                _, _, curv = _loss_terms(self.loss, self.epsilon, pred - yb)
+                pred, xdot = st.responses(Xb, Xm[rows])
+                _, _, curv = loss_terms(self.loss, self.epsilon, pred - yb)
                 # shrink the tangent only: θ̇ ← ρ θ̇ - (2η/W) θ, θ unchanged
-                rho = 1.0 - 2.0 * eta * s / W
-                st.set_tangent(rho * st.coef_tangent - (2.0 * eta / W) * st.coef)
-                st.data_step(Xb, None, curv * xdot, wb, eta, update_theta=False)
+                scale_tangent(st, rho, 2.0 * eta / W)
+                st.data_step(
+                    Xb, Xm[rows], None, curv * xdot, wb, eta, update_theta=False
+                )
         self._finish(X, y, w)
         return self
 
@@ -807,7 +844,7 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
 
     # ----------------------------------------- hooks of RegularityMixin
     def _loss_gradient(self, r):
-        return _loss_terms(self.loss, self.epsilon, r)[1]
+        return loss_terms(self.loss, self.epsilon, r)[1]
 
     def _no_decomposition_advice(self):
         return (

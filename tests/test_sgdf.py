@@ -1,5 +1,7 @@
 """SGDFRegressor: dual-number SGD against the closed forms and naive updates."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -63,19 +65,22 @@ def test_converges_to_the_closed_form_coef_and_tangent(sparse):
     assert np.isclose(model.intercept_, ref.intercept_, rtol=0.02)
 
 
-def _naive_steps(X, y, w, s, eta, batch, fit_intercept=True):
-    """Reference: the simultaneous dense update of MATH.md section 5."""
+def _naive_steps(X, y, w, s, eta, batch, fit_intercept=True, center=None, W=None):
+    """Reference: the simultaneous dense update of MATH.md section 5, on rows
+    centred at ``center`` (the first chunk's weighted mean): f = (x - m)ᵀθ + β,
+    b = β - mᵀθ, unit intercept step for an explicit eta0."""
     n, p = X.shape
     X = X.toarray() if sp.issparse(X) else X
-    W = w.sum()
-    theta, tdot, b, bdot = np.zeros(p), np.zeros(p), 0.0, 0.0
+    W = w.sum() if W is None else W
+    m = np.zeros(p) if center is None else center
+    theta, tdot, beta, bdot = np.zeros(p), np.zeros(p), 0.0, 0.0
     for start in range(0, n, batch):
         Xb, yb, wb = (
-            X[start : start + batch],
+            X[start : start + batch] - m,
             y[start : start + batch],
             w[start : start + batch],
         )
-        r = Xb @ theta + b - yb
+        r = Xb @ theta + beta - yb
         xdot = Xb @ tdot + bdot
         g = Xb.T @ (wb * 2 * r) / wb.sum()
         h = Xb.T @ (wb * 2 * xdot) / wb.sum()
@@ -84,11 +89,11 @@ def _naive_steps(X, y, w, s, eta, batch, fit_intercept=True):
             tdot - eta * (h + 2 * theta / W + 2 * s * tdot / W),
         )
         if fit_intercept:
-            b, bdot = (
-                b - eta * (wb @ (2 * r)) / wb.sum(),
+            beta, bdot = (
+                beta - eta * (wb @ (2 * r)) / wb.sum(),
                 bdot - eta * (wb @ (2 * xdot)) / wb.sum(),
             )
-    return theta, tdot, b, bdot
+    return theta, tdot, beta - m @ theta, bdot - m @ tdot
 
 
 @pytest.mark.parametrize("sparse", [False, True])
@@ -98,7 +103,8 @@ def test_lazy_scaled_steps_equal_naive_dense_steps(sparse):
     s, eta = 40.0, 0.01
     model = SGDFRegressor(alpha=s, learning_rate="constant", eta0=eta, batch_size=16)
     model.partial_fit(X, y, sample_weight=w)
-    theta, tdot, b, bdot = _naive_steps(X, y, w, s, eta, 16)
+    center = np.asarray(X.T @ w).ravel() / w.sum()
+    theta, tdot, b, bdot = _naive_steps(X, y, w, s, eta, 16, center=center)
     assert np.allclose(model.coef_, theta, rtol=1e-10, atol=1e-12)
     assert np.allclose(model.coef_tangent_, tdot, rtol=1e-9, atol=1e-12)
     assert np.isclose(model.intercept_, b) and np.isclose(
@@ -120,17 +126,17 @@ def test_refine_tangent_equals_explicit_lissa():
     ).fit(X, y)
     theta, b = model.coef_, model.intercept_
     tdot, bdot = model.coef_tangent_.copy(), model.intercept_tangent_
-    Xt = np.hstack([np.ones((200, 1)), X])
+    m = X.mean(axis=0)  # fit's centre: f = (x - m)ᵀθ + β with ḃ = β̇ - mᵀθ̇
+    Xt = np.hstack([np.ones((200, 1)), X - m])
     H = 2 * Xt.T @ Xt / 200  # averaged Hessian of the data term
-    v = np.r_[bdot, tdot]
+    v = np.r_[bdot + m @ tdot, tdot]
     for _ in range(30):  # LiSSA with a step size, θ frozen
         v = v - eta * (H @ v + np.r_[0.0, 2 * theta / 200 + 2 * s * v[1:] / 200])
     model.refine_tangent(X, y, n_iter=30, eta=eta)
     assert np.allclose(model.coef_, theta)
     assert np.isclose(model.intercept_, b)
-    assert np.allclose(
-        np.r_[model.intercept_tangent_, model.coef_tangent_], v, rtol=1e-9
-    )
+    assert np.allclose(model.coef_tangent_, v[1:], rtol=1e-9)
+    assert np.isclose(model.intercept_tangent_, v[0] - m @ v[1:], rtol=1e-9)
 
 
 def test_refine_tangent_converges_to_the_closed_form():
@@ -151,7 +157,7 @@ def test_refine_tangent_converges_to_the_closed_form():
     assert _cos(model.coef_tangent_, ref.coef_tangent_) > 0.9999
 
 
-def test_partial_fit_over_chunks_equals_fit():
+def test_partial_fit_over_chunks_equals_the_naive_steps_and_fit():
     X, y = _problem(5, n=320, p=6)
     params = dict(
         alpha=10.0,
@@ -162,15 +168,27 @@ def test_partial_fit_over_chunks_equals_fit():
         max_iter=1,
         tol=None,
     )
-    full = SGDFRegressor(**params).fit(X, y)
     stream = SGDFRegressor(**params)
     for start in range(0, 320, 80):  # chunks are whole batches
         stream.partial_fit(
             X[start : start + 80], y[start : start + 80], total_sample_weight=320.0
         )
-    assert np.allclose(stream.coef_, full.coef_, rtol=1e-12)
-    assert np.allclose(stream.coef_tangent_, full.coef_tangent_, rtol=1e-12)
-    assert stream.t_ == full.t_ == 16
+    # the first chunk's mean is the centre, W the whole stream's weight
+    center = X[:80].mean(axis=0)
+    theta, tdot, b, bdot = _naive_steps(
+        X, y, np.ones(320), 10.0, 0.01, 20, center=center, W=320.0
+    )
+    assert np.allclose(stream.coef_, theta, rtol=1e-12)
+    assert np.allclose(stream.coef_tangent_, tdot, rtol=1e-12)
+    assert np.isclose(stream.intercept_, b) and np.isclose(
+        stream.intercept_tangent_, bdot
+    )
+    assert stream.t_ == 16
+    # one chunk holding the whole data: fit's steps
+    full = SGDFRegressor(**params).fit(X, y)
+    once = SGDFRegressor(**params).partial_fit(X, y)
+    assert np.allclose(once.coef_, full.coef_, rtol=1e-12)
+    assert np.allclose(once.coef_tangent_, full.coef_tangent_, rtol=1e-12)
 
 
 def test_tangent_solver_cg_matches_closed_form():
@@ -339,3 +357,77 @@ def test_labeled_sld_is_the_squared_loss_derivative_for_huber():
     r = model.predict(X) - y
     assert np.any(np.abs(r) > 0.5)  # the linear part of the loss is exercised
     assert np.allclose(model.score_samples(X, y), model.loss_derivative(X, y) ** 2)
+
+
+def _standardised(kind):
+    """Standardised regression data of the size issue 13 names (1000 x 8),
+    or the bundled diabetes data (442 x 10), standardised."""
+    from sklearn.preprocessing import StandardScaler
+
+    if kind == "diabetes":
+        from sklearn.datasets import load_diabetes
+
+        X, y = load_diabetes(return_X_y=True)
+    else:
+        rng = np.random.RandomState(0)
+        X = rng.randn(1000, 8) @ rng.randn(8, 8)  # correlated columns
+        y = X @ rng.randn(8) + rng.randn(1000)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.mark.parametrize("kind", ["synthetic", "diabetes"])
+@pytest.mark.parametrize("alpha", [1.0, 30.0])
+def test_defaults_converge_to_the_closed_form(kind, alpha):
+    # issue 13.1: with tol set, early stopping used to compare against
+    # best=inf (NaN) and stop after n_iter_no_change epochs, 31% off
+    X, y = _standardised(kind)
+    ref = RegularityRidge(alpha=alpha).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = SGDFRegressor(alpha=alpha, random_state=0).fit(X, y)
+    err = np.linalg.norm(model.coef_ - ref.coef_) / np.linalg.norm(ref.coef_)
+    assert err <= 1e-3, err
+    assert abs(model.intercept_ - ref.intercept_) <= 1e-3 * np.abs(y).mean()
+    assert _cos(model.coef_tangent_, ref.coef_tangent_) >= 0.999
+    assert model.n_iter_ > model.n_iter_no_change
+
+
+def test_adaptive_stops_when_converged_not_after_a_fixed_count():
+    X, y = _standardised("synthetic")
+    ref = RegularityRidge(alpha=1.0).fit(X, y)
+    model = SGDFRegressor(learning_rate="adaptive", random_state=0).fit(X, y)
+    err = np.linalg.norm(model.coef_ - ref.coef_) / np.linalg.norm(ref.coef_)
+    assert err <= 1e-3, err
+
+
+def test_fixed_small_batch_warns_what_to_change_when_it_stalls():
+    # constant steps on batches of 8 stall at their noise floor, far from
+    # the tolerance: say so, and name the settings that get there
+    X, y = _standardised("synthetic")
+    with pytest.warns(ConvergenceWarning, match="batch_size"):
+        SGDFRegressor(
+            batch_size=8, learning_rate="constant", tol=1e-6, random_state=0
+        ).fit(X, y)
+
+
+def test_alpha_matches_sgdregressor_times_n():
+    # SGDRegressor(alpha=a) minimises (1/n) Σ r²/2 + a ‖θ‖²/2, which is
+    # (1/2n) (Σ r² + a n ‖θ‖²): Ridge's and SGDFRegressor's objective at
+    # alpha = a n. Checked on scikit-learn's own estimators, then on SGDF.
+    from sklearn.linear_model import Ridge, SGDRegressor
+
+    rng = np.random.RandomState(0)
+    n = 400
+    X = rng.randn(n, 3)
+    y = X @ [1.0, -2.0, 0.5] + 0.3 * rng.randn(n) + 1.0
+    a = 0.5
+    sgd = SGDRegressor(
+        alpha=a, eta0=0.01, max_iter=3000, tol=None, average=True, random_state=0
+    ).fit(X, y)
+    ridge = Ridge(alpha=a * n).fit(X, y)
+    half = Ridge(alpha=a * n / 2).fit(X, y)
+    err_n = np.linalg.norm(sgd.coef_ - ridge.coef_)
+    assert err_n < 1e-2 * np.linalg.norm(ridge.coef_)
+    assert err_n < 0.1 * np.linalg.norm(sgd.coef_ - half.coef_)
+    model = SGDFRegressor(alpha=a * n, random_state=0).fit(X, y)
+    assert np.allclose(model.coef_, ridge.coef_, rtol=1e-3)
