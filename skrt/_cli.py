@@ -82,6 +82,7 @@ def _demo(args) -> int:
 # ---------------------------------------------------------------------- query
 _SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _SNIFF_ROWS = 50
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}([.,'\s]\d{3})+([.,]\d*)?")
 _DECIMAL_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?")
 
 
@@ -245,6 +246,8 @@ class _Table:
             hint = ""
             if self.sep == "," and _DECIMAL_COMMA.fullmatch(text.replace(" ", "")):
                 hint = " (a decimal comma in a comma-separated file?)"
+            elif _THOUSANDS.fullmatch(text):
+                hint = " (thousands separators? remove them)"
             raise self.error(f"{where}: {cell!r} is not a number{hint}", line)
         if not np.isfinite(value):
             kind = "NaN" if np.isnan(value) else "beyond the float range"
