@@ -216,7 +216,7 @@ class _Table:
         if missing:
             raise self.error(
                 f"no column(s) {', '.join(map(repr, missing))}; it has "
-                f"{', '.join(map(repr, self.columns))}" + self._case_hint(missing)
+                f"{', '.join(map(repr, self.columns))}" + self.case_hint(missing)
             )
         out = np.empty((len(self.rows), len(columns)))
         for k, c in enumerate(columns):
@@ -225,7 +225,7 @@ class _Table:
                 out[i, k] = self._float(row[j], c, self.lines[i])
         return out
 
-    def _case_hint(self, missing):
+    def case_hint(self, missing):
         lower = {h.lower(): h for h in self.columns}
         near = [f"{lower[m.lower()]!r}" for m in missing if m.lower() in lower]
         return f" (did you mean {', '.join(near)}?)" if near else ""
@@ -262,7 +262,7 @@ def _choose_columns(args, lab, pool):
     if args.target not in lab.columns:
         raise lab.error(
             f"no target column {args.target!r}; it has "
-            f"{', '.join(map(repr, lab.columns))}" + lab._case_hint([args.target])
+            f"{', '.join(map(repr, lab.columns))}" + lab.case_hint([args.target])
         )
     if args.features is not None:
         features = [f.strip() for f in args.features.split(",")]
@@ -283,7 +283,7 @@ def _choose_columns(args, lab, pool):
     if args.features is None and absent:
         raise pool.error(
             f"lacks the labeled file's feature column(s) "
-            f"{', '.join(map(repr, absent))}" + pool._case_hint(absent)
+            f"{', '.join(map(repr, absent))}" + pool.case_hint(absent)
             + "; add them, or choose columns with --features"
         )  # fmt: skip
     return features
@@ -407,15 +407,33 @@ def _parser():
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
 
-    q = sub.add_parser("query", help="which pool rows to label next")
+    q = sub.add_parser(
+        "query",
+        help="which pool rows to label next",
+        description=(
+            "Fit RegularityRidge(alpha='loo') on the labeled CSV and rank the "
+            "pool CSV's rows. Files are UTF-8 (a spreadsheet's byte-order mark "
+            "is fine); the separator (comma, semicolon, tab or pipe) is "
+            "detected per file, and outside comma-separated files a decimal "
+            "comma is read as a decimal point. Every named column of the "
+            "labeled file but the target is a feature (unnamed ones, such as a "
+            "pandas index, are skipped) and must be in the pool, unless "
+            "--features names the columns. Problems are one line on stderr, "
+            "exit status 2."
+        ),
+    )
     q.add_argument("--labeled", required=True, help="CSV with features and target")
-    q.add_argument("--pool", required=True, help="CSV with the same feature columns")
+    q.add_argument("--pool", required=True, help="CSV with the feature columns")
     q.add_argument("--target", required=True, help="target column of the labeled CSV")
     q.add_argument("--features", default=None, help="comma-separated feature columns")
     q.add_argument("--n", type=int, default=10, help="how many rows to choose")
     q.add_argument("--heuristic", default="sld", choices=HEURISTICS)
     q.add_argument("--batch", default="greedy", choices=["greedy", "topk"])
-    q.add_argument("--output", default=None, help="write the chosen rows as CSV here")
+    q.add_argument(
+        "--output",
+        default=None,
+        help="write the chosen rows here (CSV with the pool's separator)",
+    )
     q.set_defaults(func=_query)
     return parser
 
