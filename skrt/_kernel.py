@@ -6,6 +6,7 @@ import numbers
 import warnings
 
 import numpy as np
+import scipy.linalg
 import scipy.optimize
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
@@ -19,7 +20,7 @@ from sklearn.metrics.pairwise import (
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import RegularityMixin, _is_constant
+from ._base import RegularityMixin, _is_constant, _noise_variance
 from ._krylov import GCVQuadrature, solve_cg
 from ._linalg import decompose_kernel, default_alpha_bounds
 from ._validation import (
@@ -41,6 +42,23 @@ _DENSE_KERNEL_MAX_N = 8000
 _BLOCK_BYTES = 128 * 2**20
 _N_PROBES = 16
 _N_LANCZOS = 60
+# Kernel matrices with entries beyond these magnitudes overflow (or underflow)
+# the closed forms, which square the kernel's eigenvalues.
+_KERNEL_MAX = 1e100
+_KERNEL_MIN = 1e-100
+# Sample weights spanning more than this (largest / smallest positive) make
+# the eigendecomposition of W^{1/2} K W^{1/2} lose the directions carried by
+# the small weights; where it then disagrees with the exact solve by more than
+# _SPECTRAL_RTOL, what rests on it (the alpha/gamma search, loo_curve,
+# sample_information, SSI scores) warns.
+_GRADED_WEIGHTS = 1e3
+_SPECTRAL_RTOL = 1e-6
+# Automatic limits of the gamma="loo" search: gamma * max distance = 1e-4
+# (below, the kernel is a low-degree polynomial of d to round-off) and
+# gamma * min distance = 50 (above, the kernel is the identity to round-off).
+_GAMMA_FLAT = 1e-4
+_GAMMA_IDENTITY = 50.0
+_GAMMA_STEP = 0.5  # decades between the gamma grid's points
 
 
 class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
@@ -74,6 +92,9 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         the optimal alpha, by the envelope theorem). Costs one
         eigendecomposition per gamma tried (9 on a grid over four decades
         around the inverse mean pairwise distance, then a few per basin).
+        While the smallest error sits at an end of the grid, the grid is
+        extended past it (two decades at a time) until the optimum is
+        interior or ``gamma_bounds`` is reached.
     degree : float, default=3
         Degree of the polynomial kernel.
     coef0 : float, default=1
@@ -83,6 +104,12 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     alpha_bounds : (float, float) or None, default=None
         Search range for ``"loo"``/``"gcv"``; None means ``(1e-8, 1e4)`` times
         the largest eigenvalue of the weighted kernel matrix.
+    gamma_bounds : (float, float) or None, default=None
+        Search range for ``gamma="loo"``. None extends the search until the
+        optimum is interior, at most to where the kernel is numerically flat
+        (``gamma * max distance = 1e-4``) or the identity
+        (``gamma * min distance = 50``). An optimum at a bound warns with
+        :class:`~skrt.exceptions.RegularityBoundWarning`.
     solver : {"auto", "eigen", "cg"}, default="auto"
         ``"eigen"``: one eigendecomposition of K, then every alpha costs
         O(n²). ``"cg"``: conjugate gradients on ``(K + alpha W⁻¹) v = b``
@@ -143,8 +170,17 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         h_i = \\sum_k U_{ik}^2 \\frac{\\lambda_k}{\\lambda_k + s},
 
     and ``r_(-i) = r_i / (1 - h_i)``: the linear model's closed forms with
-    the feature map implicit. For very large n, a feature map fed to the
-    linear model is the alternative:
+    the feature map implicit. The decomposition serves the search over alpha
+    (and gamma); the reported fit at ``alpha_`` (``dual_coef_``, its tangent,
+    ``leverage_``, the LOO residuals) comes from a Cholesky factorisation of
+    ``K̃ + alpha I``, which stays accurate when the sample weights span many
+    orders of magnitude (the eigendecomposition of the graded ``K̃`` is only
+    accurate relative to its largest eigenvalue); with ``B = K̃ + alpha I``
+    the identities ``1 - h_i = alpha (B⁻¹)_ii`` and
+    ``r_i = -alpha α_i / w_i`` leave nothing to cancel.
+
+    For very large n, a feature map fed to the linear model is the
+    alternative:
     ``make_pipeline(Nystroem(...), RegularityRidge(alpha="loo"))``.
 
     Examples
@@ -171,6 +207,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         coef0=1,
         kernel_params=None,
         alpha_bounds=None,
+        gamma_bounds=None,
         solver="auto",
         tol=1e-6,
         max_iter=None,
@@ -183,6 +220,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self.coef0 = coef0
         self.kernel_params = kernel_params
         self.alpha_bounds = alpha_bounds
+        self.gamma_bounds = gamma_bounds
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
@@ -199,6 +237,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     def _check_params(self):
         check_regularity(self.alpha)
         check_bounds(self.alpha_bounds)
+        check_bounds(self.gamma_bounds, "gamma_bounds")
         check_choice(self.solver, "solver", _SOLVERS)
         check_positive(self.tol, "tol")
         check_positive(self.max_iter, "max_iter", kind=int, allow_none=True)
@@ -281,6 +320,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self : RegularityKernelRidge
         """
         self._check_params()
+        self._reset()
         precomputed = self.kernel == "precomputed"
         X, y = validate_data(
             self,
@@ -313,13 +353,17 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
                 "alpha='loo' needs the eigendecomposition, which solver='cg' does "
                 "not compute; use alpha='gcv' with solver='cg', or solver='eigen'."
             )
+        if self.gamma == "loo" and solver == "cg":
+            raise ValueError("gamma='loo' needs solver='eigen'.")
+        if not precomputed:
+            _check_input_scale(X)
         self.solver_ = solver
         self.X_fit_ = X
         self._w = w
+        self._exact = None
+        self._spectral_error = 0.0
         self._gamma = self.gamma
         if self.gamma == "loo":
-            if solver == "cg":
-                raise ValueError("gamma='loo' needs solver='eigen'.")
             self._gamma = self._choose_gamma(X, Y, w)
         self.gamma_ = self._gamma
         if solver == "cg":
@@ -333,34 +377,173 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self.dual_coef_tangent_ = self._unravel_rows(tangent_dual)
         return self
 
+    def _reset(self):
+        """Forget every fitted attribute of an earlier fit."""
+        for name in list(vars(self)):
+            if name.endswith("_") and not name.startswith("__"):
+                delattr(self, name)
+        for name in _PRIVATE_STATE:
+            self.__dict__.pop(name, None)
+
+    def _training_kernel(self, X):
+        """K of the training data, checked finite and of a usable scale."""
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            K = self._get_kernel(X)  # a fresh array unless precomputed
+        _check_kernel_scale(K, X, self.kernel == "precomputed")
+        return K
+
     def _fit_spectral(self, X, Y, w):
         precomputed = self.kernel == "precomputed"
-        K = self._get_kernel(X)  # a fresh array unless precomputed
-        spec = decompose_kernel(
-            K, Y, w, check_symmetric=precomputed, overwrite=not precomputed
-        )
+        K = self._training_kernel(X)
+        spec = decompose_kernel(K, Y, w, check_symmetric=precomputed)
         s = self._choose_alpha(spec, Y)
         self._spectral = spec
         self.n_iter_ = np.ones(Y.shape[1], dtype=int)
-        resid = self._record_leave_one_out(spec, s)
-        # duals of θ*, θ̇ and H⁻¹σ_T (the feature-space vectors are Φᵀ(dual))
-        alpha_dual, tangent_dual, self._sti_dual = spec.weights_at(s, resid, dual=True)
+        # the reported fit: an exact (Cholesky) solve at s, not the spectrum
+        exact = None
+        if not getattr(spec, "negative_dropped", False):
+            exact = _ExactSystem.factor(K, w, s)
+        spread = _weight_spread(w)
+        if exact is None:
+            if spread > _GRADED_WEIGHTS:
+                warnings.warn(
+                    f"The sample weights span {spread:.3g} (largest/smallest), "
+                    f"and K + alpha W⁻¹ is not numerically positive definite at "
+                    f"alpha={s:.3g}: the fit comes from the eigendecomposition, "
+                    "which loses the directions carried by small weights. Raise "
+                    "alpha or narrow the weights' range.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            resid = self._record_leave_one_out(spec, s)
+            alpha_dual, tangent_dual, self._sti_dual = spec.weights_at(
+                s, resid, dual=True
+            )
+            return alpha_dual, tangent_dual, s
+        alpha_dual, tangent_dual = self._record_exact(exact, K, Y, w, s)
+        # with T = training set, H⁻¹σ_T = (K + s W⁻¹)⁻¹ r = s α̇ (MATH.md §1)
+        self._sti_dual = s * tangent_dual
+        self._check_spectral_agreement(spec, exact, alpha_dual, s, spread)
+        if spread > _GRADED_WEIGHTS:
+            self._exact = exact  # graded weights: variance, greedy batches
         return alpha_dual, tangent_dual, s
 
+    def _record_exact(self, exact, K, Y, w, s):
+        """Duals, tangents and the leave-one-out record from the Cholesky
+        factor at s; sets the attributes of ``_record_leave_one_out``."""
+        pos = exact.rows
+        n, k = Y.shape
+        alpha_dual, tangent_dual = np.zeros((n, k)), np.zeros((n, k))
+        a = exact.solve(Y[pos])
+        alpha_dual[pos] = a
+        tangent_dual[pos] = -exact.solve(a / w[pos, None])
+        d = exact.inverse_diagonal()  # diag(B⁻¹)
+        w_pos = w[pos]
+        one_minus_h = s * d
+        lev = np.zeros(n)
+        lev[pos] = exact.leverage(K, one_minus_h)
+        # r = f - y = -s α / w on the weighted rows, without cancellation
+        resid = np.empty((n, k))
+        resid[pos] = -s * a / w_pos[:, None]
+        zero = ~pos
+        if zero.any():
+            resid[zero] = K[np.ix_(zero, pos)] @ a - Y[zero]
+        loo = -resid.copy()  # zero-weight rows: y - f, they are not in the fit
+        # y - f_(-i) = r/(1 - m g): w <= 1: α/(w d); w > 1: s α/((w - 1) + s d)
+        heavy = w_pos > 1.0
+        scale = np.where(heavy, s / ((w_pos - 1.0) + one_minus_h), 1.0 / (w_pos * d))
+        loo[pos] = a * scale[:, None]
+        self.leverage_ = lev
+        self.loo_residuals_ = self._unravel_rows(loo)
+        w_sum = float(w.sum())
+        self.loo_error_ = self._unravel((w @ loo**2) / w_sum)
+        rss = w @ resid**2
+        # Σw - df = Σ (w_i - h_i) = Σ ((w_i - 1) + s (B⁻¹)_ii)
+        dof = float(np.sum((w_pos - 1.0) + one_minus_h))
+        self.noise_variance_ = self._unravel(_noise_variance(rss, w_sum, dof))
+        self._noise_variance = np.atleast_1d(self.noise_variance_)
+        frac = dof / w_sum
+        gcv = rss / w_sum / frac**2 if frac > 1e-12 else np.full(k, np.inf)
+        self.gcv_error_ = self._unravel(gcv)
+        self._exact_resid = resid
+        return alpha_dual, tangent_dual
+
+    def _check_spectral_agreement(self, spec, exact, alpha_dual, s, spread):
+        """Flag (and, after a search, warn) where the eigendecomposition that
+        loo_curve, sample_information, the SSI scores and the alpha/gamma
+        search rest on disagrees with the exact solve (graded weights)."""
+        self._spectral_error = 0.0
+        if spread <= _GRADED_WEIGHTS:
+            return
+        approx = spec.dual_dot(spec.c / (spec.lam + s)[:, None])
+        approx = approx + spec.w[:, None] * spec.resid_perp / s
+        scale = np.linalg.norm(alpha_dual)
+        err = np.linalg.norm(approx - alpha_dual) / scale if scale > 0 else 0.0
+        self._spectral_error = float(err) if np.isfinite(err) else np.inf
+        self._weight_spread = spread
+        searched = isinstance(self.alpha, str) or self.gamma == "loo"
+        if searched and self._spectral_error > _SPECTRAL_RTOL:
+            warnings.warn(
+                f"The sample weights span {spread:.3g} (largest/smallest): the "
+                "eigendecomposition behind the alpha/gamma search is off by "
+                f"{self._spectral_error:.2g} relative there, so alpha_ (and "
+                "gamma_) may miss the optimum; the fit at alpha_ is exact. "
+                "Narrow the weights' range or pass a float alpha.",
+                UserWarning,
+                stacklevel=4,
+            )
+
+    def _require_spectral(self, what):
+        spec = super()._require_spectral(what)
+        err = getattr(self, "_spectral_error", 0.0)
+        if err > _SPECTRAL_RTOL:
+            warnings.warn(
+                f"{what} rests on the eigendecomposition of W^(1/2) K W^(1/2), "
+                f"which is off by {err:.2g} relative here: the sample weights "
+                f"span {self._weight_spread:.3g} (largest/smallest). Narrow "
+                "the weights' range for exact results.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return spec
+
+    def _no_decomposition_advice(self):
+        return (
+            "needs the eigendecomposition of the kernel matrix, which "
+            f"solver={self.solver_!r} does not compute; refit with "
+            "solver='eigen'."
+        )
+
     def _choose_gamma(self, X, Y, w):
-        """gamma minimising the LOO error at its own LOO-optimal alpha."""
+        """gamma minimising the LOO error at its own LOO-optimal alpha.
+
+        A grid in log gamma (half a decade apart) around the inverse mean
+        distance, extended while its smallest value sits at an end (until
+        ``gamma_bounds`` or the automatic limits), then refined by a root of
+        the analytic slope in each of the two best basins.
+        """
         # zero-weight samples do not change the fit; leave them out here
         rows = w > 0
         X, Y, w = X[rows], Y[rows], w[rows]
-        if self.kernel == "rbf":
-            D = euclidean_distances(X, squared=True)
-        else:
-            D = manhattan_distances(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.kernel == "rbf":
+                D = euclidean_distances(X, squared=True)
+            else:
+                D = manhattan_distances(X)
+        if not np.all(np.isfinite(D)):
+            raise ValueError(
+                "gamma='loo': the pairwise distances of X overflow float64 "
+                f"(entries up to {np.abs(X.data if sp.issparse(X) else X).max():.3g}"
+                "); rescale X."
+            )
         # scale: the weighted mean distance over pairs (invariant to repeating
         # a sample instead of weighting it)
         mean_d = (w @ D @ w) / w.sum() ** 2
         g0 = 1.0 / mean_d if mean_d > 0 else 1.0
-        log_grid = np.log(g0) + np.log(10.0) * np.linspace(-2, 2, 9)
+        lo, hi, user = self._gamma_limits(D, g0)
+        step = _GAMMA_STEP * np.log(10.0)
+        t0 = float(np.clip(np.log(g0), lo, hi))
+        log_grid = _grid_between(t0 - 4 * step, t0 + 4 * step, lo, hi, step)
         memo = {}
 
         def evaluate(t):
@@ -371,6 +554,21 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             return memo[t]
 
         vals = np.array([evaluate(t)[0] for t in log_grid])
+        while True:  # extend the grid past an end that holds the minimum
+            i = int(np.argmin(vals))
+            if i == 0 and log_grid[0] > lo:
+                new = _grid_between(log_grid[0] - 4 * step, log_grid[0], lo, hi, step)
+                new = new[new < log_grid[0] - 1e-12]
+            elif i == log_grid.size - 1 and log_grid[-1] < hi:
+                new = _grid_between(log_grid[-1], log_grid[-1] + 4 * step, lo, hi, step)
+                new = new[new > log_grid[-1] + 1e-12]
+            else:
+                break
+            extra = np.array([evaluate(t)[0] for t in new])
+            log_grid = np.concatenate([log_grid, new])
+            vals = np.concatenate([vals, extra])
+            order = np.argsort(log_grid)
+            log_grid, vals = log_grid[order], vals[order]
         slopes = np.array([evaluate(t)[1] for t in log_grid])
         padded = np.concatenate([[np.inf], vals, [np.inf]])
         minima = np.flatnonzero(
@@ -386,13 +584,51 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
                     if evaluate(t)[0] < best_v:
                         best_t, best_v = t, evaluate(t)[0]
                     break
+        at = None
+        if best_t <= log_grid[0] + 1e-9 and log_grid.size > 1:
+            at = "lower"
+        elif best_t >= log_grid[-1] - 1e-9 and log_grid.size > 1:
+            at = "upper"
+        if at is not None:
+            edge = np.exp(lo if at == "lower" else hi)
+            where = (
+                f"the {at} bound of gamma_bounds=({np.exp(lo):.3g}, {np.exp(hi):.3g})"
+                if user
+                else f"the {at} end of the automatic gamma search "
+                f"(gamma={edge:.3g}, where the kernel is numerically "
+                + ("flat" if at == "lower" else "the identity")
+                + ")"
+            )
+            warnings.warn(
+                f"The leave-one-out error over gamma is smallest at {where}; "
+                f"gamma_={np.exp(best_t):.3g} may not be the true optimum. "
+                + (
+                    "Widen gamma_bounds."
+                    if user
+                    else "Pass gamma_bounds or choose gamma yourself."
+                ),
+                RegularityBoundWarning,
+                stacklevel=3,
+            )
         return float(np.exp(best_t))
+
+    def _gamma_limits(self, D, g0):
+        """(log low, log high, user-given) of the gamma search."""
+        if self.gamma_bounds is not None:
+            lo, hi = (float(b) for b in self.gamma_bounds)
+            return np.log(lo), np.log(hi), True
+        positive = D[D > 0]
+        if positive.size == 0:  # every sample at one point: gamma is moot
+            return np.log(g0), np.log(g0), False
+        lo = _GAMMA_FLAT / positive.max()
+        hi = _GAMMA_IDENTITY / positive.min()
+        return np.log(min(lo, g0)), np.log(max(hi, g0)), False
 
     def _kernel_matmat(self, X):
         """V -> K V, with K dense up to 8000 samples, else in row blocks."""
         n = X.shape[0]
         if n <= _DENSE_KERNEL_MAX_N:
-            K = self._get_kernel(X)
+            K = self._training_kernel(X)
             return lambda V: K @ V
         block = max(1, _BLOCK_BYTES // (8 * n))
 
@@ -513,16 +749,23 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         return z
 
     def _variance(self, X):
-        """φ(x)ᵀ (ΦᵀWΦ + sI)⁻¹ φ(x) = (k(x,x) - Σ z²/(λ(λ+s))) / s."""
-        spec = self._require_spectral("The predictive variance")
+        """φ(x)ᵀ (ΦᵀWΦ + sI)⁻¹ φ(x) = (k(x,x) - kᵀ(K + sW⁻¹)⁻¹k) / s, the
+        inner term ``Σ z²/(λ(λ+s))`` from the decomposition, or ``‖L⁻¹W^½k‖²``
+        from the Cholesky factor (graded weights)."""
+        if self._exact is None:
+            spec = self._require_spectral("The predictive variance")
         if self.kernel == "precomputed":
             raise ValueError(
                 "The predictive variance needs k(x, x), which kernel='precomputed' "
                 "does not give; use a named or callable kernel."
             )
-        z = self._projections(X, spec)
         s = self.alpha_
-        inside = (z**2) @ (1.0 / (spec.lam * (spec.lam + s)))
+        if self._exact is not None:
+            z = self._exact.project(self._cross_kernel(X)[:, self._exact.rows].T)
+            inside = np.einsum("ij,ij->j", z, z)
+        else:
+            z = self._projections(X, spec)
+            inside = (z**2) @ (1.0 / (spec.lam * (spec.lam + s)))
         return np.maximum(self._kernel_diag(X) - inside, 0.0) / s
 
     def _influence_coordinates(self, X, spec):
@@ -538,6 +781,13 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             )
         s = self.alpha_
         k_ci = self._get_kernel(X, X[i : i + 1])[:, 0]
+        if self._exact is not None:
+            cache = {} if cache is None else cache
+            if "exact_z" not in cache:
+                rows = self._exact.rows
+                cache["exact_z"] = self._exact.project(self._cross_kernel(X)[:, rows].T)
+            z = cache["exact_z"]
+            return (k_ci - z.T @ z[:, i]) / s
         if self._spectral is not None:
             spec = self._spectral
             z = self._projections(X, spec, cache)
@@ -558,6 +808,153 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             what="greedy batch update",
         )
         return (k_ci - cache["k_pool"] @ v) / s
+
+
+_PRIVATE_STATE = (
+    "_spectral",
+    "_exact",
+    "_exact_resid",
+    "_spectral_error",
+    "_weight_spread",
+    "_sti_dual",
+    "_dual",
+    "_dual_tangent",
+    "_cg_rows",
+    "_max_iter",
+    "_noise_variance",
+    "_w",
+    "_gamma",
+)
+
+
+class _ExactSystem:
+    """Cholesky factor of ``B = W^{1/2} K W^{1/2} + s I`` over the weighted rows.
+
+    ``(K + s W⁻¹)⁻¹ = W^{1/2} B⁻¹ W^{1/2}``. Cholesky is accurate on such
+    graded matrices (the error of each solve is relative to the scale of
+    its own rows), where the eigendecomposition is only accurate relative to
+    the largest eigenvalue.
+    """
+
+    def __init__(self, L, sw, rows, s):
+        self.L, self.sw, self.rows, self.s = L, sw, rows, s
+
+    @classmethod
+    def factor(cls, K, w, s):
+        """The factor at s, or None when B is not numerically positive
+        definite (alpha below the round-off level of a singular K̃)."""
+        rows = w > 0
+        if not rows.any():
+            return None
+        sw = np.sqrt(w[rows])
+        B = K[np.ix_(rows, rows)] if not rows.all() else K.copy()
+        B *= sw[:, None]
+        B *= sw[None, :]
+        B[np.diag_indices_from(B)] += s
+        if not np.all(np.isfinite(B)):
+            return None
+        try:
+            L = scipy.linalg.cholesky(
+                B, lower=True, overwrite_a=True, check_finite=False
+            )
+        except np.linalg.LinAlgError:
+            return None
+        return cls(L, sw, rows, s)
+
+    def solve(self, V):
+        """``(K + s W⁻¹)⁻¹ V`` on the weighted rows, V of shape (n_rows, k)."""
+        sw = self.sw[:, None]
+        return sw * scipy.linalg.cho_solve((self.L, True), sw * V, check_finite=False)
+
+    def project(self, K_cols):
+        """``L⁻¹ W^{1/2} k`` for columns ``k = k(X_rows, x)``: the squared norm
+        of a column is ``kᵀ(K + s W⁻¹)⁻¹k``."""
+        return scipy.linalg.solve_triangular(
+            self.L, self.sw[:, None] * K_cols, lower=True, check_finite=False
+        )
+
+    def _inverse_factor(self):
+        if not hasattr(self, "_C"):
+            C, info = scipy.linalg.lapack.dtrtri(self.L, lower=1)
+            self._C = np.tril(C)
+        return self._C
+
+    def inverse_diagonal(self):
+        """``diag(B⁻¹)``: squared column norms of ``L⁻¹`` (no cancellation)."""
+        C = self._inverse_factor()
+        return np.einsum("ij,ij->j", C, C)
+
+    def leverage(self, K, one_minus_h):
+        """``h = diag(K̃ B⁻¹)``: ``1 - s (B⁻¹)_ii`` where h >= 1/2, else the
+        direct sum ``Σ_k (L⁻¹)_ki (L⁻¹ K̃)_ki`` (no cancellation for small h)."""
+        h = 1.0 - one_minus_h
+        small = np.flatnonzero(one_minus_h > 0.5)
+        if small.size:
+            C = self._inverse_factor()
+            rows = np.flatnonzero(self.rows)
+            Kw = K[np.ix_(rows, rows[small])] * self.sw[:, None] * self.sw[small]
+            h[small] = np.einsum("ki,ki->i", C[:, small], C @ Kw)
+        self.__dict__.pop("_C", None)  # n x n: not kept on the model
+        return h
+
+
+def _weight_spread(w):
+    """Largest over smallest positive sample weight (1 when none)."""
+    pos = w[w > 0]
+    return float(pos.max() / pos.min()) if pos.size else 1.0
+
+
+def _abs_max(X):
+    data = X.data if sp.issparse(X) else X
+    return float(np.abs(data).max(initial=0.0))
+
+
+def _check_input_scale(X):
+    """Named and callable kernels: squared row norms of X must be finite."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        sq = (
+            np.asarray(X.multiply(X).sum(axis=1)).ravel()
+            if sp.issparse(X)
+            else np.einsum("ij,ij->i", X, X)
+        )
+    if not np.all(np.isfinite(sq)) or sq.max(initial=0.0) > 1e300:
+        raise ValueError(
+            f"X has entries up to {_abs_max(X):.3g} in absolute value: its "
+            "squared norms and pairwise distances overflow float64, so the "
+            "kernel cannot be evaluated. Rescale X (e.g. with a StandardScaler "
+            "in a Pipeline)."
+        )
+
+
+def _check_kernel_scale(K, X, precomputed):
+    """K finite, and neither so large nor so small that its squared
+    eigenvalues over- or underflow."""
+    top = float(np.abs(K).max(initial=0.0)) if np.all(np.isfinite(K)) else np.inf
+    if top <= _KERNEL_MAX and (top == 0.0 or top >= _KERNEL_MIN):
+        return
+    what = (
+        "The kernel matrix X"
+        if precomputed
+        else f"The kernel matrix of X (entries up to {_abs_max(X):.3g})"
+    )
+    state = "is not finite" if not np.isfinite(top) else f"reaches {top:.3g}"
+    raise ValueError(
+        f"{what} {state}: outside [{_KERNEL_MIN:g}, {_KERNEL_MAX:g}] the closed "
+        "forms, which square its eigenvalues, over- or underflow float64. "
+        + (
+            "Rescale the kernel matrix."
+            if precomputed
+            else "Rescale X (or the kernel's gamma/coef0)."
+        )
+    )
+
+
+def _grid_between(a, b, lo, hi, step):
+    """Points ``step`` apart from a to b, clipped to [lo, hi] (log gamma)."""
+    a, b = max(a, lo), min(b, hi)
+    if b - a <= 1e-12:
+        return np.array([a])
+    return np.linspace(a, b, max(2, int(np.ceil((b - a) / step - 1e-9)) + 1))
 
 
 def _loo_and_gamma_slope(model, D, gamma, Y, w):

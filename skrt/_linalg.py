@@ -362,12 +362,15 @@ def decompose_kernel(K, Y, w, *, check_symmetric=True, overwrite=False):
             UserWarning,
             stacklevel=4,
         )
+    negative = bool(lam.size and lam[0] < -1e-8 * max(top, 1e-300) * n)
     keep = _rank_cut(lam, (n, n))
     lam, U = lam[keep], U[:, keep]
     P = _rows_from_left(
         U, np.sqrt(lam), sw, positive, lambda a, b: K[np.ix_(a, b)], lam, w
     )
-    return _assemble(P, lam, None, Y, 0.0, w, float(w.sum()), False, None, None)
+    spec = _assemble(P, lam, None, Y, 0.0, w, float(w.sum()), False, None, None)
+    spec.negative_dropped = negative  # the fit is on the PSD part of K
+    return spec
 
 
 def _assemble(P, lam, V, Y, y_mean, w, w_sum, fit_intercept, X, x_mean):
