@@ -516,8 +516,11 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
             rng.shuffle(order)
         st = self._state
         interval = self.regularizer_interval or int(np.ceil(n / batch))
-        for start in range(0, n, batch):
-            rows = slice(start, start + batch)
+        # ceil(n / batch) batches of equal size (to one row): no short last
+        # batch, whose curvature the step was not chosen for
+        bounds = np.linspace(0, n, -(-n // batch) + 1).astype(np.int64)
+        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+            rows = slice(start, stop)
             if order is not None:
                 rows = np.sort(order[rows])
             Xb, yb, wb, Xbm = X[rows], y[rows], w[rows], Xm[rows]

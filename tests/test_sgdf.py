@@ -74,12 +74,9 @@ def _naive_steps(X, y, w, s, eta, batch, fit_intercept=True, center=None, W=None
     W = w.sum() if W is None else W
     m = np.zeros(p) if center is None else center
     theta, tdot, beta, bdot = np.zeros(p), np.zeros(p), 0.0, 0.0
-    for start in range(0, n, batch):
-        Xb, yb, wb = (
-            X[start : start + batch] - m,
-            y[start : start + batch],
-            w[start : start + batch],
-        )
+    bounds = np.linspace(0, n, -(-n // batch) + 1).astype(int)  # equal batches
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        Xb, yb, wb = X[start:stop] - m, y[start:stop], w[start:stop]
         r = Xb @ theta + beta - yb
         xdot = Xb @ tdot + bdot
         g = Xb.T @ (wb * 2 * r) / wb.sum()
