@@ -262,8 +262,11 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         groups : array-like of shape (n_samples,), default=None
-            The user of each row (any hashable labels); None: one user.
+            The user of each row (hashable labels of one type: strings or
+            numbers; NaN, None and inf are refused); None: one user.
         sample_weight : array-like of shape (n_samples,), default=None
+            Rows of zero weight are no data: a user with only such rows
+            has the shared model, like a user unseen in ``fit``.
 
         Returns
         -------
@@ -285,6 +288,7 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
         self._prior = prior_from(self.shared_)
         self.users_ = {}
         for user, rows in _group_rows(groups):
+            rows = rows[w[rows] > 0]  # zero weights are no data
             self.users_[user] = self._user_estimator(rows.size).fit(
                 X[rows], y[rows], sample_weight=w[rows]
             )

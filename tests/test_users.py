@@ -322,3 +322,31 @@ def test_string_and_number_labels_stay_apart_and_unseen_users_inherit(rng):
     assert np.allclose(
         by_int.predict(X, groups=ints), by_float.predict(X, groups=floats)
     )
+
+
+@pytest.mark.filterwarnings("ignore::skrt.exceptions.RegularityBoundWarning")
+def test_a_user_whose_weights_are_all_zero_is_a_user_without_data(rng):
+    # zero weights are no data: the user inherits the shared model (as an
+    # unseen user does) instead of failing with "sample_weight sums to zero"
+    X, y = rng.randn(30, 3), rng.randn(30)
+    groups = np.repeat([0, 1, 2], 10)
+    w = np.r_[np.zeros(10), rng.uniform(0.5, 2.0, 20)]
+    for user_alpha in ("shared", "loo"):
+        model = MultiUserRegularity(alpha=1.0, user_alpha=user_alpha).fit(
+            X, y, groups=groups, sample_weight=w
+        )
+        shared = RegularityRidge(alpha=1.0).fit(X, y, sample_weight=w)
+        assert np.allclose(
+            model.predict(X[:10], groups=groups[:10]), shared.predict(X[:10])
+        )
+        assert np.allclose(
+            model.predict_tangent(X[:10], groups=groups[:10]),
+            shared.predict_tangent(X[:10]),
+        )
+        # two positive weights: too few for leave-one-out, the shared alpha
+        w2 = w.copy()
+        w2[10:18] = 0.0
+        two = MultiUserRegularity(alpha=1.0, user_alpha=user_alpha).fit(
+            X, y, groups=groups, sample_weight=w2
+        )
+        assert two.users_[1].alpha_ == 1.0
