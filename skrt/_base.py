@@ -343,9 +343,13 @@ class RegularityMixin:
         if X_val is None:
             Q = _influence.training_influence_coordinates(spec, self.alpha_)
         else:
-            Q = self._influence_coordinates(self._validate_X(X_val), spec)
-            if Q.shape[0] == 0:
+            X_val = self._validate_X(X_val)
+            if X_val.shape[0] == 0:
                 raise ValueError("X_val has no rows.")
+            Q = self._influence_coordinates(X_val, spec)
+            with quiet():
+                gram = Q.T @ Q  # what functional_information needs of X_val
+            check_finite(gram, X_val, "X_val", "The Gram of the validation inputs")
         return _influence.functional_information(spec, self.alpha_, sigma2, Q)
 
     def influence_diagnostics(self, *, dfbeta=True):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
@@ -87,6 +88,20 @@ def _fit(estimator, X, y, sample_weight):
             X, y, **{f"{estimator.steps[-1][0]}__sample_weight": sample_weight}
         )
     return estimator.fit(X, y, sample_weight=sample_weight)
+
+
+def _indexable(a, name):
+    """A row-indexable array (pandas and sparse input kept as they are)."""
+    if sp.issparse(a) or hasattr(a, "iloc"):
+        return a
+    if a is None or isinstance(a, (str, bytes)):
+        raise TypeError(f"{name} must be array-like; got {type(a).__name__}.")
+    out = np.asarray(a)
+    if out.ndim == 0:
+        raise ValueError(
+            f"{name} must be an array with one row per sample; got a scalar."
+        )
+    return out
 
 
 def _rows(a, idx):
@@ -168,9 +183,12 @@ def summarize(
     ):
         raise ValueError(f"step must be None or in (0, 1); got {step!r}.")
     _final_model(estimator)  # type check before any fitting
-    n = X.shape[0] if hasattr(X, "shape") else len(X)
-    if np.shape(y)[0] != n:
-        raise ValueError(f"X has {n} rows but y has {np.shape(y)[0]}.")
+    X, y = _indexable(X, "X"), _indexable(y, "y")
+    n = X.shape[0]
+    if n == 0:
+        raise ValueError("X has no rows: there is no training set to summarize.")
+    if y.shape[0] != n:
+        raise ValueError(f"X has {n} rows but y has {y.shape[0]}.")
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight, dtype=float)
         if sample_weight.shape != (n,):
