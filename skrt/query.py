@@ -75,11 +75,15 @@ def _unwrap(learner, name):
 def _resolve_learner(learner, name="learner"):
     """(model, transform) from a modAL learner, a Pipeline or an estimator."""
     model, transform = _split_pipeline(_unwrap(learner, name))
-    if not hasattr(model, "_influence_terms"):
-        what = type(model).__name__ if not isinstance(model, type) else model
+    if isinstance(model, type):
         raise TypeError(
-            f"{name} must be a fitted {_SUPPORTED}; got {what}, which has no "
-            "regularity tangent to score a pool with."
+            f"{name} must be a fitted instance, not the class {model.__name__}: "
+            f"fit one first ({model.__name__}().fit(X, y))."
+        )
+    if not hasattr(model, "_influence_terms"):
+        raise TypeError(
+            f"{name} must be a fitted {_SUPPORTED}; got {type(model).__name__}, "
+            "which has no regularity tangent to score a pool with."
         )
     check_is_fitted(model)
     return model, transform
