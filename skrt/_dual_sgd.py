@@ -225,6 +225,14 @@ def loss_terms(loss, epsilon, r):
     return value, grad, np.where(inside, 2.0, 0.0)
 
 
+def safe_norm(v):
+    """‖v‖ without overflow of the squares (entries up to ~1e300)."""
+    top = float(np.max(np.abs(v))) if np.size(v) else 0.0
+    if top == 0.0 or not np.isfinite(top):
+        return top
+    return top * float(np.linalg.norm(v / top))
+
+
 def centered_curvature(X, w, center, n_iter=30, seed=0):
     """Largest eigenvalue of ``(2/W) (X - 1mᵀ)ᵀ diag(w) (X - 1mᵀ)`` (power
     iteration, ``2 n_iter`` products with X; a slight overestimate is
@@ -234,13 +242,13 @@ def centered_curvature(X, w, center, n_iter=30, seed=0):
     v = np.random.RandomState(seed).standard_normal(p)
     lam = 0.0
     for _ in range(n_iter):
-        norm = np.linalg.norm(v)
+        norm = safe_norm(v)
         if norm == 0.0 or not np.isfinite(norm):
             break
         v /= norm
         z = w * (np.asarray(X @ v) - center @ v)
         v = (np.asarray(X.T @ z) - center * z.sum()) * (2.0 / W)
-        lam_new = float(np.linalg.norm(v))
+        lam_new = safe_norm(v)
         if abs(lam_new - lam) <= 1e-3 * lam_new:
             lam = lam_new
             break

@@ -21,6 +21,7 @@ from ._dual_sgd import (
     centered_curvature,
     loss_terms,
     row_sq_norms,
+    safe_norm,
     scale_tangent,
 )
 from ._krylov import CenteredDesign, solve_cg
@@ -50,9 +51,19 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
     alpha`` at only a constant extra cost (forward-mode differentiation).
 
     ``alpha`` here is *not* :class:`~sklearn.linear_model.SGDRegressor`'s:
-    that one penalises the per-sample mean, ``(1/n) Σ L_i + a ‖θ‖²/2``
-    (``penalty="l2"``, squared loss ``L/2``), so ``SGDRegressor(alpha=a)``
-    matches ``SGDFRegressor(alpha=a * n / 2)`` for unit weights.
+    that one minimises ``(1/n) Σ r_i²/2 + a ‖θ‖²/2 = (Σ r_i² + a n ‖θ‖²) /
+    (2n)`` (squared loss ``r²/2``, ``penalty="l2"``), so
+    ``SGDRegressor(alpha=a)`` has the objective of ``SGDFRegressor(alpha=a *
+    n)`` (and of ``Ridge(alpha=a * n)``) for unit weights.
+
+    Defaults: the model is centred on the weighted column mean (``f(x) = (x -
+    m)ᵀθ + β``, the same minimiser, far better conditioned on data with
+    offsets); batches start at the critical size ``C/L`` (at least 32) with
+    the step ``1 / (L + 2 alpha/W + C/batch)`` (``L`` the largest and ``C``
+    one row's largest curvature), double whenever the epoch objective stalls,
+    and once they hold the whole data the steps take Nesterov's momentum.
+    Fitting stops when the stationarity residuals bound the relative distance
+    of θ and θ̇ to the optimum by ``tol``, or warns.
 
     Parameters
     ----------
@@ -75,24 +86,34 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         beyond (its Hessian-vector product is the quadratic part's).
     epsilon : float, default=1.0
     fit_intercept : bool, default=True
-    learning_rate : {"constant", "invscaling", "adaptive", "adam"}, default="invscaling"
+    learning_rate : {"constant", "invscaling", "adaptive", "adam"}, default="constant"
         As in SGDRegressor (``eta = eta0 / t**power_t`` for invscaling with
         ``t`` the step count; adaptive divides eta by 5 when the epoch loss
-        stops improving); ``"adam"`` (dense X only) preconditions both the
-        θ and the θ̇ steps by Adam's second-moment estimate of θ's gradient.
+        stops improving and the batch cannot grow); ``"adam"`` (dense X only)
+        preconditions both the θ and the θ̇ steps by Adam's second-moment
+        estimate of θ's gradient.
     eta0 : float or "auto", default="auto"
-        Initial step. ``"auto"``: ``1 / (2 mean_i w_i‖x̃_i‖² / mean w + 2
-        alpha / W)``, the inverse of a bound on the largest curvature of the
-        averaged objective (its trace), so full-batch steps are stable on
-        data of any scale.
+        Initial step. ``"auto"``: ``1 / (L + 2 alpha / W + C / batch)`` with
+        ``L`` the largest eigenvalue of the centred, weight-averaged Hessian
+        (power iteration) and ``C`` the largest curvature of one row; the
+        intercept's step is scaled to curvature ``L``. Stable for any batch
+        size on data of any scale.
     power_t : float, default=0.25
-    batch_size : int, default=32
-    max_iter : int, default=100
-        Epochs.
-    tol : float or None, default=1e-5
-        Stop when the epoch objective has not improved by ``tol`` (relative)
-        for ``n_iter_no_change`` epochs; None runs ``max_iter`` epochs.
+    batch_size : int or "auto", default="auto"
+        Rows per step (the epoch is split into ``ceil(n / batch_size)``
+        batches of equal size). ``"auto"``: start at ``C / L`` (at least 32)
+        and double when the epoch objective has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs, up to full batches.
+    max_iter : int, default=1000
+        Epochs (a full-batch step counts as one).
+    tol : float or None, default=1e-4
+        Stop when the stationarity residuals bound ``‖θ - θ*‖ / ‖θ‖`` and
+        ``‖θ̇ - θ̇*‖ / ‖θ̇‖`` (and the intercept's) by ``tol``; a fixed batch
+        that stalls first stops with a ``ConvergenceWarning``. None runs
+        ``max_iter`` epochs.
     n_iter_no_change : int, default=5
+        Stalled epochs before the batch grows (or the step shrinks, or a
+        fixed batch stops).
     shuffle : bool, default=True
     random_state : int, RandomState instance or None, default=None
     warm_start : bool, default=False
@@ -265,6 +286,15 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
                 "learning_rate='adam' needs dense X (its per-coordinate scaling "
                 "defeats the lazy sparse updates); use another learning_rate."
             )
+        n, p = X.shape
+        for name, values in (("X", X.data if sp.issparse(X) else X), ("y", y)):
+            top = float(np.max(np.abs(values))) if np.size(values) else 0.0
+            if top > np.sqrt(1e306 / max(n, 1) / max(p, 1)):
+                raise ValueError(
+                    f"{name} has entries of magnitude {top:.3g}: sums of their "
+                    "squares overflow float64; scale X and y (e.g. "
+                    "StandardScaler) before SGDFRegressor."
+                )
         if sample_weight is None:  # unit weights: a read-only view, no memory
             w = np.broadcast_to(np.float64(1.0), (X.shape[0],))
         else:
@@ -650,12 +680,12 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         objective = (acc["loss"] + s * theta @ theta) / self._W
         # floors for a zero optimum (constant y): 1e-12 of ‖X_cᵀ w y‖'s bound
         g_floor = 1e-12 * 2.0 * np.sqrt(self._trace * float(w @ y**2))
-        norm_theta = float(np.linalg.norm(theta))
-        err_theta = float(np.linalg.norm(g)) / (2.0 * s)
+        norm_theta = float(safe_norm(theta))
+        err_theta = float(safe_norm(g)) / (2.0 * s)
         rel = err_theta / max(norm_theta, g_floor / (2.0 * s), 1e-300)
         stats = {"objective": objective, "g": g, "g_b": 0.0, "r_b": 0.0}
         W = float(w.sum())
-        m_norm = float(np.linalg.norm(m))
+        m_norm = float(safe_norm(m))
         if self.fit_intercept:
             stats["g_b"] = acc["g_b"]
             err_b = abs(acc["g_b"]) / (2.0 * W)
@@ -666,8 +696,8 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
             theta_dot = st.coef_tangent
             r = acc["back"][:, 1] - m * acc["r_b"] + 2.0 * s * theta_dot + 2.0 * theta
             stats["r"], stats["r_b"] = r, acc["r_b"]
-            err_dot = (float(np.linalg.norm(r)) + 2.0 * err_theta) / (2.0 * s)
-            norm_dot = float(np.linalg.norm(theta_dot))
+            err_dot = (float(safe_norm(r)) + 2.0 * err_theta) / (2.0 * s)
+            norm_dot = float(safe_norm(theta_dot))
             floor_dot = g_floor / (2.0 * s * s)
             rel = max(rel, err_dot / max(norm_dot, floor_dot, 1e-300))
             if self.fit_intercept:

@@ -75,7 +75,7 @@ def _naive_steps(X, y, w, s, eta, batch, fit_intercept=True, center=None, W=None
     m = np.zeros(p) if center is None else center
     theta, tdot, beta, bdot = np.zeros(p), np.zeros(p), 0.0, 0.0
     bounds = np.linspace(0, n, -(-n // batch) + 1).astype(int)  # equal batches
-    for start, stop in zip(bounds[:-1], bounds[1:]):
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
         Xb, yb, wb = X[start:stop] - m, y[start:stop], w[start:stop]
         r = Xb @ theta + beta - yb
         xdot = Xb @ tdot + bdot
