@@ -581,9 +581,22 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
                     t = scipy.optimize.brentq(
                         lambda t: evaluate(t)[1], log_grid[a], log_grid[b], xtol=1e-10
                     )
-                    if evaluate(t)[0] < best_v:
-                        best_t, best_v = t, evaluate(t)[0]
                     break
+            else:
+                # no sign change of the slope beside the grid minimum: the
+                # error is not smooth there (the optimal alpha jumps between
+                # basins as gamma moves); minimise the value itself
+                a, b = max(i - 1, 0), min(i + 1, log_grid.size - 1)
+                if a == b:
+                    continue
+                t = scipy.optimize.minimize_scalar(
+                    lambda t: evaluate(t)[0],
+                    bounds=(log_grid[a], log_grid[b]),
+                    method="bounded",
+                    options={"xatol": 1e-4},
+                ).x
+            if evaluate(t)[0] < best_v:
+                best_t, best_v = t, evaluate(t)[0]
         at = None
         if best_t <= log_grid[0] + 1e-9 and log_grid.size > 1:
             at = "lower"
