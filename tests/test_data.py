@@ -129,3 +129,25 @@ def test_rank_bad_arguments(problem):
         rank_by_information(RegularityRidge().fit(X, y), kind="x")
     with pytest.raises(ValueError, match="rows"):
         summarize(RegularityRidge(), X, y[:10])
+
+
+def test_overflowing_validation_inputs_name_x_val_and_its_scale(problem):
+    # the Gram of 1e200-scale inputs overflows: today NaN/inf scores
+    X, y, rng = problem
+    model = RegularityRidge(alpha=2.0).fit(X, y)
+    with pytest.raises(ValueError, match=r"X_val.*1e\+200"):
+        rank_by_information(model, np.full((3, 4), 1e200))
+
+
+def test_summarize_takes_lists_and_rejects_empty_or_scalar_input(problem):
+    X, y, _ = problem
+    model = RegularityRidge(alpha=2.0)
+    assert np.array_equal(
+        summarize(model, X.tolist(), y.tolist(), 0.25), summarize(model, X, y, 0.25)
+    )
+    with pytest.raises(ValueError, match="X has no rows"):
+        summarize(model, np.empty((0, 4)), np.empty(0))
+    with pytest.raises(ValueError, match="y must be an array"):
+        summarize(model, X, 1.0)
+    with pytest.raises(TypeError, match="X must be array-like"):
+        summarize(model, None, y)
