@@ -209,7 +209,7 @@ class _Table:
             f"{_SEPARATORS[self.sep]}-separated (decimal commas accepted)"
         )
 
-    def numeric(self, columns):
+    def numeric(self, columns, text_hint=""):
         """The named columns as floats; one line names any bad cell."""
         index = {name: j for j, name in enumerate(self.header) if name}
         missing = [c for c in columns if c not in index]
@@ -222,7 +222,7 @@ class _Table:
         for k, c in enumerate(columns):
             j = index[c]
             for i, row in enumerate(self.rows):
-                out[i, k] = self._float(row[j], c, self.lines[i])
+                out[i, k] = self._float(row[j], c, self.lines[i], text_hint)
         return out
 
     def case_hint(self, missing):
@@ -230,7 +230,7 @@ class _Table:
         near = [f"{lower[m.lower()]!r}" for m in missing if m.lower() in lower]
         return f" (did you mean {', '.join(near)}?)" if near else ""
 
-    def _float(self, cell, column, line):
+    def _float(self, cell, column, line, text_hint=""):
         text = cell.strip()
         where = f"column {column!r}"
         if not text:
@@ -248,6 +248,8 @@ class _Table:
                 hint = " (a decimal comma in a comma-separated file?)"
             elif _THOUSANDS.fullmatch(text):
                 hint = " (thousands separators? remove them)"
+            else:
+                hint = text_hint
             raise self.error(f"{where}: {cell!r} is not a number{hint}", line)
         if not np.isfinite(value):
             kind = "NaN" if np.isnan(value) else "beyond the float range"
@@ -328,9 +330,10 @@ def _query(args) -> int:
     lab = _Table(args.labeled, "labeled")
     pool = _Table(args.pool, "pool")
     features = _choose_columns(args, lab, pool)
-    X = lab.numeric(features)
+    text_hint = "" if args.features else " (a text column? choose --features)"
+    X = lab.numeric(features, text_hint)
     y = lab.numeric([args.target])[:, 0]
-    X_pool = pool.numeric(features)
+    X_pool = pool.numeric(features, text_hint)
     if X.shape[0] < 3:
         raise lab.error(f"needs at least 3 rows, has {X.shape[0]}")
     notes = [t.describe() for t in (lab, pool) if t.describe()]

@@ -455,7 +455,9 @@ CASES = [
             table(["Datum", "a", "y"], [["01.02.2024", "3,5", "1"]] * 4, sep=";"),
             table(["Datum", "a"], [["01.03.2024", "3,5"]] * 4, sep=";"),
         ),
-        _error(r"column 'Datum': '01.02.2024' is not a number"),
+        _error(
+            r"'Datum': '01.02.2024' is not a number \(a text column\? choose --feat"
+        ),
     ),
     Case(
         "empty_cell",
