@@ -274,6 +274,10 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         return {"gamma": gamma, "degree": self.degree, "coef0": self.coef0}
 
     def _get_kernel(self, X, Y=None):
+        center = getattr(self, "_kernel_center", None)
+        if center is not None:  # rbf: distances of centred rows lose no digits
+            X = X - center
+            Y = None if Y is None else Y - center
         return pairwise_kernels(
             X, Y, metric=self.kernel, filter_params=True, **self._kernel_kwargs()
         )
@@ -359,6 +363,10 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             _check_input_scale(X)
         self.solver_ = solver
         self.X_fit_ = X
+        # the rbf kernel is translation invariant; its distances are formed as
+        # |x|² + |z|² - 2xᵀz, which cancels under a large common offset
+        if self.kernel == "rbf" and not sp.issparse(X) and n:
+            self._kernel_center = X.mean(axis=0)
         self._w = w
         self._exact = None
         self._spectral_error = 0.0
@@ -462,8 +470,10 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         dof = float(np.sum((w_pos - 1.0) + one_minus_h))
         self.noise_variance_ = self._unravel(_noise_variance(rss, w_sum, dof))
         self._noise_variance = np.atleast_1d(self.noise_variance_)
-        frac = dof / w_sum
-        gcv = rss / w_sum / frac**2 if frac > 1e-12 else np.full(k, np.inf)
+        # GCV = Σw RSS / dof² with RSS = s² Σ α²/w and dof = s t: no s² to
+        # underflow as alpha -> 0
+        t = float(np.sum((w_pos - 1.0) / s + d))
+        gcv = w_sum * (w_pos @ (a / (w_pos[:, None] * t)) ** 2)
         self.gcv_error_ = self._unravel(gcv)
         self._exact_resid = resid
         return alpha_dual, tangent_dual
@@ -527,7 +537,10 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         X, Y, w = X[rows], Y[rows], w[rows]
         with np.errstate(over="ignore", invalid="ignore"):
             if self.kernel == "rbf":
-                D = euclidean_distances(X, squared=True)
+                center = getattr(self, "_kernel_center", None)
+                D = euclidean_distances(
+                    X if center is None else X - center, squared=True
+                )
             else:
                 D = manhattan_distances(X)
         if not np.all(np.isfinite(D)):
@@ -837,6 +850,7 @@ _PRIVATE_STATE = (
     "_noise_variance",
     "_w",
     "_gamma",
+    "_kernel_center",
 )
 
 
