@@ -28,26 +28,35 @@ import scipy.linalg
 from scipy.sparse.linalg import LinearOperator, cg
 from sklearn.exceptions import ConvergenceWarning
 
+from ._linalg import CenteredX
+
 
 class CenteredDesign:
-    """``Z = W^{1/2} (X - 1 x̄ᵀ)`` as an operator on dense or sparse ``X``."""
+    """``Z = W^{1/2} (X - 1 x̄ᵀ)`` as an operator on dense or sparse ``X``.
 
-    def __init__(self, X, x_mean, w):
-        self.X = X
+    Products go through :class:`~skrt._linalg.CenteredX`: a column whose
+    mean dwarfs its spread is centred explicitly, so nothing cancels.
+    """
+
+    def __init__(self, X, x_mean, w, centered=None):
+        self.centered = CenteredX(X, x_mean, w) if centered is None else centered
+        self.X = self.centered.X
         self.x_mean = x_mean
         self.sw = np.sqrt(w)
         self.shape = X.shape
 
     def matmat(self, V):
         """Z V for V of shape (p,) or (p, m)."""
-        out = np.asarray(self.X @ V) - self.x_mean @ V
+        out = self.centered.dot(V)
         return out * (self.sw if out.ndim == 1 else self.sw[:, None])
 
     def rmatmat(self, U):
         """Zᵀ U for U of shape (n,) or (n, m)."""
-        SU = U * (self.sw if U.ndim == 1 else self.sw[:, None])
-        out = np.asarray(self.X.T @ SU)
-        return out - np.multiply.outer(self.x_mean, SU.sum(axis=0))
+        return self.centered.rdot(U * (self.sw if U.ndim == 1 else self.sw[:, None]))
+
+    def diagonal(self):
+        """``diag(ZᵀZ)``: the centred weighted column sums of squares."""
+        return self.centered.sq_spread
 
     def normal_operator(self, s):
         """``A = ZᵀZ + sI`` as a :class:`~scipy.sparse.linalg.LinearOperator`."""
@@ -70,8 +79,14 @@ class CenteredDesign:
         return min(self.shape)
 
 
-def solve_cg(A, b, *, x0=None, tol, max_iter, what):
+def solve_cg(A, b, *, x0=None, tol, max_iter, what, scale=None):
     """Conjugate gradients with a warning on non-convergence.
+
+    ``scale`` (positive, shape (p,)), when given, solves the symmetrically
+    scaled system ``(D⁻¹AD⁻¹)(Dx) = D⁻¹b`` with ``D = diag(scale)`` (Jacobi
+    preconditioning): with ``scale = sqrt(diag A)`` the iteration and its
+    stopping rule no longer depend on the columns' units, so columns of very
+    different scale converge alike.
 
     Raises
     ------
@@ -83,7 +98,23 @@ def solve_cg(A, b, *, x0=None, tol, max_iter, what):
     def _count(_):
         count[0] += 1
 
-    x, info = cg(A, b, x0=x0, rtol=tol, atol=0.0, maxiter=max_iter, callback=_count)
+    if scale is not None:
+        d = np.asarray(scale, dtype=float)
+        A_scaled = LinearOperator(
+            A.shape, matvec=lambda v: A.matvec(np.ravel(v) / d) / d, dtype=float
+        )
+        x, info = cg(
+            A_scaled,
+            b / d,
+            x0=None if x0 is None else x0 * d,
+            rtol=tol,
+            atol=0.0,
+            maxiter=max_iter,
+            callback=_count,
+        )
+        x = x / d
+    else:
+        x, info = cg(A, b, x0=x0, rtol=tol, atol=0.0, maxiter=max_iter, callback=_count)
     if not np.all(np.isfinite(x)):
         raise FloatingPointError(
             f"Conjugate gradients for the {what} produced non-finite values; "

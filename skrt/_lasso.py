@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._base import RegularityMixin, WeightsOnlyMixin
 from ._krylov import CenteredDesign
 from ._linalg import weighted_center
-from ._ridge import _check_prior, check_prior_param, validate_empty
+from ._ridge import _check_prior, check_prior_param, reset_fitted, validate_empty
 from ._validation import check_bool, check_positive, check_sample_weight
 
 
@@ -31,17 +31,6 @@ def _lipschitz(design):
         )
         top = float(eigsh(op, k=1, which="LA", tol=1e-3, return_eigenvectors=False)[0])
     return 2.0 * max(top, 1e-300) * 1.01
-
-
-def _active_gram(X, cols, x_mean, w, w_sum):
-    """``G_SS = X_cSᵀ W X_cS`` for the active columns only (never p x |S|)."""
-    XS = X[:, cols]
-    if sp.issparse(XS):
-        # Σ w x xᵀ - Σw x̄ x̄ᵀ on the sparse columns
-        G = np.asarray((XS.T @ XS.multiply(w[:, None]).tocsr()).todense())
-        return G - w_sum * np.outer(x_mean[cols], x_mean[cols])
-    Z = (XS - x_mean[cols]) * np.sqrt(w)[:, None]
-    return Z.T @ Z
 
 
 def _solve_l1_deviation(design, r0, s, tol, max_iter):
@@ -190,6 +179,7 @@ class RegularityLasso(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEst
         self : RegularityLasso
         """
         self._check_params()
+        reset_fitted(self)
         prior_set = self.prior is not None
         if prior_set and np.shape(y)[:1] == (0,):
             X, y = validate_empty(self, X, y)
@@ -234,7 +224,8 @@ class RegularityLasso(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEst
         delta_dot = np.zeros(p)
         if active.any():
             cols = np.flatnonzero(active)
-            G_SS = _active_gram(X, cols, x_mean, w, w_sum)
+            # X_cSᵀ W X_cS for the active columns only, without cancellation
+            G_SS = design.centered.column_gram(cols)
             rhs = design.rmatmat(design.matmat(theta0_dot))[cols] + 0.5 * np.sign(
                 delta[cols]
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -13,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._base import RegularityMixin, _is_constant
 from ._krylov import CenteredDesign, GCVQuadrature, solve_cg
 from ._linalg import (
+    CenteredX,
     center_dot,
     centered_sq_norms,
     decompose,
@@ -27,6 +29,7 @@ from ._validation import (
     check_regularity,
     check_sample_weight,
 )
+from .exceptions import RegularityBoundWarning
 
 _SOLVERS = ("auto", "svd", "eigen", "cg")
 # Sparse inputs whose smaller side exceeds this go to conjugate gradients
@@ -62,6 +65,38 @@ def check_prior_param(prior):
         raise ValueError(
             f"prior has unknown keys {sorted(unknown)}; allowed: {list(_PRIOR_KEYS)}."
         )
+
+
+# Private per-fit state of the linear models (besides the public ``*_``).
+_FIT_STATE = (
+    "_spectral",
+    "_design",
+    "_max_iter",
+    "_x_mean",
+    "_w_sum",
+    "_offset",
+    "_x_mean_lo",
+    "_center_value",
+    "_coef",
+    "_coef_tangent",
+    "_intercept",
+    "_intercept_tangent",
+    "_sti_coef",
+    "_sti_intercept",
+    "_noise_variance",
+    "_y_ndim",
+    "_cg_scale",
+)
+
+
+def reset_fitted(estimator):
+    """Forget every attribute of an earlier fit (public ``name_`` and the
+    private per-fit state), so that a refit with other settings (a solver
+    that sets fewer attributes, say) leaves nothing stale behind."""
+    for name in list(vars(estimator)):
+        public_fitted = name.endswith("_") and not name.startswith("_")
+        if public_fitted or name in _FIT_STATE:
+            delattr(estimator, name)
 
 
 def validate_empty(estimator, X, y):
@@ -378,6 +413,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             The fitted estimator.
         """
         self._check_params()
+        reset_fitted(self)
         if self.prior is not None and np.shape(y)[:1] == (0,):
             # no data of its own: the model is its prior
             X, y = validate_empty(self, X, y)
@@ -410,16 +446,23 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             # θ = θ₀ + δ: plain ridge for δ on the targets y - Xθ₀
             Y = Y - np.asarray(X @ prior["coef"])
         x_mean, y_mean, w_sum = weighted_center(X, Y, w, self.fit_intercept)
+        centered = CenteredX(X, x_mean, w)
         if self.solver_ == "cg":
-            result = self._fit_krylov(X, Y, w, x_mean, y_mean, w_sum)
+            result = self._fit_krylov(X, Y, w, x_mean, y_mean, w_sum, centered)
         else:
-            result = self._fit_spectral(X, Y, w, x_mean, y_mean, w_sum)
+            result = self._fit_spectral(X, Y, w, x_mean, y_mean, w_sum, centered)
         coef, coef_tangent, s = result
         self.alpha_ = float(s)
         self._x_mean = x_mean
+        self._offset = centered.offset
+        self._x_mean_lo = centered.mean_lo
         self._w_sum = w_sum
         self._intercept = y_mean - x_mean @ coef
+        # f(x) = (x - x̄)ᵀθ + (b + x̄ᵀθ), the constant without cancellation:
+        # b + x̄ᵀθ = ȳ' + x̄ᵀθ₀ (θ₀ = 0 without a prior)
+        self._center_value = y_mean.copy()
         if prior is not None:
+            self._center_value += x_mean @ prior["coef"]
             # θ̇ = δ̇ + s A⁻¹θ̇₀ (= -A⁻¹(θ* - θ₀ - s θ̇₀), MATH.md section 6)
             coef = coef + prior["coef"]
             coef_tangent = coef_tangent + s * self._penalised_inverse(
@@ -428,6 +471,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self._coef = coef
         self._coef_tangent = coef_tangent
         self._intercept_tangent = -x_mean @ coef_tangent
+        _check_finite_fit(coef, coef_tangent, X, Y)
         self._set_public_weights()
         return self
 
@@ -445,6 +489,8 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self.n_iter_ = np.zeros(k, dtype=int)
         self._spectral = self._design = self._max_iter = None
         self._x_mean = np.zeros(prior["coef"].shape[0])
+        self._offset = self._x_mean_lo = None
+        self._center_value = prior["intercept"]
         self._w_sum = 0.0
         self._coef = prior["coef"]
         self._coef_tangent = prior["coef_tangent"]
@@ -463,9 +509,17 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self.intercept_ = self._unravel(self._intercept)
         self.intercept_tangent_ = self._unravel(self._intercept_tangent)
 
-    def _fit_spectral(self, X, Y, w, x_mean, y_mean, w_sum):
+    def _fit_spectral(self, X, Y, w, x_mean, y_mean, w_sum, centered):
         spec = decompose(
-            X, Y, w, x_mean, y_mean, w_sum, self.fit_intercept, method=self.solver_
+            X,
+            Y,
+            w,
+            x_mean,
+            y_mean,
+            w_sum,
+            self.fit_intercept,
+            method=self.solver_,
+            centered=centered,
         )
         s = self._choose_alpha(spec, Y)
         self._spectral = spec
@@ -480,10 +534,12 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         )
         return coef, coef_tangent, s
 
-    def _fit_krylov(self, X, Y, w, x_mean, y_mean, w_sum):
+    def _fit_krylov(self, X, Y, w, x_mean, y_mean, w_sum, centered):
         n, p = X.shape
-        design = CenteredDesign(X, x_mean, w)
+        design = CenteredDesign(X, x_mean, w, centered=centered)
         Yc = Y - y_mean
+        if self.fit_intercept:  # the mean's part below its rounding
+            Yc = Yc - (w @ Yc) / w_sum
         max_iter = self.max_iter if self.max_iter is not None else 10 * p
         rng = check_random_state(self.random_state)
         quad = GCVQuadrature(
@@ -503,6 +559,8 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             _is_constant(Yc, Y),
         )
         A = design.normal_operator(s)
+        # Jacobi scaling: CG and its stopping rule independent of column units
+        scale = np.sqrt(design.diagonal() + s)
         B = design.rmatmat(Yc * design.sw[:, None])
         coef = np.empty((p, Y.shape[1]))
         coef_tangent = np.empty_like(coef)
@@ -511,7 +569,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         n_iter = np.zeros(Y.shape[1], dtype=int)
         for j in range(Y.shape[1]):
             theta, it_theta = solve_cg(
-                A, B[:, j], tol=self.tol, max_iter=max_iter, what="weights"
+                A, B[:, j], tol=self.tol, max_iter=max_iter, what="weights", scale=scale
             )
             # warm start: the multiple of -θ closest to A⁻¹(-θ) in the A-norm
             A_theta = A.matvec(theta)
@@ -519,9 +577,15 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             x0 = -theta * (theta @ theta) / denom if denom > 0 else None
             coef[:, j] = theta
             coef_tangent[:, j], it_tangent = solve_cg(
-                A, -theta, x0=x0, tol=self.tol, max_iter=max_iter, what="tangent"
+                A,
+                -theta,
+                x0=x0,
+                tol=self.tol,
+                max_iter=max_iter,
+                what="tangent",
+                scale=scale,
             )
-            resid[:, j] = np.asarray(X @ theta) - x_mean @ theta - Yc[:, j]
+            resid[:, j] = design.centered.dot(theta) - Yc[:, j]
             # H⁻¹σ_T needs A⁻¹ Xcᵀ W r
             sti_coef[:, j], _ = solve_cg(
                 A,
@@ -529,11 +593,13 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
                 tol=self.tol,
                 max_iter=max_iter,
                 what="total influence",
+                scale=scale,
             )
             n_iter[j] = max(it_theta, it_tangent)
         self.n_iter_ = n_iter
         self._spectral = None
         self._design = design
+        self._cg_scale = scale
         self._max_iter = max_iter
         self._record_gcv_estimate(w @ resid**2, w_sum, float(quad.df(np.array([s]))[0]))
         self._sti_intercept = (
@@ -550,35 +616,50 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         )
         return X.tocsr() if sp.issparse(X) else X
 
+    def _centered(self, X, M):
+        """(X - x̄) M without cancellation in columns with large offsets."""
+        return center_dot(X, self._x_mean, M, self._offset, self._x_mean_lo)
+
     def _variance(self, X):
         """x̃ᵀ (X̃ᵀWX̃ + sP)⁻¹ x̃ for each row of X."""
         spec = self._require_spectral("The predictive variance")
-        proj = center_dot(X, self._x_mean, spec.basis())
+        proj = self._centered(X, spec.basis())
+        if spec.null is not None:
+            return spec.quadratic_inverse(
+                proj, None, self.alpha_, Xc_null=self._centered(X, spec.null)
+            )
         return spec.quadratic_inverse(
-            proj, centered_sq_norms(X, self._x_mean), self.alpha_
+            proj,
+            centered_sq_norms(X, self._x_mean, self._offset, self._x_mean_lo),
+            self.alpha_,
         )
 
     def _predict_raw(self, X):
-        """f(x), shape (n_samples, n_targets)."""
-        return np.asarray(X @ self._coef) + self._intercept
+        """f(x) = (x - x̄)ᵀθ + (b + x̄ᵀθ), shape (n_samples, n_targets)."""
+        return self._centered(X, self._coef) + self._center_value
 
     def _tangent(self, X):
-        return np.asarray(X @ self._coef_tangent) + self._intercept_tangent
+        """(x - x̄)ᵀθ̇ + (ḃ + x̄ᵀθ̇); the constant is 0 unless fitted on no data."""
+        const = self._intercept_tangent + self._x_mean @ self._coef_tangent
+        return self._centered(X, self._coef_tangent) + const
 
     def _sti_response(self, X):
         """x̃ᵀ H⁻¹σ_T = (Σ w r/Σw) + (x - x̄)ᵀ A⁻¹ Xcᵀ W r."""
-        proj = np.asarray(X @ self._sti_coef) - self._x_mean @ self._sti_coef
-        return proj + self._sti_intercept
+        return self._centered(X, self._sti_coef) + self._sti_intercept
 
     def _pool_cross(self, X, i, cache=None):
         """κ(c, i) = x̃_cᵀ (X̃ᵀWX̃ + sP)⁻¹ x̃_i for every row c of X."""
         row = X[i : i + 1]
         row = row.toarray() if sp.issparse(row) else np.asarray(row)
-        x = np.concatenate([[1.0], row[0]]) if self.fit_intercept else row[0]
-        u = self._inverse_apply(x)
-        if self.fit_intercept:
-            return np.asarray(X @ u[1:]) + u[0]
-        return np.asarray(X @ u)
+        if not self.fit_intercept:
+            return np.asarray(X @ self._inverse_apply(row[0]))
+        if self.solver_ == "prior":
+            self._inverse_apply(row[0])  # raises the advice
+        # M⁻¹x̃_i = (1/Σw - x̄ᵀa, a) with a = A⁻¹(x_i - x̄), so
+        # x̃_cᵀ M⁻¹ x̃_i = 1/Σw + (x_c - x̄)ᵀ a, without cancellation
+        xc = (row[0] - self._x_mean) - self._x_mean_lo
+        a = self._penalised_inverse(xc, what="greedy batch update")
+        return self._centered(X, a) + 1.0 / self._w_sum
 
     def _inverse_apply(self, y):
         """(X̃ᵀWX̃ + sP)⁻¹ y for an augmented vector y.
@@ -614,12 +695,21 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             proj = V.T @ Z
             scale = 1.0 / (spec.lam + s)
             inside = V @ (proj * (scale if Z.ndim == 1 else scale[:, None]))
+            if spec.null is not None:  # the complement without cancellation
+                return inside + spec.null @ (spec.null.T @ Z) / s
             return inside + (Z - V @ proj) / s
         A = self._design.normal_operator(s)
         cols = Z.reshape(Z.shape[0], -1)
         out = np.column_stack(
             [
-                solve_cg(A, c, tol=self.tol, max_iter=self._max_iter, what=what)[0]
+                solve_cg(
+                    A,
+                    c,
+                    tol=self.tol,
+                    max_iter=self._max_iter,
+                    what=what,
+                    scale=self._cg_scale,
+                )[0]
                 for c in cols.T
             ]
         )
@@ -633,12 +723,42 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             )
         return super()._no_decomposition_advice()
 
+    def _choose_alpha(self, spec, Y):
+        """alpha_ as in the mixin; a design without variation (every centred
+        column zero) makes every alpha the same model: say so."""
+        if isinstance(self.alpha, str) and spec.lam.size == 0:
+            lo, hi = self.alpha_bounds or default_alpha_bounds(0.0)
+            s = float(np.sqrt(lo * hi))
+            warnings.warn(
+                "X has no variation: every column is constant over the "
+                "(weighted) training rows, so every alpha gives the same "
+                f"model (the weighted mean of y) and alpha={self.alpha!r} has "
+                f"nothing to choose; alpha_ set to {s:.3g}.",
+                RegularityBoundWarning,
+                stacklevel=4,
+            )
+            return s
+        return super()._choose_alpha(spec, Y)
+
     def _influence_coordinates(self, X, spec):
         """q(x) with x̃ᵀ M⁻¹ x̃_j = t_jᵀ q(x) for training rows x_j."""
-        q = center_dot(X, self._x_mean, spec.basis()) / (spec.lam + self.alpha_)
+        q = self._centered(X, spec.basis()) / (spec.lam + self.alpha_)
         if self.fit_intercept:
             q = np.hstack([np.ones((X.shape[0], 1)), q])
         return q
 
     def _dfbeta_basis(self, spec):
         return spec.basis(), self._x_mean
+
+
+def _check_finite_fit(coef, coef_tangent, X, Y):
+    """A clear error where float64 overflowed in the solution."""
+    if np.all(np.isfinite(coef)) and np.all(np.isfinite(coef_tangent)):
+        return
+    data = X.data if sp.issparse(X) else X
+    raise ValueError(
+        "The fitted weights overflow float64: X's entries reach "
+        f"{np.abs(data).max(initial=0.0):.3g} and y's "
+        f"{np.abs(Y).max(initial=0.0):.3g} in absolute value. Rescale X and y "
+        "(for example with sklearn.preprocessing.StandardScaler)."
+    )

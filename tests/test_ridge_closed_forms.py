@@ -356,3 +356,221 @@ def test_noise_variance_matches_residual_degrees_of_freedom(rng):
     model = RegularityRidge(alpha=2.0).fit(X, y)
     r = y - model.predict(X)
     assert np.isclose(model.noise_variance_, r @ r / (50 - model.leverage_.sum()))
+
+
+# ---------------------------------------------------------------------------
+# Exact rational oracle: graded columns and large offsets (issue 13, 3 and 4)
+# ---------------------------------------------------------------------------
+
+
+def _solve_exact(M, B):
+    """Gauss-Jordan elimination over Fractions: M⁻¹B (lists of lists)."""
+    m = len(M)
+    A = [list(M[i]) + list(B[i]) for i in range(m)]
+    for c in range(m):
+        pivot = next(r for r in range(c, m) if A[r][c] != 0)
+        A[c], A[pivot] = A[pivot], A[c]
+        inv = 1 / A[c][c]
+        A[c] = [a * inv for a in A[c]]
+        for r in range(m):
+            if r != c and A[r][c] != 0:
+                f = A[r][c]
+                A[r] = [a - f * b for a, b in zip(A[r], A[c], strict=True)]
+    return [row[m:] for row in A]
+
+
+def exact_ridge(X, y, s, w=None, fit_intercept=True, X_pool=None):
+    """Weighted ridge in exact rational arithmetic on the floats as given.
+
+    Returns floats rounded once from the exact values: ``coef`` (p,),
+    ``intercept``, their tangents ``-M⁻¹Pθ̃``, the training ``fit``,
+    ``leverage`` ``w x̃ᵀM⁻¹x̃``, the LOO residuals ``y_i - f_(-i)(x_i)`` from
+    exact refits without one unit of weight of sample i (all of it when
+    ``w_i <= 1``), and for ``X_pool`` the quadratic forms ``x̃ᵀM⁻¹x̃``.
+    One target. Shares nothing with skrt.
+    """
+    from fractions import Fraction as F
+
+    X = np.asarray(X, dtype=float)
+    n, p = X.shape
+    w = np.ones(n) if w is None else np.asarray(w, dtype=float)
+    rows = [[F(1)] * fit_intercept + [F(v) for v in r] for r in X]
+    ys = [F(v) for v in np.asarray(y, dtype=float)]
+    ws = [F(v) for v in w]
+    q = p + int(fit_intercept)
+    pen = [0] * int(fit_intercept) + [1] * p
+
+    def system(weights):
+        M = [
+            [
+                sum(wi * r[a] * r[b] for wi, r in zip(weights, rows, strict=True))
+                + (F(s) if a == b and pen[a] else 0)
+                for b in range(q)
+            ]
+            for a in range(q)
+        ]
+        rhs = [
+            sum(wi * r[a] * yi for wi, r, yi in zip(weights, rows, ys, strict=True))
+            for a in range(q)
+        ]
+        return M, rhs
+
+    M, rhs = system(ws)
+    extra = (
+        []
+        if X_pool is None
+        else [
+            [F(1)] * fit_intercept + [F(v) for v in r]
+            for r in np.asarray(X_pool, float)
+        ]
+    )
+    cols = [rhs] + [[r[a] for a in range(q)] for r in rows + extra]
+    sol = _solve_exact(M, [[c[a] for c in cols] for a in range(q)])
+    theta = [sol[a][0] for a in range(q)]
+    tangent = [-v[0] for v in _solve_exact(M, [[theta[a] * pen[a]] for a in range(q)])]
+    fit = [sum(r[a] * theta[a] for a in range(q)) for r in rows]
+    quad = [
+        sum(r[a] * sol[a][1 + i] for a in range(q)) for i, r in enumerate(rows + extra)
+    ]
+    loo = []
+    for i in range(n):
+        left = list(ws)
+        left[i] -= min(ws[i], F(1))
+        Mi, ri = system(left)
+        th = [v[0] for v in _solve_exact(Mi, [[v] for v in ri])]
+        loo.append(ys[i] - sum(rows[i][a] * th[a] for a in range(q)))
+    as_float = lambda v: np.array([float(t) for t in v])  # noqa: E731
+    b = float(theta[0]) if fit_intercept else 0.0
+    b_dot = float(tangent[0]) if fit_intercept else 0.0
+    k = int(fit_intercept)
+    return {
+        "coef": as_float(theta[k:]),
+        "intercept": b,
+        "coef_tangent": as_float(tangent[k:]),
+        "intercept_tangent": b_dot,
+        "fit": as_float(fit),
+        "leverage": w * as_float(quad[:n]),
+        "loo_residuals": as_float(loo),
+        "pool_quadratic": as_float(quad[n:]),
+    }
+
+
+def assert_componentwise(actual, expected, rtol, what):
+    """Every entry within rtol of its own exact value (or of the largest,
+    for entries that are exactly zero)."""
+    actual, expected = np.asarray(actual, float), np.asarray(expected, float)
+    floor = 1e-12 * np.abs(expected).max(initial=0.0)
+    err = np.abs(actual - expected) / np.maximum(np.abs(expected), floor)
+    assert np.all(err <= rtol), f"{what}: relative error {err.max():.2e}"
+
+
+def assert_matches_exact(model, X, exact, rtol=1e-6, loo=True):
+    assert_componentwise(model.coef_, exact["coef"], rtol, "coef_")
+    assert_componentwise(model.intercept_, exact["intercept"], rtol, "intercept_")
+    assert_componentwise(model.coef_tangent_, exact["coef_tangent"], rtol, "tangent")
+    assert_componentwise(
+        model.intercept_tangent_, exact["intercept_tangent"], rtol, "intercept tangent"
+    )
+    assert_componentwise(model.predict(X), exact["fit"], rtol, "predictions")
+    if loo:
+        assert_componentwise(model.leverage_, exact["leverage"], rtol, "leverage_")
+        assert_componentwise(
+            model.loo_residuals_, exact["loo_residuals"], rtol, "loo_residuals_"
+        )
+
+
+def graded_data(n=24, p=4, big=1e6, small=1e-6, seed=0, offset=True):
+    """Columns in grams next to tonnes: half scaled by ``big``, half by
+    ``small`` (interleaved), with targets that need every column."""
+    rng = np.random.RandomState(seed)
+    scale = np.where(np.arange(p) % 2 == 0, big, small)
+    X = rng.randn(n, p) * scale + (rng.randn(p) * scale if offset else 0.0)
+    y = X @ (rng.randn(p) / scale) + 0.3 * rng.randn(n) + 2.0
+    return X, y
+
+
+@pytest.mark.parametrize("solver", ["eigen", "svd"])
+@pytest.mark.parametrize("alpha", [1e-6, 1e-2, 1.0, 1e3])
+def test_graded_columns_against_exact_solution(solver, alpha):
+    # issue 13 point 3: grams next to tonnes lost the small columns entirely
+    X, y = graded_data()
+    model = RegularityRidge(alpha=alpha, solver=solver).fit(X, y)
+    assert_matches_exact(model, X, exact_ridge(X, y, alpha))
+
+
+@pytest.mark.parametrize("shape", [(24, 4), (6, 10)])
+def test_graded_columns_sparse_and_wide(shape):
+    # covariance side on sparse X; Gram side (p > n) on dense X
+    n, p = shape
+    X, y = graded_data(n=n, p=p, seed=1)
+    exact = exact_ridge(X, y, 0.5)
+    for Xin in (X, sp.csr_matrix(X)):
+        model = RegularityRidge(alpha=0.5, solver="eigen").fit(Xin, y)
+        assert_matches_exact(model, Xin, exact)
+
+
+def test_graded_columns_with_weights_and_several_spreads(rng):
+    w = rng.uniform(0.2, 3.0, size=20).round(1)
+    for big, small in [(1e2, 1e-1), (1e4, 1.0), (1e9, 1e-9)]:
+        X, y = graded_data(n=20, p=3, big=big, small=small, seed=2)
+        model = RegularityRidge(alpha=0.1).fit(X, y, sample_weight=w)
+        assert_matches_exact(model, X, exact_ridge(X, y, 0.1, w=w))
+
+
+def test_graded_columns_leave_one_out_alpha(rng):
+    # alpha="loo" on graded data: every reported quantity at alpha_ is exact,
+    # and alpha_ is a minimum of the exact LOO error
+    X, y = graded_data(n=20, p=4, seed=3)
+    model = _fit(X, y, alpha="loo")
+    s = model.alpha_
+    assert_matches_exact(model, X, exact_ridge(X, y, s))
+
+    def exact_loo_error(a):
+        return np.mean(exact_ridge(X, y, a)["loo_residuals"] ** 2)
+
+    at = exact_loo_error(s)
+    assert at <= exact_loo_error(s * 1.05) * (1 + 1e-9)
+    assert at <= exact_loo_error(s / 1.05) * (1 + 1e-9)
+    assert abs(model.loo_error_ - at) <= 1e-6 * at
+
+
+def test_graded_columns_scores_and_information(rng):
+    # the quantities used after the fit are exact too
+    X, y = graded_data(n=16, p=4, seed=4)
+    pool = graded_data(n=5, p=4, seed=5)[0]
+    alpha = 0.3
+    exact = exact_ridge(X, y, alpha, X_pool=pool)
+    model = RegularityRidge(alpha=alpha).fit(X, y)
+    variance = model.score_samples(pool, heuristic="variance")
+    assert_componentwise(variance, exact["pool_quadratic"], 1e-6, "variance")
+    _, std = model.predict(pool, return_std=True)
+    want = np.sqrt(model.noise_variance_ * (1 + exact["pool_quadratic"]))
+    assert_componentwise(std, want, 1e-6, "predictive std")
+    # SI: e_i² (x_i - x̄)ᵀA⁻¹(x_i - x̄)/2 with σ² = 1, from exact refits
+    info = model.sample_information(kind="weights", noise_variance=1.0)
+    g = exact["leverage"]  # unit weights: g = h
+    e = exact["loo_residuals"] * 1.0  # e_i = r_i/(1-h_i) = y_i - f_(-i)(x_i)
+    want = e**2 * (g - 1.0 / len(y)) / 2.0
+    assert_componentwise(info, want, 1e-6, "sample_information")
+
+
+@pytest.mark.parametrize("offset", [1e7, 1e8, 1e10])
+def test_sparse_large_offsets_against_exact_solution(offset):
+    # issue 13 point 4: XᵀX - Σw x̄x̄ᵀ cancelled every digit of such columns
+    rng = np.random.RandomState(0)
+    X = rng.randn(30, 5) * (rng.rand(30, 5) < 0.5)
+    X[:, :2] = rng.randn(30, 2) + offset
+    y = X @ rng.randn(5) + rng.randn(30)
+    exact = exact_ridge(X, y, 1.0)
+    Xs = sp.csr_matrix(X)
+    assert_matches_exact(
+        RegularityRidge(alpha=1.0, solver="eigen").fit(Xs, y), Xs, exact
+    )
+    assert_matches_exact(RegularityRidge(alpha=1.0, solver="eigen").fit(X, y), X, exact)
+    cg = RegularityRidge(alpha=1.0, solver="cg", tol=1e-13).fit(Xs, y)
+    assert_matches_exact(cg, Xs, exact, loo=False)
+    # the Gram side (p > n) too
+    Xw = sp.csr_matrix(np.hstack([X[:8], rng.randn(8, 6) * (rng.rand(8, 6) < 0.3)]))
+    yw = y[:8]
+    wide = RegularityRidge(alpha=1.0, solver="eigen").fit(Xw, yw)
+    assert_matches_exact(wide, Xw, exact_ridge(Xw.toarray(), yw, 1.0))
