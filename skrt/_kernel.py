@@ -21,6 +21,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import RegularityMixin, _is_constant, _noise_variance
+from ._batch import block_rows, map_rows
 from ._krylov import GCVQuadrature, solve_cg
 from ._linalg import decompose_kernel, default_alpha_bounds
 from ._validation import (
@@ -275,7 +276,8 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
 
     def _get_kernel(self, X, Y=None):
         center = getattr(self, "_kernel_center", None)
-        if center is not None:  # rbf: distances of centred rows lose no digits
+        dense = not sp.issparse(X) and (Y is None or not sp.issparse(Y))
+        if center is not None and dense:  # rbf: centred rows lose no digits
             X = X - center
             Y = None if Y is None else Y - center
         return pairwise_kernels(
@@ -769,7 +771,8 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         """z = Pᵀ W k(X_fit, x) per row: the pool in the eigenbasis."""
         if cache is not None and "z" in cache:
             return cache["z"]
-        z = self._cross_kernel(X) @ (spec.P * spec.w[:, None])
+        PW = spec.P * spec.w[:, None]
+        z = map_rows(lambda Z: self._cross_kernel(Z) @ PW, X, block_rows(self, X))
         if cache is not None:
             cache["z"] = z
         return z
@@ -807,11 +810,17 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             )
         s = self.alpha_
         k_ci = self._get_kernel(X, X[i : i + 1])[:, 0]
+        k_ci[i] = self._kernel_diag(X[i : i + 1])[0]  # no inf - inf at extremes
+        block = block_rows(self, X)
+        cache = {} if cache is None else cache
         if self._exact is not None:
-            cache = {} if cache is None else cache
             if "exact_z" not in cache:
                 rows = self._exact.rows
-                cache["exact_z"] = self._exact.project(self._cross_kernel(X)[:, rows].T)
+                cache["exact_z"] = map_rows(
+                    lambda Z: self._exact.project(self._cross_kernel(Z)[:, rows].T).T,
+                    X,
+                    block,
+                ).T
             z = cache["exact_z"]
             return (k_ci - z.T @ z[:, i]) / s
         if self._spectral is not None:
@@ -821,10 +830,9 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         # (K + s W⁻¹)⁻¹ k(X_fit, x_i) by conjugate gradients
         rows = self._cg_rows
         X_fit = self.X_fit_[rows]
-        cache = {} if cache is None else cache
         if "kernel_matmat" not in cache:
             cache["kernel_matmat"] = self._kernel_matmat(X_fit)
-            cache["k_pool"] = self._get_kernel(X, X_fit)
+            cache["k_pool"] = map_rows(lambda Z: self._get_kernel(Z, X_fit), X, block)
         A = self._system(cache["kernel_matmat"], self._w[rows], s)
         v, _ = solve_cg(
             A,
