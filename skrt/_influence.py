@@ -71,7 +71,22 @@ def check_kind(kind):
 
 
 def _check_noise_variance(noise_variance, n_targets):
-    sigma2 = np.broadcast_to(np.asarray(noise_variance, dtype=float), (n_targets,))
+    """``σ²`` as an array of shape (n_targets,): a positive finite float or
+    one per target."""
+    try:
+        sigma2 = np.asarray(noise_variance, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            "noise_variance must be a positive float or an array of "
+            f"{n_targets} of them (one per target); got {noise_variance!r}."
+        ) from None
+    if sigma2.ndim > 1 or sigma2.size not in (1, n_targets):
+        raise ValueError(
+            "noise_variance must be a float or have shape "
+            f"({n_targets},), one per target of the fitted model; got shape "
+            f"{sigma2.shape}."
+        )
+    sigma2 = np.broadcast_to(sigma2.ravel(), (n_targets,))
     if not np.all(np.isfinite(sigma2)) or np.any(sigma2 <= 0):
         raise ValueError(
             "noise_variance must be positive and finite; got "
@@ -172,7 +187,7 @@ def influence_diagnostics(spec: Spectral, s: float, dfbeta_basis=None):
     # ‖θ‖², θᵀA⁻¹(x_i - x̄) and ‖A⁻¹(x_i - x̄)‖² in the eigenbasis
     theta_c = spec.c[:, 0] / (lam + s)  # θ* in the basis V
     cross = spec.P @ (theta_c / (lam + s))
-    sq_inverse = spec.P2 @ (1.0 / (lam + s) ** 2)
+    sq_inverse = spec.P2 @ (1.0 / (lam + s)) ** 2
     theta_sq = float(theta_c @ theta_c)
     # θ_(-i) = θ + A⁻¹(x_i - x̄) e_i; the penalised RSS drops by m r²/(1 - m g)
     theta_loo_sq = theta_sq + 2.0 * e * cross + e**2 * sq_inverse

@@ -86,8 +86,16 @@ def weighted_center(X, Y, w, fit_intercept):
     ValueError
         If a mean overflows float64.
     """
-    w_sum = float(w.sum())
+    with np.errstate(over="ignore"):
+        w_sum = float(w.sum())
+    if not np.isfinite(w_sum):
+        raise ValueError(
+            f"sample_weight sums to {w_sum} in float64 (weights up to "
+            f"{np.max(w):.3g}); rescale sample_weight (only ratios matter for "
+            "the fit, alpha scales with them)."
+        )
     if not fit_intercept:
+        _check_target_scale(Y, np.zeros(Y.shape[1]), w_sum)
         return np.zeros(X.shape[1]), np.zeros(Y.shape[1]), w_sum
     with np.errstate(over="ignore", invalid="ignore"):
         x_mean = np.asarray(X.T @ w).ravel() / w_sum
@@ -98,13 +106,22 @@ def weighted_center(X, Y, w, fit_intercept):
         y_mean = y_mean + (w @ (Y - y_mean)) / w_sum
     if not np.all(np.isfinite(x_mean)):
         raise _scale_error(X, "their weighted sums overflow float64")
-    if not np.all(np.isfinite(y_mean)):
-        raise ValueError(
-            f"y is too large in scale: its entries reach {np.abs(Y).max():.3g} "
-            "in absolute value and their weighted sum overflows float64. "
-            "Rescale y."
-        )
+    _check_target_scale(Y, y_mean, w_sum)
     return x_mean, y_mean, w_sum
+
+
+def _check_target_scale(Y, y_mean, w_sum):
+    """A ValueError when weighted sums of squares of y would overflow."""
+    limit = np.sqrt(np.finfo(float).max / (16.0 * max(w_sum, 1.0)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = np.abs(Y - y_mean).max(initial=0.0)
+    if not np.all(np.isfinite(y_mean)) or not spread <= limit:
+        raise ValueError(
+            f"y is too large in scale: its entries reach "
+            f"{np.abs(Y).max(initial=0.0):.3g} in absolute value, and the "
+            "weighted sums of squares of the residuals would overflow "
+            f"float64 (limit about {limit:.3g}). Rescale y."
+        )
 
 
 def _mean_correction(X, x_mean, w):
@@ -188,12 +205,15 @@ class CenteredX:
         self.w = np.ones(n) if w is None else np.asarray(w, dtype=float)
         self.w_sum = float(self.w.sum())
         sq = _column_spread(self.X, self.x_mean, self.w)
-        if not np.all(np.isfinite(sq)) or not np.isfinite(sq.sum()):
+        # the total sum of squares bounds λ_max; 1e4 λ_max (the default
+        # alpha bound) and λ (λ + s) must stay finite
+        if not np.all(np.isfinite(sq)) or not sq.sum() < np.finfo(float).max * 1e-6:
             raise _scale_error(self.X)
         eps = np.finfo(float).eps
         noise = (_CONSTANT_ULPS * eps * self.x_mean) ** 2 * self.w_sum
         self.live = sq > noise
-        tiny = self.live & (sq < 1e-280 * max(self.w_sum, 1e-300))
+        # squares of deviations below ~1e-152 approach float64's subnormals
+        tiny = self.live & (sq < 1e-304 * self.w_sum)
         if tiny.any():
             j = int(np.flatnonzero(tiny)[0])
             raise ValueError(
@@ -492,7 +512,11 @@ class Spectral:
         inv = 1.0 / (self.lam + s)[:, None]
         k = self.c.shape[1]
         stacked = np.hstack(
-            [self.c * inv, -self.c * inv**2, (self.P.T @ (R * self.w[:, None])) * inv]
+            [
+                self.c * inv,
+                -self.c * inv * inv,
+                (self.P.T @ (R * self.w[:, None])) * inv,
+            ]
         )
         if not dual:
             out = self.basis_dot(stacked)
@@ -509,7 +533,7 @@ class Spectral:
 
     def residual(self, s):
         """r = f(x) - y = -(resid_perp + P c s/(λ(λ+s))), shape (n, n_targets)."""
-        q = s / (self.lam * (self.lam + s))
+        q = _shrink(self.lam, s)
         return -(self.resid_perp + self.P @ (self.c * q[:, None]))
 
     def residual_dof(self, s):
@@ -524,9 +548,7 @@ class Spectral:
 
     def loo_denominator(self, s):
         """``1 - m_i g_i`` with ``m_i = min(w_i, 1)`` (see leave_one_out_path)."""
-        one_minus_h = self.lev_perp + self.w * (
-            self.P2 @ (s / (self.lam * (self.lam + s)))
-        )
+        one_minus_h = self.lev_perp + self.w * (self.P2 @ _shrink(self.lam, s))
         return _unit_complement(self.w, one_minus_h)
 
     def unit_leverage(self, s):
@@ -547,6 +569,12 @@ class Spectral:
         else:
             outside = np.maximum(Xc_sq_norm - np.einsum("ij,ij->i", Xc_V, Xc_V), 0.0)
         return self.intercept_leverage + inside + outside / s
+
+
+def _shrink(lam, s):
+    """``s / (λ (λ + s))`` as ``(s/(λ+s))/λ``: no overflow for λ near the
+    top of float64 (``λ²`` would overflow), none for normal λ either."""
+    return (s / (lam + s)) / lam
 
 
 def _unit_complement(w, one_minus_h):
@@ -756,6 +784,7 @@ def decompose(
     elif _covariance_side_is_cheaper(n, p):
         lam, V = _eigh(cx.weighted_gram())
         keep = _rank_cut(lam, (n, p))
+        V[np.ix_(~cx.live, keep)] = 0.0  # constant columns: round-off only
         lam, V, null = lam[keep], V[:, keep], V[:, ~keep]
         P = cx.dot(V)
     else:
@@ -930,10 +959,10 @@ def leave_one_out_path(spec: Spectral, alphas, *, return_derivative=False):
     alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
     G = alphas.size
     lam = spec.lam[:, None]
-    q = alphas[None, :] / (lam * (lam + alphas[None, :]))  # (r, G)
+    q = _shrink(lam, alphas[None, :])  # (r, G)
     cols = [q]
     if return_derivative:
-        dq = 1.0 / (lam + alphas[None, :]) ** 2
+        dq = (1.0 / (lam + alphas[None, :])) ** 2
         cols.append(dq)
     lev = spec.P2 @ np.hstack(cols)  # one pass over P²
     one_minus_h = spec.lev_perp[:, None] + spec.w[:, None] * lev[:, :G]
@@ -973,7 +1002,7 @@ def gcv_path(spec: Spectral, alphas):
     alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
     dof = spec.residual_dof(alphas) / spec.w_sum
     out = np.empty((alphas.size, spec.c.shape[1]))
-    q = alphas[None, :] / (spec.lam[:, None] * (spec.lam[:, None] + alphas[None, :]))
+    q = _shrink(spec.lam[:, None], alphas[None, :])
     for j in range(spec.c.shape[1]):
         r = spec.resid_perp[:, j][:, None] + spec.P @ (spec.c[:, j][:, None] * q)
         out[:, j] = (spec.w @ r**2) / spec.w_sum

@@ -471,7 +471,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self._coef = coef
         self._coef_tangent = coef_tangent
         self._intercept_tangent = -x_mean @ coef_tangent
-        _check_finite_fit(coef, coef_tangent, X, Y)
+        _check_finite_fit(coef, coef_tangent, X, Y, s)
         self._set_public_weights()
         return self
 
@@ -527,8 +527,10 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self._max_iter = None
         self.n_iter_ = np.ones(Y.shape[1], dtype=int)
         resid = self._record_leave_one_out(spec, s)
-        # H⁻¹σ_T in centred coordinates is (Σ w r / Σw, A⁻¹ Xcᵀ W r)
-        coef, coef_tangent, self._sti_coef = spec.weights_at(s, resid)
+        # H⁻¹σ_T in centred coordinates is (Σ w r / Σw, A⁻¹ Xcᵀ W r); an
+        # overflow there is reported by _check_finite_fit
+        with np.errstate(over="ignore", invalid="ignore"):
+            coef, coef_tangent, self._sti_coef = spec.weights_at(s, resid)
         self._sti_intercept = (
             (w @ resid) / w_sum if self.fit_intercept else np.zeros(Y.shape[1])
         )
@@ -751,14 +753,15 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         return spec.basis(), self._x_mean
 
 
-def _check_finite_fit(coef, coef_tangent, X, Y):
+def _check_finite_fit(coef, coef_tangent, X, Y, s):
     """A clear error where float64 overflowed in the solution."""
     if np.all(np.isfinite(coef)) and np.all(np.isfinite(coef_tangent)):
         return
     data = X.data if sp.issparse(X) else X
     raise ValueError(
-        "The fitted weights overflow float64: X's entries reach "
-        f"{np.abs(data).max(initial=0.0):.3g} and y's "
-        f"{np.abs(Y).max(initial=0.0):.3g} in absolute value. Rescale X and y "
-        "(for example with sklearn.preprocessing.StandardScaler)."
+        f"The fitted weights or their tangent overflow float64 at alpha={s:.3g}: "
+        f"X's entries reach {np.abs(data).max(initial=0.0):.3g} and y's "
+        f"{np.abs(Y).max(initial=0.0):.3g} in absolute value, and the tangent "
+        "dθ/dα = -A⁻¹θ grows like |θ|/alpha. Use a larger alpha, or rescale X "
+        "and y (for example with sklearn.preprocessing.StandardScaler)."
     )

@@ -243,6 +243,22 @@ def test_sample_information_is_exactly_zero_for_a_sample_on_the_fit(rng):
             ValueError,
             "NaN",
         ),
+        # issue 13 point 12: a broadcast error from numpy before
+        (
+            lambda m: m.sample_information(noise_variance=[1.0, 2.0]),
+            ValueError,
+            r"noise_variance must be a float or have shape \(1,\)",
+        ),
+        (
+            lambda m: m.sample_information(kind="weights", noise_variance=[[1.0]]),
+            ValueError,
+            r"noise_variance .*shape \(1,\).*got shape \(1, 1\)",
+        ),
+        (
+            lambda m: m.sample_information(noise_variance="big"),
+            TypeError,
+            "noise_variance must be a positive float",
+        ),
     ],
 )
 def test_bad_arguments(rng, call, error, match):
@@ -276,3 +292,17 @@ def test_diagnostics_make_a_dataframe(rng):
     frame = pd.DataFrame({k: v for k, v in d.items() if v.ndim == 1})
     assert frame.shape == (20, 8)
     assert np.all(np.isfinite(frame.to_numpy()))
+
+
+def test_noise_variance_per_target(rng):
+    X, Y = rng.randn(20, 3), rng.randn(20, 2)
+    model = RegularityRidge(alpha=1.0).fit(X, Y)
+    both = model.sample_information(noise_variance=[1.0, 4.0])
+    one = model.sample_information(noise_variance=[1.0, 1e300])
+    first = (
+        RegularityRidge(alpha=1.0)
+        .fit(X, Y[:, 0])
+        .sample_information(noise_variance=1.0)
+    )
+    assert np.allclose(one, first, rtol=1e-12)
+    assert np.all(both > first)

@@ -132,3 +132,53 @@ def test_sparse_input_and_bad_arguments(rng):
     ]:
         with pytest.raises(error):
             RegularityLasso(**params).fit(X, y)
+
+
+def test_sparse_columns_with_large_offsets_keep_their_tangent(rng):
+    # issue 13 point 4: Σ w x xᵀ - Σw x̄x̄ᵀ on the active columns cancelled
+    # every digit of a column with an offset of 1e8
+    import scipy.sparse as sp
+
+    n = 60
+    X = rng.randn(n, 5) * (rng.rand(n, 5) < 0.4)
+    X[:, :2] = rng.randn(n, 2) + 1e8
+    y = X @ [2.0, -1.0, 0.0, 3.0, 0.0] + 0.1 * rng.randn(n)
+    model = RegularityLasso(alpha=5.0, tol=1e-12, max_iter=100000)
+    fit = model.fit(sp.csr_matrix(X), y)
+    S = fit.active_
+    Xc = X[:, S] - np.array(
+        [np.mean(X[:, j], dtype=np.longdouble) for j in np.flatnonzero(S)]
+    )
+    G = np.asarray(Xc.T @ Xc, dtype=float)
+    want = -np.linalg.solve(G, 0.5 * np.sign(fit.coef_[S]))
+    assert relative_error(fit.coef_tangent_[S], want) < 1e-8
+    assert np.all(fit.coef_tangent_[~S] == 0.0)
+    dense = RegularityLasso(alpha=5.0, tol=1e-12, max_iter=100000).fit(X, y)
+    assert relative_error(fit.coef_, dense.coef_) < 1e-8
+
+
+def test_refit_leaves_no_stale_attributes(rng):
+    X, y = rng.randn(30, 4), rng.randn(30)
+    prior = {"coef": np.ones(4)}
+    fresh = RegularityLasso(alpha=2.0).fit(X[:20], y[:20])
+    model = RegularityLasso(alpha=1.0, prior=prior).fit(X, y)
+    model.set_params(alpha=2.0, prior=None).fit(X[:20], y[:20])
+    names = {k for k in vars(fresh) if k.endswith("_") and not k.startswith("_")}
+    assert {
+        k for k in vars(model) if k.endswith("_") and not k.startswith("_")
+    } == names
+    for name in names:
+        assert np.array_equal(
+            np.asarray(getattr(model, name)), np.asarray(getattr(fresh, name))
+        )
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_overflowing_X_is_a_clear_error(rng, sparse):
+    # issue 13 point 12: numpy's LinAlgError before
+    import scipy.sparse as sp
+
+    X = rng.randn(20, 3) * 1e300
+    X = sp.csr_matrix(X) if sparse else X
+    with pytest.raises(ValueError, match=r"X is too large in scale: .*e\+300"):
+        RegularityLasso().fit(X, rng.randn(20))

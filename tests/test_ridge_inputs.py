@@ -12,6 +12,7 @@ from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from test_ridge_closed_forms import assert_matches_exact, exact_ridge
 
 from skrt import RegularityRidge
 from skrt.exceptions import RegularityBoundWarning
@@ -236,3 +237,157 @@ def test_multi_output_shapes(data):
     # one tangent per output: each equals the single-output fit at alpha_
     single = RegularityRidge(alpha=model.alpha_).fit(X, Y[:, 1])
     assert np.allclose(model.coef_tangent_[1], single.coef_tangent_)
+
+
+# ---------------------------------------------------------------------------
+# issue 13: degenerate designs (7a), stale attributes (9), extreme scales (12)
+# ---------------------------------------------------------------------------
+
+
+def _fitted_attributes(model):
+    return {k for k in vars(model) if k.endswith("_") and not k.startswith("_")}
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("alpha", ["loo", "gcv"])
+def test_one_row_repeated_has_zero_tangent_and_says_why(sparse, alpha):
+    # the tangent was 2.4e24 (sparse centring noise) with a misleading
+    # "smallest at the lower bound" warning
+    rng = np.random.RandomState(0)
+    X = np.repeat(rng.randn(1, 3) * [1.0, 1e3, 1e-3], 10, axis=0)
+    y = rng.randn(10)
+    Xin = sp.csr_matrix(X) if sparse else X
+    with pytest.warns(RegularityBoundWarning, match="X has no variation") as rec:
+        model = RegularityRidge(alpha=alpha).fit(Xin, y)
+    assert not any("lower bound" in str(r.message) for r in rec)
+    assert np.array_equal(model.coef_, np.zeros(3))
+    assert np.array_equal(model.coef_tangent_, np.zeros(3))
+    assert model.intercept_tangent_ == 0.0
+    assert model.intercept_ == pytest.approx(y.mean(), rel=1e-14)
+    assert np.allclose(model.predict(Xin), y.mean(), rtol=1e-14)
+    loo = (y - y.mean()) * 10 / 9  # leaving one out of a mean of 10
+    assert np.allclose(model.loo_residuals_, loo, rtol=1e-12)
+    assert np.all(np.isfinite(model.score_samples(Xin)))
+
+
+@pytest.mark.parametrize("solver", ["eigen", "svd", "cg"])
+def test_constant_columns_get_exactly_zero_weight(solver):
+    rng = np.random.RandomState(1)
+    X = rng.randn(25, 4)
+    X[:, 1] = 3.7  # constant, mean not a float-exact sum
+    X[:, 3] = 0.1
+    y = X @ [1.0, 2.0, -1.0, 5.0] + rng.randn(25)
+    model = RegularityRidge(alpha=0.5, solver=solver, tol=1e-12).fit(X, y)
+    assert model.coef_[1] == 0.0 and model.coef_[3] == 0.0
+    assert model.coef_tangent_[1] == 0.0 and model.coef_tangent_[3] == 0.0
+    ref = Ridge(alpha=0.5).fit(X[:, [0, 2]], y)
+    assert np.allclose(model.coef_[[0, 2]], ref.coef_, rtol=1e-10)
+    assert model.intercept_ == pytest.approx(ref.intercept_, rel=1e-10)
+
+
+def test_identical_rows_with_different_targets_and_p_greater_than_n():
+    rng = np.random.RandomState(2)
+    # two distinct rows, each repeated: the model fits their two means
+    X = np.repeat(rng.randn(2, 3), [4, 6], axis=0)
+    y = rng.randn(10)
+    model = RegularityRidge(alpha="loo").fit(X, y)
+    assert_matches_exact(model, X, exact_ridge(X, y, model.alpha_))
+    # p > n with duplicated rows and duplicated columns
+    Xw = np.repeat(rng.randn(4, 9), 2, axis=0)
+    Xw[:, 5] = Xw[:, 0]
+    yw = rng.randn(8)
+    wide = RegularityRidge(alpha=0.3).fit(Xw, yw)
+    assert_matches_exact(wide, Xw, exact_ridge(Xw, yw, 0.3))
+
+
+def test_single_sample_is_the_intercept_only_model():
+    model = RegularityRidge(alpha=1.0).fit([[1.0, 2.0]], [3.0])
+    assert np.array_equal(model.coef_, [0.0, 0.0])
+    assert np.array_equal(model.coef_tangent_, [0.0, 0.0])
+    assert model.predict([[5.0, -1.0]]) == pytest.approx([3.0])
+
+
+def _refit_leaves_no_stale_attributes(make, first, second, X, y, X2, y2):
+    fresh = make(**second).fit(X2, y2)
+    model = make(**first).fit(X, y)
+    model.set_params(**second).fit(X2, y2)
+    assert _fitted_attributes(model) == _fitted_attributes(fresh)
+    for name in _fitted_attributes(fresh):
+        assert np.array_equal(
+            np.asarray(getattr(model, name)), np.asarray(getattr(fresh, name))
+        ), name
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        ({"solver": "eigen", "alpha": "loo"}, {"solver": "cg", "alpha": 1.0}),
+        ({"solver": "svd", "alpha": 0.5}, {"solver": "cg", "alpha": "gcv"}),
+        ({"solver": "cg", "alpha": 1.0}, {"solver": "eigen", "alpha": 1.0}),
+    ],
+)
+def test_refit_with_another_solver_leaves_no_stale_attributes(data, first, second):
+    # issue 13 point 9: leverage_, loo_error_, loo_residuals_ survived a cg refit
+    X, y = data
+    X2, y2 = X[:20] * 2.0, y[:20] + 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RegularityBoundWarning)
+        _refit_leaves_no_stale_attributes(
+            lambda **p: RegularityRidge(random_state=0, **p),
+            first,
+            second,
+            X,
+            y,
+            X2,
+            y2,
+        )
+
+
+def test_refit_drops_feature_names(data):
+    pd = pytest.importorskip("pandas")
+    X, y = data
+    model = RegularityRidge().fit(pd.DataFrame(X, columns=list("abcd")), y)
+    model.fit(X, y)
+    assert not hasattr(model, "feature_names_in_")
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("solver", ["eigen", "cg"])
+def test_overflowing_X_is_a_clear_error(data, sparse, solver):
+    # issue 13 point 12: numpy's LinAlgError "Eigenvalues did not converge"
+    X, y = data
+    X = X * 1e300
+    X = sp.csr_matrix(X) if sparse else X
+    with pytest.raises(
+        ValueError, match=r"X is too large in scale: .* reach 2\.\d+e\+300"
+    ):
+        RegularityRidge(solver=solver).fit(X, y)
+
+
+def test_huge_y_and_tiny_X_are_clear_errors(data):
+    X, y = data
+    with pytest.raises(ValueError, match="y is too large in scale"):
+        RegularityRidge().fit(X, y * 1e300)
+    with pytest.raises(ValueError, match="X is too small in scale: column 0"):
+        RegularityRidge().fit(X * 1e-160, y)
+
+
+@pytest.mark.parametrize(
+    "scale, alphas", [(1e150, (1.0, 1e300)), (1e-150, (1.0, 1e-200))]
+)
+def test_extreme_but_representable_scales_are_exact(data, scale, alphas):
+    X, y = data
+    X, y = X[:12] * scale, y[:12]
+    for alpha in alphas:
+        model = RegularityRidge(alpha=alpha).fit(X, y)
+        # at 1e150 dθ/dα (~1e-450) underflows to 0, exactly as the exact
+        # value rounds; only x̄ᵀθ̇ (~1e-300) would still be representable
+        exact = exact_ridge(X, y, alpha)
+        assert_matches_exact(model, X, exact, intercept_tangent=scale < 1)
+
+
+def test_unrepresentable_tangent_is_a_clear_error(data):
+    # θ ~ 1e150 and dθ/dα ~ θ/α ~ 1e450: beyond float64
+    X, y = data
+    with pytest.raises(ValueError, match="tangent overflow float64 at alpha=1e-300"):
+        RegularityRidge(alpha=1e-300).fit(X * 1e-150, y)
