@@ -6,15 +6,11 @@ import numbers
 import warnings
 
 import numpy as np
-import scipy.linalg
-import scipy.optimize
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.metrics.pairwise import (
     PAIRWISE_KERNEL_FUNCTIONS,
-    euclidean_distances,
-    manhattan_distances,
     pairwise_kernels,
 )
 from sklearn.utils import check_random_state
@@ -22,6 +18,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import RegularityMixin, _is_constant, _noise_variance
 from ._batch import block_rows, map_rows
+from ._kernel_exact import (
+    ExactKernelSystem,
+    check_input_scale,
+    check_kernel_scale,
+    weight_spread,
+)
+from ._kernel_search import choose_gamma
 from ._krylov import GCVQuadrature, solve_cg
 from ._linalg import decompose_kernel, default_alpha_bounds
 from ._validation import (
@@ -31,7 +34,6 @@ from ._validation import (
     check_regularity,
     check_sample_weight,
 )
-from .exceptions import RegularityBoundWarning
 
 _SOLVERS = ("auto", "eigen", "cg")
 # solver="auto" decomposes K up to this many samples (an n x n eigh), then
@@ -43,10 +45,6 @@ _DENSE_KERNEL_MAX_N = 8000
 _BLOCK_BYTES = 128 * 2**20
 _N_PROBES = 16
 _N_LANCZOS = 60
-# Kernel matrices with entries beyond these magnitudes overflow (or underflow)
-# the closed forms, which square the kernel's eigenvalues.
-_KERNEL_MAX = 1e100
-_KERNEL_MIN = 1e-100
 # Sample weights spanning more than this (largest / smallest positive) make
 # the eigendecomposition of W^{1/2} K W^{1/2} lose the directions carried by
 # the small weights; where it then disagrees with the exact solve by more than
@@ -54,12 +52,6 @@ _KERNEL_MIN = 1e-100
 # sample_information, SSI scores) warns.
 _GRADED_WEIGHTS = 1e3
 _SPECTRAL_RTOL = 1e-6
-# Automatic limits of the gamma="loo" search: gamma * max distance = 1e-4
-# (below, the kernel is a low-degree polynomial of d to round-off) and
-# gamma * min distance = 50 (above, the kernel is the identity to round-off).
-_GAMMA_FLAT = 1e-4
-_GAMMA_IDENTITY = 50.0
-_GAMMA_STEP = 0.5  # decades between the gamma grid's points
 
 
 class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
@@ -362,7 +354,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         if self.gamma == "loo" and solver == "cg":
             raise ValueError("gamma='loo' needs solver='eigen'.")
         if not precomputed:
-            _check_input_scale(X)
+            check_input_scale(X)
         self.solver_ = solver
         self.X_fit_ = X
         # the rbf kernel is translation invariant; its distances are formed as
@@ -374,7 +366,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self._spectral_error = 0.0
         self._gamma = self.gamma
         if self.gamma == "loo":
-            self._gamma = self._choose_gamma(X, Y, w)
+            self._gamma = choose_gamma(self, X, Y, w)
         self.gamma_ = self._gamma
         if solver == "cg":
             alpha_dual, tangent_dual, s = self._fit_krylov(X, Y, w)
@@ -399,7 +391,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         """K of the training data, checked finite and of a usable scale."""
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
             K = self._get_kernel(X)  # a fresh array unless precomputed
-        _check_kernel_scale(K, X, self.kernel == "precomputed")
+        check_kernel_scale(K, X, self.kernel == "precomputed")
         return K
 
     def _fit_spectral(self, X, Y, w):
@@ -412,8 +404,8 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         # the reported fit: an exact (Cholesky) solve at s, not the spectrum
         exact = None
         if not getattr(spec, "negative_dropped", False):
-            exact = _ExactSystem.factor(K, w, s)
-        spread = _weight_spread(w)
+            exact = ExactKernelSystem.factor(K, w, s)
+        spread = weight_spread(w)
         if exact is None:
             if spread > _GRADED_WEIGHTS:
                 warnings.warn(
@@ -525,132 +517,6 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             f"solver={self.solver_!r} does not compute; refit with "
             "solver='eigen'."
         )
-
-    def _choose_gamma(self, X, Y, w):
-        """gamma minimising the LOO error at its own LOO-optimal alpha.
-
-        A grid in log gamma (half a decade apart) around the inverse mean
-        distance, extended while its smallest value sits at an end (until
-        ``gamma_bounds`` or the automatic limits), then refined by a root of
-        the analytic slope in each of the two best basins.
-        """
-        # zero-weight samples do not change the fit; leave them out here
-        rows = w > 0
-        X, Y, w = X[rows], Y[rows], w[rows]
-        with np.errstate(over="ignore", invalid="ignore"):
-            if self.kernel == "rbf":
-                center = getattr(self, "_kernel_center", None)
-                D = euclidean_distances(
-                    X if center is None else X - center, squared=True
-                )
-            else:
-                D = manhattan_distances(X)
-        if not np.all(np.isfinite(D)):
-            raise ValueError(
-                "gamma='loo': the pairwise distances of X overflow float64 "
-                f"(entries up to {np.abs(X.data if sp.issparse(X) else X).max():.3g}"
-                "); rescale X."
-            )
-        # scale: the weighted mean distance over pairs (invariant to repeating
-        # a sample instead of weighting it)
-        mean_d = (w @ D @ w) / w.sum() ** 2
-        g0 = 1.0 / mean_d if mean_d > 0 else 1.0
-        lo, hi, user = self._gamma_limits(D, g0)
-        step = _GAMMA_STEP * np.log(10.0)
-        t0 = float(np.clip(np.log(g0), lo, hi))
-        log_grid = _grid_between(t0 - 4 * step, t0 + 4 * step, lo, hi, step)
-        memo = {}
-
-        def evaluate(t):
-            if t not in memo:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RegularityBoundWarning)
-                    memo[t] = _loo_and_gamma_slope(self, D, np.exp(t), Y, w)
-            return memo[t]
-
-        vals = np.array([evaluate(t)[0] for t in log_grid])
-        while True:  # extend the grid past an end that holds the minimum
-            i = int(np.argmin(vals))
-            if i == 0 and log_grid[0] > lo:
-                new = _grid_between(log_grid[0] - 4 * step, log_grid[0], lo, hi, step)
-                new = new[new < log_grid[0] - 1e-12]
-            elif i == log_grid.size - 1 and log_grid[-1] < hi:
-                new = _grid_between(log_grid[-1], log_grid[-1] + 4 * step, lo, hi, step)
-                new = new[new > log_grid[-1] + 1e-12]
-            else:
-                break
-            extra = np.array([evaluate(t)[0] for t in new])
-            log_grid = np.concatenate([log_grid, new])
-            vals = np.concatenate([vals, extra])
-            order = np.argsort(log_grid)
-            log_grid, vals = log_grid[order], vals[order]
-        slopes = np.array([evaluate(t)[1] for t in log_grid])
-        padded = np.concatenate([[np.inf], vals, [np.inf]])
-        minima = np.flatnonzero(
-            (padded[1:-1] <= padded[:-2]) & (padded[1:-1] <= padded[2:])
-        )
-        best_t, best_v = log_grid[np.argmin(vals)], vals.min()
-        for i in minima[np.argsort(vals[minima])][:2]:  # the two best basins
-            for a, b in ((i - 1, i), (i, i + 1)):
-                if 0 <= a and b < log_grid.size and slopes[a] < 0 < slopes[b]:
-                    t = scipy.optimize.brentq(
-                        lambda t: evaluate(t)[1], log_grid[a], log_grid[b], xtol=1e-10
-                    )
-                    break
-            else:
-                # no sign change of the slope beside the grid minimum: the
-                # error is not smooth there (the optimal alpha jumps between
-                # basins as gamma moves); minimise the value itself
-                a, b = max(i - 1, 0), min(i + 1, log_grid.size - 1)
-                if a == b:
-                    continue
-                t = scipy.optimize.minimize_scalar(
-                    lambda t: evaluate(t)[0],
-                    bounds=(log_grid[a], log_grid[b]),
-                    method="bounded",
-                    options={"xatol": 1e-4},
-                ).x
-            if evaluate(t)[0] < best_v:
-                best_t, best_v = t, evaluate(t)[0]
-        at = None
-        if best_t <= log_grid[0] + 1e-9 and log_grid.size > 1:
-            at = "lower"
-        elif best_t >= log_grid[-1] - 1e-9 and log_grid.size > 1:
-            at = "upper"
-        if at is not None:
-            edge = np.exp(lo if at == "lower" else hi)
-            where = (
-                f"the {at} bound of gamma_bounds=({np.exp(lo):.3g}, {np.exp(hi):.3g})"
-                if user
-                else f"the {at} end of the automatic gamma search "
-                f"(gamma={edge:.3g}, where the kernel is numerically "
-                + ("flat" if at == "lower" else "the identity")
-                + ")"
-            )
-            warnings.warn(
-                f"The leave-one-out error over gamma is smallest at {where}; "
-                f"gamma_={np.exp(best_t):.3g} may not be the true optimum. "
-                + (
-                    "Widen gamma_bounds."
-                    if user
-                    else "Pass gamma_bounds or choose gamma yourself."
-                ),
-                RegularityBoundWarning,
-                stacklevel=3,
-            )
-        return float(np.exp(best_t))
-
-    def _gamma_limits(self, D, g0):
-        """(log low, log high, user-given) of the gamma search."""
-        if self.gamma_bounds is not None:
-            lo, hi = (float(b) for b in self.gamma_bounds)
-            return np.log(lo), np.log(hi), True
-        positive = D[D > 0]
-        if positive.size == 0:  # every sample at one point: gamma is moot
-            return np.log(g0), np.log(g0), False
-        lo = _GAMMA_FLAT / positive.max()
-        hi = _GAMMA_IDENTITY / positive.min()
-        return np.log(min(lo, g0)), np.log(max(hi, g0)), False
 
     def _kernel_matmat(self, X):
         """V -> K V, with K dense up to 8000 samples, else in row blocks."""
@@ -860,164 +726,3 @@ _PRIVATE_STATE = (
     "_gamma",
     "_kernel_center",
 )
-
-
-class _ExactSystem:
-    """Cholesky factor of ``B = W^{1/2} K W^{1/2} + s I`` over the weighted rows.
-
-    ``(K + s W⁻¹)⁻¹ = W^{1/2} B⁻¹ W^{1/2}``. Cholesky is accurate on such
-    graded matrices (the error of each solve is relative to the scale of
-    its own rows), where the eigendecomposition is only accurate relative to
-    the largest eigenvalue.
-    """
-
-    def __init__(self, L, sw, rows, s):
-        self.L, self.sw, self.rows, self.s = L, sw, rows, s
-
-    @classmethod
-    def factor(cls, K, w, s):
-        """The factor at s, or None when B is not numerically positive
-        definite (alpha below the round-off level of a singular K̃)."""
-        rows = w > 0
-        if not rows.any():
-            return None
-        sw = np.sqrt(w[rows])
-        B = K[np.ix_(rows, rows)] if not rows.all() else K.copy()
-        B *= sw[:, None]
-        B *= sw[None, :]
-        B[np.diag_indices_from(B)] += s
-        if not np.all(np.isfinite(B)):
-            return None
-        try:
-            L = scipy.linalg.cholesky(
-                B, lower=True, overwrite_a=True, check_finite=False
-            )
-        except np.linalg.LinAlgError:
-            return None
-        return cls(L, sw, rows, s)
-
-    def solve(self, V):
-        """``(K + s W⁻¹)⁻¹ V`` on the weighted rows, V of shape (n_rows, k)."""
-        sw = self.sw[:, None]
-        return sw * scipy.linalg.cho_solve((self.L, True), sw * V, check_finite=False)
-
-    def project(self, K_cols):
-        """``L⁻¹ W^{1/2} k`` for columns ``k = k(X_rows, x)``: the squared norm
-        of a column is ``kᵀ(K + s W⁻¹)⁻¹k``."""
-        return scipy.linalg.solve_triangular(
-            self.L, self.sw[:, None] * K_cols, lower=True, check_finite=False
-        )
-
-    def _inverse_factor(self):
-        if not hasattr(self, "_C"):
-            C, info = scipy.linalg.lapack.dtrtri(self.L, lower=1)
-            self._C = np.tril(C)
-        return self._C
-
-    def inverse_diagonal(self):
-        """``diag(B⁻¹)``: squared column norms of ``L⁻¹`` (no cancellation)."""
-        C = self._inverse_factor()
-        return np.einsum("ij,ij->j", C, C)
-
-    def leverage(self, K, one_minus_h):
-        """``h = diag(K̃ B⁻¹)``: ``1 - s (B⁻¹)_ii`` where h >= 1/2, else the
-        direct sum ``Σ_k (L⁻¹)_ki (L⁻¹ K̃)_ki`` (no cancellation for small h)."""
-        h = 1.0 - one_minus_h
-        small = np.flatnonzero(one_minus_h > 0.5)
-        if small.size:
-            C = self._inverse_factor()
-            rows = np.flatnonzero(self.rows)
-            Kw = K[np.ix_(rows, rows[small])] * self.sw[:, None] * self.sw[small]
-            h[small] = np.einsum("ki,ki->i", C[:, small], C @ Kw)
-        self.__dict__.pop("_C", None)  # n x n: not kept on the model
-        return h
-
-
-def _weight_spread(w):
-    """Largest over smallest positive sample weight (1 when none)."""
-    pos = w[w > 0]
-    return float(pos.max() / pos.min()) if pos.size else 1.0
-
-
-def _abs_max(X):
-    data = X.data if sp.issparse(X) else X
-    return float(np.abs(data).max(initial=0.0))
-
-
-def _check_input_scale(X):
-    """Named and callable kernels: squared row norms of X must be finite."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        sq = (
-            np.asarray(X.multiply(X).sum(axis=1)).ravel()
-            if sp.issparse(X)
-            else np.einsum("ij,ij->i", X, X)
-        )
-    if not np.all(np.isfinite(sq)) or sq.max(initial=0.0) > 1e300:
-        raise ValueError(
-            f"X has entries up to {_abs_max(X):.3g} in absolute value: its "
-            "squared norms and pairwise distances overflow float64, so the "
-            "kernel cannot be evaluated. Rescale X (e.g. with a StandardScaler "
-            "in a Pipeline)."
-        )
-
-
-def _check_kernel_scale(K, X, precomputed):
-    """K finite, and neither so large nor so small that its squared
-    eigenvalues over- or underflow."""
-    top = float(np.abs(K).max(initial=0.0)) if np.all(np.isfinite(K)) else np.inf
-    if top <= _KERNEL_MAX and (top == 0.0 or top >= _KERNEL_MIN):
-        return
-    what = (
-        "The kernel matrix X"
-        if precomputed
-        else f"The kernel matrix of X (entries up to {_abs_max(X):.3g})"
-    )
-    state = "is not finite" if not np.isfinite(top) else f"reaches {top:.3g}"
-    raise ValueError(
-        f"{what} {state}: outside [{_KERNEL_MIN:g}, {_KERNEL_MAX:g}] the closed "
-        "forms, which square its eigenvalues, over- or underflow float64. "
-        + (
-            "Rescale the kernel matrix."
-            if precomputed
-            else "Rescale X (or the kernel's gamma/coef0)."
-        )
-    )
-
-
-def _grid_between(a, b, lo, hi, step):
-    """Points ``step`` apart from a to b, clipped to [lo, hi] (log gamma)."""
-    a, b = max(a, lo), min(b, hi)
-    if b - a <= 1e-12:
-        return np.array([a])
-    return np.linspace(a, b, max(2, int(np.ceil((b - a) / step - 1e-9)) + 1))
-
-
-def _loo_and_gamma_slope(model, D, gamma, Y, w):
-    """LOO error at the LOO-optimal alpha for this gamma, and its derivative
-    in log gamma (the partial at fixed alpha, by the envelope theorem).
-
-    With ``K̃ = W^{1/2} K W^{1/2}``, ``B = (K̃ + sI)⁻¹`` and
-    ``dK/dγ = -D ⊙ K``: the weighted hat matrix moves by ``s B dK̃ B`` and the
-    weighted residual by ``s B dK̃ B W^{1/2} y``.
-    """
-    K = np.exp(-gamma * D)
-    spec = decompose_kernel(K, Y, w, check_symmetric=False)
-    s = model._choose_alpha(spec, Y)
-    sw = np.sqrt(w)
-    dK = -gamma * D * K * sw[:, None] * sw[None, :]  # d K̃ / d log γ
-    U = spec.P * (sw[:, None] / np.sqrt(spec.lam))
-    B = U @ ((1.0 / (spec.lam + s) - 1.0 / s)[:, None] * U.T)
-    B[np.diag_indices_from(B)] += 1.0 / s
-    T = B @ dK
-    d_hat = s * np.einsum("ij,ji->i", T, B)  # d h_i
-    resid = spec.residual(s)  # f - y
-    m = np.minimum(w, 1.0)
-    denom = spec.loo_denominator(s)  # 1 - m h / w
-    value, slope = 0.0, 0.0
-    for j in range(Y.shape[1]):
-        d_resid = s * (T @ (B @ (sw * Y[:, j]))) / sw
-        e = resid[:, j] / denom
-        de = d_resid / denom + resid[:, j] * (m / w) * d_hat / denom**2
-        value += (w @ e**2) / w.sum()
-        slope += 2.0 * (w @ (e * de)) / w.sum()
-    return value / Y.shape[1], slope / Y.shape[1]

@@ -282,7 +282,7 @@ def test_kernel_model_in_regularity_sampling_topk_and_greedy():
 def test_gamma_slope_against_finite_differences(data, kernel, gamma):
     from sklearn.metrics import pairwise_distances
 
-    from skrt._kernel import _loo_and_gamma_slope
+    from skrt._kernel_search import loo_and_gamma_slope
     from skrt._linalg import decompose_kernel, leave_one_out_path
 
     X, y, w = data
@@ -292,7 +292,7 @@ def test_gamma_slope_against_finite_differences(data, kernel, gamma):
     D = pairwise_distances(X, metric="sqeuclidean" if kernel == "rbf" else "manhattan")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RegularityBoundWarning)
-        value, slope = _loo_and_gamma_slope(model, D, gamma, Y, w)
+        value, slope = loo_and_gamma_slope(model, D, gamma, Y, w)
         s = model._choose_alpha(decompose_kernel(np.exp(-gamma * D), Y, w), Y)
 
     def loo(g):  # at the fixed alpha s
