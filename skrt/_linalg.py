@@ -305,7 +305,8 @@ class CenteredX:
 
     def weighted_gram_rows(self):
         """``ZZᵀ = W^{1/2} Xc Xcᵀ W^{1/2}`` (n x n)."""
-        G = self.cross(slice(None), slice(None))
+        every = slice(None)
+        G = self.cross(every, every)
         sw = np.sqrt(self.w)
         G *= sw[:, None]
         G *= sw[None, :]
@@ -325,6 +326,8 @@ class CenteredX:
                 K += self.XcU[a] @ self.XcU[b].T
             return K
         A = ((Xa - self.x_mean) - self.mean_lo) * self.live
+        if a is b:
+            return A @ A.T  # the Gram side: one centred copy
         B = ((Xb - self.x_mean) - self.mean_lo) * self.live
         return A @ B.T
 

@@ -257,6 +257,15 @@ def _check_same_lasso(result):
     assert np.allclose(a.coef_tangent_, b.coef_tangent_, rtol=1e-7)
 
 
+def _sparse_wide_graded():
+    # more features than the covariance side takes for sparse X: the Gram
+    # side cannot see the small columns, and says so
+    rng = np.random.RandomState(9)
+    X = sp.random(40, 2100, density=0.05, format="csr", random_state=rng)
+    X = X @ sp.diags(np.where(np.arange(2100) % 2 == 0, 1e6, 1e-6))
+    return _ridge(X.tocsr(), rng.randn(40), alpha=1e13)
+
+
 def _n_one():
     m = _ridge([[1.0, 2.0]], [3.0], alpha=1.0)
     return m.coef_, m.coef_tangent_, m.predict([[0.0, 5.0]])
@@ -487,6 +496,11 @@ CASES = [
         exact_check(
             *_graded(16, 3, seed=8, big=1e9, small=1e-9), w=np.linspace(0.5, 2.0, 16)
         ),
+    ),
+    Case(
+        "ridge sparse wide graded",
+        _sparse_wide_graded,
+        Warns(UserWarning, r"columns differ in scale by a factor of \d\.\d+e\+1\d"),
     ),
     Case("loo_curve graded", _graded_loo_curve, Correct(_check_graded_loo_curve)),
     Case(
