@@ -207,12 +207,12 @@ def influence_diagnostics(spec: Spectral, s: float, dfbeta_basis=None):
     if dfbeta_basis is not None:
         V, x_mean = dfbeta_basis
         d_theta = -((spec.P / (lam + s)) * e[:, None]) @ V.T
-        diag = _inverse_diagonal(V, lam, s)
+        diag = _inverse_diagonal(V, lam, s, spec.null)
         if spec.fit_intercept:
             # M⁻¹x̃_i = (1/Σw - x̄ᵀA⁻¹(x_i - x̄), A⁻¹(x_i - x̄))
             d_b = -e / spec.w_sum - d_theta @ x_mean
             d_theta = np.hstack([d_b[:, None], d_theta])
-            diag_b = 1.0 / spec.w_sum + _inverse_quadratic(V, lam, s, x_mean)
+            diag_b = 1.0 / spec.w_sum + _inverse_quadratic(V, lam, s, x_mean, spec.null)
             diag = np.concatenate([[diag_b], diag])
         out["dfbeta"] = d_theta
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -228,19 +228,25 @@ def influence_diagnostics(spec: Spectral, s: float, dfbeta_basis=None):
     return out
 
 
-def _inverse_diagonal(V, lam, s):
-    """diag(A⁻¹): ``Σ_k V_jk²/(λ_k+s)`` plus ``(1 - Σ_k V_jk²)/s`` off span(V)."""
+def _inverse_diagonal(V, lam, s, null=None):
+    """diag(A⁻¹): ``Σ_k V_jk²/(λ_k+s)`` plus ``(1 - Σ_k V_jk²)/s`` off span(V)
+    (``Σ_k N_jk²/s`` with ``null`` the complement's basis N, no cancellation)."""
     v_sq = V**2
     diag = v_sq @ (1.0 / (lam + s))
-    if V.shape[1] < V.shape[0]:
+    if null is not None:
+        diag += (null**2).sum(axis=1) / s
+    elif V.shape[1] < V.shape[0]:
         diag += np.maximum(1.0 - v_sq.sum(axis=1), 0.0) / s
     return diag
 
 
-def _inverse_quadratic(V, lam, s, x):
-    """xᵀA⁻¹x, with ``A⁻¹ = 1/s`` off span(V)."""
+def _inverse_quadratic(V, lam, s, x, null=None):
+    """xᵀA⁻¹x, with ``A⁻¹ = 1/s`` off span(V) (projected on ``null`` when
+    given, rather than ``‖x‖² - ‖Vᵀx‖²``)."""
     proj = V.T @ x
     value = float(proj**2 @ (1.0 / (lam + s)))
-    if V.shape[1] < V.shape[0]:
+    if null is not None:
+        value += float(np.sum((null.T @ x) ** 2)) / s
+    elif V.shape[1] < V.shape[0]:
         value += max(float(x @ x - proj @ proj), 0.0) / s
     return value

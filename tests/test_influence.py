@@ -306,3 +306,20 @@ def test_noise_variance_per_target(rng):
     )
     assert np.allclose(one, first, rtol=1e-12)
     assert np.all(both > first)
+
+
+def test_dfbetas_with_offset_and_constant_columns_against_exact():
+    # diag(M⁻¹) of the intercept, 1/Σw + x̄ᵀA⁻¹x̄, with x̄ ~ 1e6: the part
+    # outside span(V) is projected on the complement, not a norm difference
+    from test_ridge_closed_forms import assert_componentwise, exact_ridge
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(20, 3)
+    X[:, 1] = 1e6 + 1e-2 * rng.randn(20)
+    X[:, 2] = 3.3e5  # constant: its direction is the null space
+    y = X[:, 0] + 100 * (X[:, 1] - 1e6) + rng.randn(20)
+    for s in (1e-6, 1.0):
+        d = RegularityRidge(alpha=s).fit(X, y).influence_diagnostics()
+        diag_b = exact_ridge(X, y, s, X_pool=np.zeros((1, 3)))["pool_quadratic"][0]
+        want = d["dfbeta"][:, 0] / np.sqrt(d["loo_noise_variance"] * diag_b)
+        assert_componentwise(d["dfbetas"][:, 0], want, 1e-10, "intercept DFBETAS")
