@@ -319,6 +319,14 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
 
     so after one decomposition every alpha costs ``O(n * rank)``.
 
+    The closed forms stay exact on badly scaled data: columns whose mean
+    dwarfs their spread are centred explicitly (no ``XᵀX - Σw x̄x̄ᵀ``
+    cancellation, sparse X included), and columns whose centred norms span
+    more than a factor 100 (grams next to tonnes) are decomposed by
+    relative-accurate one-sided Jacobi instead of a normwise-accurate
+    eigensolver, which would lose the small columns. Numerically constant
+    columns get exactly zero weight and tangent.
+
     Examples
     --------
     >>> from sklearn.datasets import load_diabetes
