@@ -271,7 +271,12 @@ class RegularityMixin:
         """
         check_is_fitted(self)
         spec = self._require_spectral("loo_curve")
-        alphas = np.asarray(alphas, dtype=float)
+        try:
+            alphas = np.asarray(alphas, dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"alphas must be a 1-D array of positive floats; got {alphas!r}."
+            ) from None
         if alphas.ndim > 1 or not np.all(np.isfinite(alphas)) or np.any(alphas <= 0):
             raise ValueError("alphas must be a 1-D array of positive finite floats.")
         out = leave_one_out_path(spec, np.atleast_1d(alphas))

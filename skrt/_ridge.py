@@ -481,7 +481,28 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self._intercept_tangent = -x_mean @ coef_tangent
         _check_finite_fit(coef, coef_tangent, X, Y, s)
         self._set_public_weights()
+        if prior is not None and self.fit_intercept and hasattr(self, "loo_residuals_"):
+            self._leave_out_to_the_prior(Y, w, prior)
         return self
+
+    def _leave_out_to_the_prior(self, Y, w, prior):
+        """Exact LOO where leaving a sample out leaves no weight at all.
+
+        Its leverage is 1 (the unpenalised intercept interpolates it), so
+        ``r/(1 - h)`` is undefined; but the model fitted on no data is the
+        prior, whose residual there is ``y_i - x_iᵀθ₀ - b₀`` (``Y`` holds
+        ``y - Xθ₀``). Only a single positive-weight row can be such a sample;
+        GCV, which averages the leverages, then equals the LOO error.
+        """
+        alone = (w > 0) & (w.sum() - np.minimum(w, 1.0) <= 0)
+        if not alone.any():
+            return
+        loo = np.asarray(self.loo_residuals_, dtype=float).reshape(w.shape[0], -1)
+        loo[alone] = Y[alone] - prior["intercept"]
+        self.loo_residuals_ = self._unravel_rows(loo)
+        if np.isfinite(loo).all():
+            self.loo_error_ = self._unravel((w @ loo**2) / w.sum())
+            self.gcv_error_ = self.loo_error_
 
     def _fit_prior_only(self, prior, y):
         """No training data: the model is its prior (θ₀, θ̇₀, b₀, ḃ₀)."""

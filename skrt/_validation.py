@@ -88,6 +88,14 @@ def check_sample_weight(sample_weight, n_samples):
         raise ValueError("sample_weight contains NaN or infinity.")
     if np.any(w < 0):
         raise ValueError("sample_weight must be non-negative; got negative weights.")
-    if not w.sum() > 0:
+    with np.errstate(over="ignore"):
+        total = w.sum()
+    if not np.isfinite(total):
+        raise ValueError(
+            f"sample_weight sums to {total}: the weights (up to {w.max():.3g}) "
+            "overflow float64; rescale them (only their ratios matter to the "
+            "fit, alpha aside)."
+        )
+    if not total > 0:
         raise ValueError("sample_weight sums to zero: nothing to fit.")
     return w.copy()

@@ -143,6 +143,26 @@ def test_one_sample_only_moves_the_intercept(rng):
     assert np.allclose(model.predict(x), y)
 
 
+@pytest.mark.parametrize("weight", [1.0, 0.25, 3.0])
+def test_leaving_out_the_only_sample_gives_the_prior(rng, weight):
+    """One row with an intercept: its leverage is 1, but the model fitted on
+    the data left over is a refit (weight > 1) or the prior (no weight left);
+    brute force either way."""
+    prior = {"coef": rng.randn(3), "intercept": 0.7}
+    X, y = rng.randn(4, 3), rng.randn(4)
+    w = np.array([weight, 0.0, 0.0, 0.0])
+    model = RegularityRidge(alpha=2.0, prior=prior).fit(X, y, sample_weight=w)
+    left = w.copy()
+    left[0] = max(weight - 1.0, 0.0)
+    if left.sum() > 0:
+        ref = RegularityRidge(alpha=2.0, prior=prior).fit(X, y, sample_weight=left)
+        want = y[0] - ref.predict(X[:1])[0]
+    else:
+        want = y[0] - (X[0] @ prior["coef"] + prior["intercept"])
+    assert np.isclose(model.loo_residuals_[0], want, rtol=1e-10)
+    assert np.all(np.isfinite([model.loo_error_, model.gcv_error_]))
+
+
 @given(regression_data(), alphas_st, st.booleans())
 def test_user_leave_one_out_against_brute_force(data, alpha, fit_intercept):
     X, y, w = data

@@ -631,6 +631,11 @@ CASES = [
         Raises("alphas must be a 1-D array of positive"),
     ),
     Case(
+        "loo_curve text alphas",
+        lambda: _ridge(X0, y0).loo_curve(["a"]),
+        Raises("alphas must be a 1-D array of positive floats"),
+    ),
+    Case(
         "loo_curve 2-D alphas",
         lambda: _ridge(X0, y0).loo_curve([[1.0]]),
         Raises("alphas must be a 1-D array"),
