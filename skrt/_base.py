@@ -33,6 +33,18 @@ from ._linalg import (
 from .exceptions import RegularityBoundWarning
 
 
+def reset_fitted(estimator):
+    """Forget every attribute of an earlier fit: the public ``name_`` ones and
+    the private per-fit state the class lists in ``_fit_state``, so that a
+    refit with other settings (a solver that sets fewer attributes, say)
+    leaves nothing stale behind."""
+    private = getattr(type(estimator), "_fit_state", ())
+    for name in list(vars(estimator)):
+        public_fitted = name.endswith("_") and not name.startswith("_")
+        if public_fitted or name in private:
+            delattr(estimator, name)
+
+
 class RegularityMixin:
     """Shared methods of RegularityRidge and RegularityKernelRidge."""
 

@@ -16,7 +16,7 @@ from sklearn.metrics.pairwise import (
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import RegularityMixin, _is_constant, _noise_variance
+from ._base import RegularityMixin, _is_constant, _noise_variance, reset_fitted
 from ._batch import block_rows, map_rows
 from ._kernel_exact import (
     ExactKernelSystem,
@@ -52,6 +52,25 @@ _N_LANCZOS = 60
 # sample_information, SSI scores) warns.
 _GRADED_WEIGHTS = 1e3
 _SPECTRAL_RTOL = 1e-6
+
+
+# Private per-fit state (besides the public ``*_``), forgotten at each fit.
+_FIT_STATE = (
+    "_spectral",
+    "_exact",
+    "_exact_resid",
+    "_spectral_error",
+    "_weight_spread",
+    "_sti_dual",
+    "_dual",
+    "_dual_tangent",
+    "_cg_rows",
+    "_max_iter",
+    "_noise_variance",
+    "_w",
+    "_gamma",
+    "_kernel_center",
+)
 
 
 class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
@@ -190,6 +209,8 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     (3,)
     """
 
+    _fit_state = _FIT_STATE
+
     def __init__(
         self,
         alpha=1.0,
@@ -318,7 +339,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self : RegularityKernelRidge
         """
         self._check_params()
-        self._reset()
+        reset_fitted(self)
         precomputed = self.kernel == "precomputed"
         X, y = validate_data(
             self,
@@ -378,14 +399,6 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self.dual_coef_ = self._unravel_rows(alpha_dual)
         self.dual_coef_tangent_ = self._unravel_rows(tangent_dual)
         return self
-
-    def _reset(self):
-        """Forget every fitted attribute of an earlier fit."""
-        for name in list(vars(self)):
-            if name.endswith("_") and not name.startswith("__"):
-                delattr(self, name)
-        for name in _PRIVATE_STATE:
-            self.__dict__.pop(name, None)
 
     def _training_kernel(self, X):
         """K of the training data, checked finite and of a usable scale."""
@@ -708,21 +721,3 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             what="greedy batch update",
         )
         return (k_ci - cache["k_pool"] @ v) / s
-
-
-_PRIVATE_STATE = (
-    "_spectral",
-    "_exact",
-    "_exact_resid",
-    "_spectral_error",
-    "_weight_spread",
-    "_sti_dual",
-    "_dual",
-    "_dual_tangent",
-    "_cg_rows",
-    "_max_iter",
-    "_noise_variance",
-    "_w",
-    "_gamma",
-    "_kernel_center",
-)

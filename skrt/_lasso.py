@@ -12,10 +12,10 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import RegularityMixin, WeightsOnlyMixin
+from ._base import RegularityMixin, WeightsOnlyMixin, reset_fitted
 from ._krylov import CenteredDesign
 from ._linalg import weighted_center
-from ._ridge import _check_prior, check_prior_param, reset_fitted, validate_empty
+from ._ridge import LINEAR_FIT_STATE, check_prior_param, prior_arrays, validate_empty
 from ._validation import check_bool, check_positive, check_sample_weight
 
 
@@ -170,6 +170,8 @@ class RegularityLasso(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEst
     array([False, False, False,  True, False])
     """
 
+    _fit_state = LINEAR_FIT_STATE
+
     def __init__(
         self, alpha=1.0, *, prior=None, fit_intercept=True, tol=1e-6, max_iter=10000
     ):
@@ -209,7 +211,7 @@ class RegularityLasso(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEst
         prior_set = self.prior is not None
         if prior_set and np.shape(y)[:1] == (0,):
             X, y = validate_empty(self, X, y)
-            prior = _check_prior(self.prior, X.shape[1], y)
+            prior = prior_arrays(self.prior, X.shape[1], y)
             return self._set(
                 prior,
                 prior["coef"][:, 0],
@@ -225,9 +227,9 @@ class RegularityLasso(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEst
         n, p = X.shape
         w = check_sample_weight(sample_weight, n)
         if prior_set:
-            prior = _check_prior(self.prior, p, y)
+            prior = prior_arrays(self.prior, p, y)
         else:
-            prior = _check_prior({"coef": np.zeros(p)}, p, y)
+            prior = prior_arrays({"coef": np.zeros(p)}, p, y)
         theta0, theta0_dot = prior["coef"][:, 0], prior["coef_tangent"][:, 0]
         y_dev = y - np.asarray(X @ theta0)  # θ = θ₀ + δ: the lasso for δ
         x_mean, y_mean, w_sum = weighted_center(

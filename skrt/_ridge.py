@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import RegularityMixin, _is_constant
+from ._base import RegularityMixin, _is_constant, reset_fitted
 from ._krylov import CenteredDesign, GCVQuadrature, solve_cg
 from ._linalg import (
     CenteredX,
@@ -68,7 +68,7 @@ def check_prior_param(prior):
 
 
 # Private per-fit state of the linear models (besides the public ``*_``).
-_FIT_STATE = (
+LINEAR_FIT_STATE = (
     "_spectral",
     "_design",
     "_max_iter",
@@ -89,16 +89,6 @@ _FIT_STATE = (
 )
 
 
-def reset_fitted(estimator):
-    """Forget every attribute of an earlier fit (public ``name_`` and the
-    private per-fit state), so that a refit with other settings (a solver
-    that sets fewer attributes, say) leaves nothing stale behind."""
-    for name in list(vars(estimator)):
-        public_fitted = name.endswith("_") and not name.startswith("_")
-        if public_fitted or name in _FIT_STATE:
-            delattr(estimator, name)
-
-
 def validate_empty(estimator, X, y):
     """X with zero rows (its features recorded) and an empty y, for a model
     fitted on no data of its own."""
@@ -113,7 +103,7 @@ def validate_empty(estimator, X, y):
     return X, y
 
 
-def _check_prior(prior, n_features, y):
+def prior_arrays(prior, n_features, y):
     """The prior's arrays as (p, k) / (k,) float arrays, checked."""
     k = 1 if y.ndim == 1 else y.shape[1]
 
@@ -341,6 +331,8 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     (3,)
     """
 
+    _fit_state = LINEAR_FIT_STATE
+
     def __init__(
         self,
         alpha=1.0,
@@ -425,7 +417,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         if self.prior is not None and np.shape(y)[:1] == (0,):
             # no data of its own: the model is its prior
             X, y = validate_empty(self, X, y)
-            return self._fit_prior_only(_check_prior(self.prior, X.shape[1], y), y)
+            return self._fit_prior_only(prior_arrays(self.prior, X.shape[1], y), y)
         X, y = validate_data(
             self,
             X,
@@ -438,7 +430,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         n_samples = X.shape[0]
         prior = None
         if self.prior is not None:
-            prior = _check_prior(self.prior, X.shape[1], y)
+            prior = prior_arrays(self.prior, X.shape[1], y)
         if self.alpha == "loo" and n_samples < 3:
             raise ValueError(
                 "alpha='loo' needs at least 3 samples to choose alpha by "
