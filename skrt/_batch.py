@@ -37,7 +37,8 @@ nothing is refitted. The estimator supplies ``κ`` through ``_pool_cross``.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
+
+from ._centering import abs_max
 
 #: Bytes of one block's widest intermediate (rows x (features + training
 #: rows + rank) float64): pools are scored this many bytes at a time.
@@ -80,12 +81,6 @@ def map_rows(fn, X, rows):
             out = np.empty((n,) + part.shape[1:], dtype=part.dtype)
         out[start : start + part.shape[0]] = part
     return out
-
-
-def abs_max(X):
-    """Largest absolute entry of a dense or sparse array (0 when empty)."""
-    data = X.data if sp.issparse(X) else np.asarray(X)
-    return float(np.abs(data).max(initial=0.0))
 
 
 def check_finite(values, X, name, what):

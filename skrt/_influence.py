@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._linalg import Spectral, _removed_fraction
+from ._linalg import Spectral, removed_fraction
 
 _SINGULAR = 1e-14  # 1 - m g below this: the sample pins the fit (no finite LOO)
 
@@ -38,7 +38,7 @@ def leave_one_out_change(spec: Spectral, s: float):
     """
     resid = spec.residual(s)
     denom = spec.loo_denominator(s)
-    m = _removed_fraction(spec.w)
+    m = removed_fraction(spec.w)
     ok = denom > _SINGULAR
     safe = np.where(ok, denom, 1.0)
     e = np.where(ok[:, None], (m / safe)[:, None] * resid, np.inf)
@@ -163,7 +163,7 @@ def influence_diagnostics(spec: Spectral, s: float, dfbeta_basis=None):
     e, resid, denom = leave_one_out_change(spec, s)
     e, resid = e[:, 0], resid[:, 0]
     w, lam = spec.w, spec.lam
-    m = _removed_fraction(w)
+    m = removed_fraction(w)
     g = spec.unit_leverage(s)
     finite = denom > _SINGULAR
     safe = np.where(finite, denom, 1.0)

@@ -51,7 +51,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from ._batch import abs_max
+from ._centering import abs_max
 
 __all__ = [
     "ExactKernelSystem",

@@ -28,13 +28,13 @@ import scipy.linalg
 from scipy.sparse.linalg import LinearOperator, cg
 from sklearn.exceptions import ConvergenceWarning
 
-from ._linalg import CenteredX
+from ._centering import CenteredX
 
 
 class CenteredDesign:
     """``Z = W^{1/2} (X - 1 x̄ᵀ)`` as an operator on dense or sparse ``X``.
 
-    Products go through :class:`~skrt._linalg.CenteredX`: a column whose
+    Products go through :class:`~skrt._centering.CenteredX`: a column whose
     mean dwarfs its spread is centred explicitly, so nothing cancels.
     """
 

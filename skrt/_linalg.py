@@ -1,5 +1,5 @@
-"""Numerical core: weighted centring, one spectral decomposition, and the
-closed forms of ridge regression evaluated at any regularity ``s``.
+"""Numerical core: one spectral decomposition, and the closed forms of
+ridge regression evaluated at any regularity ``s``.
 
 Notation follows ``MATH.md``: ``Z = W^{1/2} Xc`` is the weighted centred
 design, ``A(s) = Zᵀ Z + s I``, ``Zᵀ Z = V diag(lam) Vᵀ`` its (truncated)
@@ -16,11 +16,11 @@ that for every ``s``
 with ``g_i`` the leverage of one unit of weight of sample ``i``
 (``h_i = w_i g_i``). Each ``s`` costs ``O(n * rank)`` after the decomposition.
 
-Centred products never subtract ``x̄`` after a product when a column's mean
-dwarfs its spread (:class:`CenteredX`), and columns of very different scale
-("graded", e.g. grams next to tonnes) get a relative-accurate decomposition
-(one-sided Jacobi) instead of the normwise-accurate eigh, which would lose
-the small columns' directions below ``eps λ_max``.
+Centred products go through :mod:`skrt._centering` (no cancellation from
+columns whose mean dwarfs their spread), and columns of very different scale
+get the relative-accurate decomposition of :mod:`skrt._graded` instead of the
+normwise-accurate eigh. The cross-validation criteria (exact leave-one-out,
+GCV) over many ``s`` and their minimisation live here too.
 
 Everything here is array-in/array-out; the estimators are thin wrappers.
 """
@@ -35,392 +35,37 @@ import scipy.linalg
 import scipy.optimize
 import scipy.sparse as sp
 
+from ._centering import (
+    CenteredX,
+    center_dot,
+    center_rdot,
+    centered_sq_norms,
+    weighted_center,
+)
+from ._graded import (
+    GRADED_COVARIANCE_MAX,
+    GRADED_SPREAD,
+    column_scale_spread,
+    eigh,
+    graded_eigh,
+    graded_svd,
+    warn_graded,
+)
+
 __all__ = [
     "CenteredX",
     "Spectral",
+    "center_dot",
+    "centered_sq_norms",
     "weighted_center",
     "decompose",
+    "decompose_kernel",
     "leave_one_out_path",
     "gcv_path",
     "minimize_criterion",
     "default_alpha_bounds",
+    "removed_fraction",
 ]
-
-
-# Dense temporaries (a row block of a centred matrix) stay under this size.
-_BLOCK_BYTES = 32 * 2**20
-# Numerically constant column: rms(x - x̄) at most this many ulps of |x̄|.
-_CONSTANT_ULPS = 16.0
-
-
-def _row_block(n_cols):
-    """Rows per block of a dense temporary with ``n_cols`` columns."""
-    return max(1, _BLOCK_BYTES // (8 * max(int(n_cols), 1)))
-
-
-def _abs_max(X):
-    data = X.data if sp.issparse(X) else np.asarray(X)
-    return float(np.abs(data).max(initial=0.0))
-
-
-def _scale_error(X, what="their weighted sums or squares overflow float64"):
-    """The ValueError for an X beyond what float64 sums of squares can hold."""
-    return ValueError(
-        f"X is too large in scale: its entries reach {_abs_max(X):.3g} in "
-        f"absolute value and {what}. Rescale X (for example with "
-        "sklearn.preprocessing.StandardScaler, or by a constant factor)."
-    )
-
-
-def weighted_center(X, Y, w, fit_intercept):
-    """Weighted means of the columns of ``X`` (dense or sparse) and ``Y``.
-
-    Returns ``(x_mean, y_mean, w_sum)``; the means are zero when
-    ``fit_intercept`` is False. The means get one step of iterative
-    refinement (``x̄ += Σ w (x - x̄) / Σw``) wherever it is exact to do so
-    (dense X, and fully stored columns of sparse X), so that a constant
-    column centres to exact zeros.
-
-    Raises
-    ------
-    ValueError
-        If a mean overflows float64.
-    """
-    with np.errstate(over="ignore"):
-        w_sum = float(w.sum())
-    if not np.isfinite(w_sum):
-        raise ValueError(
-            f"sample_weight sums to {w_sum} in float64 (weights up to "
-            f"{np.max(w):.3g}); rescale sample_weight (only ratios matter for "
-            "the fit, alpha scales with them)."
-        )
-    if not fit_intercept:
-        _check_target_scale(Y, np.zeros(Y.shape[1]), w_sum)
-        return np.zeros(X.shape[1]), np.zeros(Y.shape[1]), w_sum
-    with np.errstate(over="ignore", invalid="ignore"):
-        x_mean = np.asarray(X.T @ w).ravel() / w_sum
-        if not np.all(np.isfinite(x_mean)):
-            raise _scale_error(X, "their weighted sums overflow float64")
-        x_mean = x_mean + _mean_correction(X, x_mean, w) / w_sum
-        y_mean = (w @ Y) / w_sum
-        y_mean = y_mean + (w @ (Y - y_mean)) / w_sum
-    if not np.all(np.isfinite(x_mean)):
-        raise _scale_error(X, "their weighted sums overflow float64")
-    _check_target_scale(Y, y_mean, w_sum)
-    return x_mean, y_mean, w_sum
-
-
-def _check_target_scale(Y, y_mean, w_sum):
-    """A ValueError when weighted sums of squares of y would overflow."""
-    limit = np.sqrt(np.finfo(float).max / (16.0 * max(w_sum, 1.0)))
-    with np.errstate(over="ignore", invalid="ignore"):
-        spread = np.abs(Y - y_mean).max(initial=0.0)
-    if not np.all(np.isfinite(y_mean)) or not spread <= limit:
-        raise ValueError(
-            f"y is too large in scale: its entries reach "
-            f"{np.abs(Y).max(initial=0.0):.3g} in absolute value, and the "
-            "weighted sums of squares of the residuals would overflow "
-            f"float64 (limit about {limit:.3g}). Rescale y."
-        )
-
-
-def _mean_correction(X, x_mean, w):
-    """``Σ_i w_i (x_ij - x̄_j)`` where it can be formed exactly (else 0)."""
-    n, p = X.shape
-    if sp.issparse(X):
-        X = X.tocsr()
-        rows = np.repeat(np.arange(n), np.diff(X.indptr))
-        cols = X.indices
-        dev = np.bincount(cols, weights=w[rows] * (X.data - x_mean[cols]), minlength=p)
-        # only fully stored columns: elsewhere each zero entry adds -w x̄
-        return np.where(np.bincount(cols, minlength=p) == n, dev, 0.0)
-    out = np.zeros(p)
-    step = _row_block(p)
-    for start in range(0, n, step):
-        out += w[start : start + step] @ (X[start : start + step] - x_mean)
-    return out
-
-
-def _column_spread(X, x_mean, w):
-    """``Σ_i w_i (x_ij - x̄_j)²`` per column, without cancellation.
-
-    Sparse X: the stored entries contribute ``w (x - x̄)²`` each and the
-    rest ``(Σw - Σ_stored w) x̄²``; dense X is centred in row blocks.
-    """
-    n, p = X.shape
-    w_sum = float(w.sum())
-    with np.errstate(over="ignore", invalid="ignore"):
-        if sp.issparse(X):
-            X = X.tocsr()
-            rows = np.repeat(np.arange(n), np.diff(X.indptr))
-            cols = X.indices
-            stored_w = np.bincount(cols, weights=w[rows], minlength=p)
-            dev = X.data - x_mean[cols]
-            inside = np.bincount(cols, weights=w[rows] * dev * dev, minlength=p)
-            outside = np.maximum(w_sum - stored_w, 0.0) * x_mean**2
-            return inside + outside
-        out = np.zeros(p)
-        step = _row_block(p)
-        for start in range(0, n, step):
-            D = X[start : start + step] - x_mean
-            out += w[start : start + step] @ (D * D)
-        return out
-
-
-class CenteredX:
-    """``Xc = X - 1 x̄ᵀ`` for dense or sparse X, in products that do not cancel.
-
-    ``Xc M = X M - 1 x̄ᵀM`` and ``XcᵀM = XᵀM - x̄ 1ᵀM`` lose every digit of a
-    column whose mean dwarfs its spread (an offset of 1e8 over a unit spread
-    keeps 8 of 16 digits, and ``XᵀX - Σw x̄x̄ᵀ`` keeps none). Such *offset*
-    columns (``x̄_j² > var_j``, weighted) are kept here as a dense,
-    explicitly centred block; by Cauchy-Schwarz (``x̄² <= f E[x²]`` with f
-    the weighted fraction of rows where ``x != 0``) they are more than half
-    nonzero, so the block costs about what their sparse storage does. The
-    other columns use the shortcut, which there cancels at most a factor of
-    two. A column whose spread is at the round-off level of its mean
-    (``rms(x - x̄) <= 16 eps |x̄|``) is numerically constant: it counts as a
-    zero column (``live`` is False).
-
-    Parameters
-    ----------
-    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
-    x_mean : ndarray of shape (n_features,)
-        Weighted column means (zero without an intercept).
-    w : ndarray of shape (n_samples,) or None
-        Sample weights (None: ones).
-
-    Raises
-    ------
-    ValueError
-        If the centred columns' sums of squares overflow (or, for a varying
-        column, underflow) float64.
-    """
-
-    def __init__(self, X, x_mean, w=None):
-        n, p = X.shape
-        self.X = X.tocsr() if sp.issparse(X) else np.asarray(X)
-        self.shape = X.shape
-        self.x_mean = np.asarray(x_mean, dtype=float)
-        self.w = np.ones(n) if w is None else np.asarray(w, dtype=float)
-        self.w_sum = float(self.w.sum())
-        sq = _column_spread(self.X, self.x_mean, self.w)
-        # the total sum of squares bounds λ_max; 1e4 λ_max (the default
-        # alpha bound) and λ (λ + s) must stay finite
-        if not np.all(np.isfinite(sq)) or not sq.sum() < np.finfo(float).max * 1e-6:
-            raise _scale_error(self.X)
-        eps = np.finfo(float).eps
-        noise = (_CONSTANT_ULPS * eps * self.x_mean) ** 2 * self.w_sum
-        self.live = sq > noise
-        # squares of deviations below ~1e-152 approach float64's subnormals
-        tiny = self.live & (sq < 1e-304 * self.w_sum)
-        if tiny.any():
-            j = int(np.flatnonzero(tiny)[0])
-            raise ValueError(
-                f"X is too small in scale: column {j} varies by about "
-                f"{np.sqrt(sq[j] / self.w_sum):.3g}, whose squares underflow "
-                "float64. Rescale X (for example with "
-                "sklearn.preprocessing.StandardScaler)."
-            )
-        self.sq_spread = np.where(self.live, sq, 0.0)
-        #: columns whose mean dwarfs their spread (for pools: centre these)
-        self.offset = self.x_mean**2 * self.w_sum > sq
-        self.unsafe = self.offset & self.live
-        self.safe = self.live & ~self.unsafe
-        self._safe_mean = np.where(self.safe, self.x_mean, 0.0)
-        self._cols_u = np.flatnonzero(self.unsafe)
-        self.XcU = _dense_columns(self.X, self._cols_u) - self.x_mean[self._cols_u]
-        #: the part of the exact mean below the rounding of ``x_mean`` (the
-        #: mean is ``x_mean + mean_lo``): without it an offset column's
-        #: centred values are off by ulp(x̄), a first-order error in every
-        #: leverage (1e-8 relative at an offset of 1e8)
-        self.mean_lo = np.zeros(p)
-        if self._cols_u.size and self.w_sum > 0:
-            lo = (self.w @ self.XcU) / self.w_sum
-            self.XcU -= lo
-            self.mean_lo[self._cols_u] = lo
-
-    @property
-    def scale(self):
-        """Centred weighted column norms ``sqrt(Σ w (x - x̄)²)`` (0 if dead)."""
-        return np.sqrt(self.sq_spread)
-
-    def dot(self, M):
-        """``Xc @ M`` for M of shape (p,) or (p, k)."""
-        M = np.asarray(M, dtype=float)
-        M2 = M.reshape(M.shape[0], -1)
-        Ms = np.where(self.safe[:, None], M2, 0.0)
-        out = np.asarray(self.X @ Ms) - self._safe_mean @ Ms
-        if self._cols_u.size:
-            out = out + self.XcU @ M2[self._cols_u]
-        return out.reshape((self.shape[0],) + M.shape[1:])
-
-    def rdot(self, M):
-        """``Xcᵀ @ M`` for M of shape (n,) or (n, k)."""
-        M = np.asarray(M, dtype=float)
-        M2 = M.reshape(M.shape[0], -1)
-        out = np.asarray(self.X.T @ M2) - np.outer(self._safe_mean, M2.sum(axis=0))
-        out[~self.safe] = 0.0
-        if self._cols_u.size:
-            out[self._cols_u] = self.XcU.T @ M2
-        return out.reshape((self.shape[1],) + M.shape[1:])
-
-    def weighted_dense(self):
-        """``Z = W^{1/2} Xc`` as a dense array (dense X only)."""
-        Z = self.X - self.x_mean
-        Z -= self.mean_lo
-        Z *= np.sqrt(self.w)[:, None]
-        Z[:, ~self.live] = 0.0
-        return Z
-
-    def weighted_gram(self):
-        """``ZᵀZ = Xcᵀ W Xc`` (p x p), accurate to round-off of each column's
-        own spread."""
-        n, p = self.shape
-        if sp.issparse(self.X):
-            C = self.X.T @ self.X.multiply(self.w[:, None]).tocsr()
-            C = np.asarray(C.todense())
-            C -= self.w_sum * np.outer(self._safe_mean, self._safe_mean)
-            C[~self.safe] = 0.0
-            C[:, ~self.safe] = 0.0
-            if self._cols_u.size:
-                R = self.rdot(self.XcU * self.w[:, None])  # (p, |U|)
-                C[:, self._cols_u] = R
-                C[self._cols_u] = R.T
-            return C
-        if not self._cols_u.size and np.all(self.w == 1.0):
-            C = self.X.T @ self.X  # no centred copy: cancels at most 2x here
-            C -= self.w_sum * np.outer(self._safe_mean, self._safe_mean)
-        else:
-            C = np.zeros((p, p))
-            sw = np.sqrt(self.w)
-            step = _row_block(p)
-            for start in range(0, n, step):
-                Z = (self.X[start : start + step] - self.x_mean) - self.mean_lo
-                Z *= sw[start : start + step, None]
-                C += Z.T @ Z
-        C[~self.live] = 0.0
-        C[:, ~self.live] = 0.0
-        return C
-
-    def weighted_gram_rows(self):
-        """``ZZᵀ = W^{1/2} Xc Xcᵀ W^{1/2}`` (n x n)."""
-        every = slice(None)
-        G = self.cross(every, every)
-        sw = np.sqrt(self.w)
-        G *= sw[:, None]
-        G *= sw[None, :]
-        return G
-
-    def cross(self, a, b):
-        """``Xc[a] Xc[b]ᵀ`` (unweighted) for row selections a, b, dense."""
-        Xa, Xb = self.X[a], self.X[b]
-        if sp.issparse(self.X):
-            keep = sp.diags(self.safe.astype(float))
-            Xa, Xb = Xa @ keep, Xb @ keep
-            K = np.asarray((Xa @ Xb.T).todense())
-            ma = np.asarray(Xa @ self._safe_mean).ravel()
-            mb = np.asarray(Xb @ self._safe_mean).ravel()
-            K = K - ma[:, None] - mb[None, :] + self._safe_mean @ self._safe_mean
-            if self._cols_u.size:
-                K += self.XcU[a] @ self.XcU[b].T
-            return K
-        A = ((Xa - self.x_mean) - self.mean_lo) * self.live
-        if a is b:
-            return A @ A.T  # the Gram side: one centred copy
-        B = ((Xb - self.x_mean) - self.mean_lo) * self.live
-        return A @ B.T
-
-    def column_gram(self, cols):
-        """``Xc[:, cols]ᵀ W Xc[:, cols]`` for a few columns (never p x |cols|)."""
-        cols = np.asarray(cols)
-        XS = self.X[:, cols]
-        m = self._safe_mean[cols]
-        if sp.issparse(XS):
-            G = np.asarray((XS.T @ XS.multiply(self.w[:, None]).tocsr()).todense())
-        else:
-            G = XS.T @ (XS * self.w[:, None])
-        G = G - self.w_sum * np.outer(m, m)
-        bad = ~self.safe[cols]
-        G[bad] = 0.0
-        G[:, bad] = 0.0
-        u = np.flatnonzero(self.unsafe[cols])
-        if u.size:
-            where = np.searchsorted(self._cols_u, cols[u])
-            WU = self.XcU[:, where] * self.w[:, None]
-            R = np.asarray(XS.T @ WU) - np.outer(m, WU.sum(axis=0))
-            R[bad] = 0.0
-            R[u] = self.XcU[:, where].T @ WU
-            G[:, u] = R
-            G[u] = R.T
-        return G
-
-
-def _dense_columns(X, cols):
-    """``X[:, cols]`` as a dense array."""
-    block = X[:, cols]
-    return block.toarray() if sp.issparse(block) else np.array(block, dtype=float)
-
-
-def _center_rdot(X, x_mean, M):
-    """``(X - 1 x_meanᵀ)ᵀ @ M`` without forming the centred matrix."""
-    if isinstance(X, CenteredX):
-        return X.rdot(M)
-    return np.asarray(X.T @ M) - np.outer(x_mean, M.sum(axis=0))
-
-
-def center_dot(X, x_mean, M, offset=None, mean_lo=None):
-    """``(X - 1 x_meanᵀ) @ M`` without forming the centred matrix.
-
-    Columns flagged in ``offset`` (a mean that dwarfs the training spread,
-    see :class:`CenteredX`) are centred explicitly, a bounded row block at a
-    time, by ``x_mean + mean_lo`` (``mean_lo``: the mean's part below its
-    rounding, :attr:`CenteredX.mean_lo`); the rest by ``X M - x̄ᵀM``.
-    """
-    M = np.asarray(M, dtype=float)
-    if offset is None or not np.any(offset):
-        return np.asarray(X @ M) - x_mean @ M
-    M2 = M.reshape(M.shape[0], -1)
-    cols = np.flatnonzero(offset)
-    Ms = np.where(offset[:, None], 0.0, M2)
-    out = np.asarray(X @ Ms) - np.where(offset, 0.0, x_mean) @ Ms
-    lo = np.zeros(cols.size) if mean_lo is None else mean_lo[cols]
-    step = _row_block(cols.size)
-    for start in range(0, X.shape[0], step):
-        block = (_dense_columns(X[start : start + step], cols) - x_mean[cols]) - lo
-        out[start : start + step] += block @ M2[cols]
-    return out.reshape((X.shape[0],) + M.shape[1:])
-
-
-def centered_sq_norms(X, x_mean, offset=None, mean_lo=None):
-    """Row norms ``‖x_i - x_mean‖²`` for dense or sparse ``X``.
-
-    Dense X is centred explicitly in row blocks; sparse X expands the square
-    except in the ``offset`` columns (centred explicitly, in row blocks).
-    """
-    n = X.shape[0]
-    lo = np.zeros(X.shape[1]) if mean_lo is None else mean_lo
-    if not sp.issparse(X):
-        out = np.empty(n)
-        step = _row_block(X.shape[1])
-        for start in range(0, n, step):
-            D = (X[start : start + step] - x_mean) - lo
-            out[start : start + step] = np.einsum("ij,ij->i", D, D)
-        return out
-    offset = np.zeros(X.shape[1], bool) if offset is None else np.asarray(offset)
-    m = np.where(offset, 0.0, x_mean)
-    keep = sp.diags((~offset).astype(float))
-    Xs = X @ keep
-    sq = np.asarray(Xs.multiply(Xs).sum(axis=1)).ravel()
-    out = sq - 2.0 * np.asarray(Xs @ m).ravel() + m @ m
-    cols = np.flatnonzero(offset)
-    if cols.size:
-        step = _row_block(cols.size)
-        for start in range(0, n, step):
-            block = _dense_columns(X[start : start + step], cols) - x_mean[cols]
-            block -= lo[cols]
-            out[start : start + step] += np.einsum("ij,ij->i", block, block)
-    return np.maximum(out, 0.0)
 
 
 @dataclass(eq=False)
@@ -484,7 +129,7 @@ class Spectral:
         """V, formed (once) from the training design when only U was kept."""
         if self.V is None:
             self.V = np.ascontiguousarray(
-                _center_rdot(self.X, self.x_mean, self.P * (self.w[:, None] / self.lam))
+                center_rdot(self.X, self.x_mean, self.P * (self.w[:, None] / self.lam))
             )
         return self.V
 
@@ -497,7 +142,7 @@ class Spectral:
         """V @ a without forming V: ``Xcᵀ (w ⊙ P a/λ)`` on the Gram side."""
         if self.V is not None:
             return self.V @ a
-        return _center_rdot(self.X, self.x_mean, self.dual_dot(a))
+        return center_rdot(self.X, self.x_mean, self.dual_dot(a))
 
     @property
     def intercept_leverage(self) -> float:
@@ -591,17 +236,6 @@ def _unit_complement(w, one_minus_h):
     return np.where(w > 1, ((w - 1.0) + one_minus_h) / safe_w, one_minus_h)
 
 
-def _eigh(M):
-    """Symmetric eigendecomposition, ascending eigenvalues.
-
-    numpy's ``eigh`` (LAPACK ``?syevd``) measured faster here than scipy's
-    drivers at the sizes that matter (200: 3.8 ms against 8 ms; 2000: 0.69 s
-    against 0.73 s), and it handles n = 1, where scipy < 1.13's ``evd``
-    workspace query fails.
-    """
-    return np.linalg.eigh(M)
-
-
 def _rank_cut(lam, size):
     """Keep eigenvalues above the round-off level of the largest one."""
     if lam.size == 0:
@@ -610,118 +244,6 @@ def _rank_cut(lam, size):
     if top <= 0:
         return np.zeros(lam.shape, dtype=bool)
     return lam > top * max(size) * np.finfo(float).eps * 10
-
-
-# Centred column norms further apart than this are "graded": LAPACK's eigh
-# and gesdd are only accurate to eps * λ_max, which loses the directions of
-# the small columns, so the decomposition switches to one-sided Jacobi
-# (relative accuracy). Below it the error measured <= 1e-10 (tests).
-_GRADED_SPREAD = 1e2
-# Sparse graded X is decomposed on the covariance side (p x p) up to this p
-# even when p > n (the Gram side cannot see the small columns).
-_GRADED_COVARIANCE_MAX = 2000
-
-
-def column_scale_spread(scale):
-    """Ratio of the largest to the smallest nonzero centred column norm."""
-    live = scale[scale > 0]
-    return float(live.max() / live.min()) if live.size else 1.0
-
-
-def _graded_cut(lam, V, scale, size):
-    """Keep eigenvalues above round-off relative to their own columns' scale.
-
-    A direction ``v_k`` is numerically in the null space when ``λ_k`` is at
-    the round-off level of ``(Σ_j |V_jk| d_j)²`` (d the column norms): the
-    scale-aware version of :func:`_rank_cut`.
-    """
-    ref = (np.abs(V).T @ scale) ** 2
-    return lam > ref * max(size) * np.finfo(float).eps * 10
-
-
-def _jacobi_svd(A):
-    """SVD of a tall matrix by LAPACK's preconditioned one-sided Jacobi
-    (``dgejsv``, ``JOBA='F'``): singular values accurate relative to
-    themselves for ``A = D1 B D2`` with B well conditioned and any row and
-    column scalings D1, D2 (``'C'`` covers column scaling only, and measured
-    3.7e-4 off on a row-graded transposed design).
-
-    Returns (U, S, V) with ``A = U diag(S) Vᵀ``, S descending.
-    """
-    m, k = A.shape
-    sva, u, v, work, _, info = scipy.linalg.lapack.dgejsv(
-        np.asfortranarray(A), joba=2, jobu=0, jobv=0, jobr=0, jobt=0, jobp=1
-    )
-    if info != 0:
-        raise np.linalg.LinAlgError(f"dgejsv did not converge (info={info}).")
-    return u[:, :k], (work[0] / work[1]) * sva[:k], v[:, :k]
-
-
-def _embed(V_live, live, extra_dead):
-    """Rows of the live columns into p rows (and unit vectors of the dead
-    columns appended, if ``extra_dead``)."""
-    p = live.size
-    V = np.zeros((p, V_live.shape[1]))
-    V[live] = V_live
-    if extra_dead:
-        dead = np.flatnonzero(~live)
-        E = np.zeros((p, dead.size))
-        E[dead, np.arange(dead.size)] = 1.0
-        V = np.hstack([V, E])
-    return V
-
-
-def _graded_svd(Z, scale, size):
-    """Relative-accurate ``Z = U S Vᵀ`` of the dense weighted centred design.
-
-    Returns (U, S, V, null): the kept directions and, when V is complete
-    (n >= live columns), an orthonormal basis of the dropped ones and the
-    dead columns (else None).
-    """
-    live = scale > 0
-    Zl = Z[:, live]
-    m, k = Zl.shape
-    tall = m >= k
-    if k == 0:
-        U, S, Vl = np.zeros((m, 0)), np.zeros(0), np.zeros((0, 0))
-    elif tall:
-        U, S, Vl = _jacobi_svd(Zl)
-    else:
-        Vl, S, U = _jacobi_svd(Zl.T)
-    keep = _graded_cut(S**2, Vl, scale[live], size) & (S > 0)
-    V = _embed(Vl[:, keep], live, False)
-    null = _embed(Vl[:, ~keep], live, True) if tall else None
-    return U[:, keep], S[keep], V, null
-
-
-def _graded_eigh(C, scale, size):
-    """Relative-accurate eigendecomposition of ``C = ZᵀZ`` (graded columns).
-
-    ``C = D Ĉ D`` with ``Ĉ`` the (well-conditioned) correlation matrix:
-    ``Ĉ = Q Λ̂ Qᵀ`` is accurate normwise, ``F = Λ̂^{1/2} Qᵀ D`` is a square
-    root of C whose columns carry the grading, and one-sided Jacobi on F
-    gives C's eigenvalues accurate relative to themselves.
-    Returns (λ, V, null).
-    """
-    live = scale > 0
-    d = scale[live]
-    k = d.size
-    if k == 0:
-        return (
-            np.zeros(0),
-            np.zeros((scale.size, 0)),
-            _embed(np.zeros((0, 0)), live, True),
-        )
-    C_hat = C[np.ix_(live, live)] / d[:, None] / d[None, :]
-    lam_hat, Q = _eigh(C_hat)
-    lam_hat = np.where(
-        lam_hat > lam_hat[-1] * k * np.finfo(float).eps * 10, lam_hat, 0.0
-    )
-    F = (np.sqrt(lam_hat)[:, None] * Q.T) * d[None, :]
-    _, S, Vl = _jacobi_svd(F)
-    lam = S**2
-    keep = _graded_cut(lam, Vl, d, size) & (S > 0)
-    return lam[keep], _embed(Vl[:, keep], live, False), _embed(Vl[:, ~keep], live, True)
 
 
 def decompose(
@@ -765,11 +287,11 @@ def decompose(
     sw = np.sqrt(w)
     positive = w > 0
     scale = cx.scale
-    graded = column_scale_spread(scale) > _GRADED_SPREAD
+    graded = column_scale_spread(scale) > GRADED_SPREAD
     keep_design = None
     V = null = None
     if graded and not sp.issparse(X):
-        U, S, V, null = _graded_svd(cx.weighted_dense(), scale, (n, p))
+        U, S, V, null = graded_svd(cx.weighted_dense(), scale, (n, p))
         lam = S**2
         P = _rows_from_left(U, S, sw, positive, cx.cross, lam, w)
     elif method == "svd":
@@ -781,25 +303,25 @@ def decompose(
         U, S, V = U[:, keep], S[keep], Vt[keep].T
         lam = S**2
         P = _rows_from_left(U, S, sw, positive, cx.cross, lam, w)
-    elif graded and p <= max(n, _GRADED_COVARIANCE_MAX):
-        lam, V, null = _graded_eigh(cx.weighted_gram(), scale, (n, p))
+    elif graded and p <= max(n, GRADED_COVARIANCE_MAX):
+        lam, V, null = graded_eigh(cx.weighted_gram(), scale, (n, p))
         P = cx.dot(V)
     elif _covariance_side_is_cheaper(n, p):
-        lam, V = _eigh(cx.weighted_gram())
+        lam, V = eigh(cx.weighted_gram())
         keep = _rank_cut(lam, (n, p))
         V[np.ix_(~cx.live, keep)] = 0.0  # constant columns: round-off only
         lam, V, null = lam[keep], V[:, keep], V[:, ~keep]
         P = cx.dot(V)
     else:
         if graded:
-            _warn_graded(
+            warn_graded(
                 scale,
                 "sparse X with more features than "
-                f"{max(n, _GRADED_COVARIANCE_MAX)} is decomposed on "
+                f"{max(n, GRADED_COVARIANCE_MAX)} is decomposed on "
                 "the Gram side (n x n)",
             )
         # Gram side: ZZᵀ (n x n); V = Zᵀ U / S is formed only if asked for
-        lam, U = _eigh(cx.weighted_gram_rows())
+        lam, U = eigh(cx.weighted_gram_rows())
         keep = _rank_cut(lam, (n, p))
         lam, U = lam[keep], U[:, keep]
         S = np.sqrt(lam)
@@ -807,21 +329,6 @@ def decompose(
         P = _rows_from_left(U, S, sw, positive, cx.cross, lam, w)
     return _assemble(
         P, lam, V, Y, y_mean, w, w_sum, fit_intercept, keep_design, x_mean, null=null
-    )
-
-
-def _warn_graded(scale, why):
-    live = scale[scale > 0]
-    spread = column_scale_spread(scale)
-    warnings.warn(
-        f"X's centred columns differ in scale by a factor of {spread:.3g} "
-        f"(norms from {live.min():.3g} to {live.max():.3g}), and {why}: the "
-        "small-scale columns' coefficients, leverages and scores are accurate "
-        f"only to about {min(1.0, spread**2 * np.finfo(float).eps * 10):.1g} "
-        "relative. Rescale X's columns (e.g. with "
-        "sklearn.preprocessing.MaxAbsScaler) for exact results.",
-        UserWarning,
-        stacklevel=4,
     )
 
 
@@ -855,7 +362,7 @@ def decompose_kernel(K, Y, w, *, check_symmetric=True, overwrite=False):
         G = K
     else:
         G = K * sw[:, None] * sw[None, :] if not unit else K.copy()
-    lam, U = _eigh(G)
+    lam, U = eigh(G)
     top = np.abs(lam).max(initial=0.0)
     if lam.size and lam[0] < -1e-8 * max(top, 1e-300) * n:
         warnings.warn(
@@ -939,7 +446,7 @@ def _covariance_side_is_cheaper(n, p):
 # ----------------------------------------------------------------------------
 
 
-def _removed_fraction(w):
+def removed_fraction(w):
     """Weight removed when one observation of sample i is left out.
 
     Integer weights count repeated rows, so one unit is removed; a weight below
@@ -981,7 +488,7 @@ def leave_one_out_path(spec: Spectral, alphas, *, return_derivative=False):
     out = np.empty((G, k))
     dout = np.empty((G, k)) if return_derivative else None
     if return_derivative:
-        ddenom = _removed_fraction(spec.w)[:, None] * lev[:, G:]  # d(1 - m g)/ds
+        ddenom = removed_fraction(spec.w)[:, None] * lev[:, G:]  # d(1 - m g)/ds
     for j in range(k):
         r = -(spec.resid_perp[:, j][:, None] + fits[:, j * G : (j + 1) * G])
         e = r / denom

@@ -63,8 +63,13 @@ def test_centred_products_do_not_cancel_on_large_offsets():
     # lost every digit of a column offset by 1e8
     from fractions import Fraction as F
 
+    from skrt._centering import (
+        CenteredX,
+        center_dot,
+        centered_sq_norms,
+        weighted_center,
+    )
     from skrt._krylov import CenteredDesign
-    from skrt._linalg import CenteredX, center_dot, centered_sq_norms, weighted_center
 
     rng = np.random.RandomState(0)
     n, p = 30, 5
