@@ -391,3 +391,38 @@ def test_unrepresentable_tangent_is_a_clear_error(data):
     X, y = data
     with pytest.raises(ValueError, match="tangent overflow float64 at alpha=1e-300"):
         RegularityRidge(alpha=1e-300).fit(X * 1e-150, y)
+
+
+def _graded_columns(n=24, p=6, seed=0):
+    """Columns alternately x1e6 and x1e-6 (grams next to tonnes), offsets too."""
+    rng = np.random.RandomState(seed)
+    scale = np.where(np.arange(p) % 2 == 0, 1e6, 1e-6)
+    X = rng.randn(n, p) * scale + rng.randn(p) * scale
+    return X, X @ (rng.randn(p) / scale) + 0.3 * rng.randn(n) + 2.0
+
+
+@pytest.mark.parametrize("alpha", [1e-6, 1.0, 1e3])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("shape", [(24, 6), (6, 10)])
+def test_default_tol_cg_is_accurate_per_coefficient_on_graded_columns(
+    shape, sparse, alpha
+):
+    # issue 13: cg stopped on the norm of the Jacobi-scaled residual, which
+    # the (heavily shrunk) small-scale columns barely enter: at the default
+    # tol their coefficients were ~10% off and their tangents several-fold.
+    # Wide X: Jacobi-scaled iterates left range(Zᵀ), and the tangent solve
+    # amplified that error by λ_max/alpha (coefficients 300x off).
+    X, y = _graded_columns(*shape, seed=7)
+    exact = exact_ridge(X, y, alpha)
+    eigen = RegularityRidge(alpha=alpha, solver="eigen").fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = RegularityRidge(alpha=alpha, solver="cg").fit(
+            sp.csr_matrix(X) if sparse else X, y
+        )
+    for attr, key in (("coef_", "coef"), ("coef_tangent_", "coef_tangent")):
+        got = getattr(model, attr)
+        for ref in (exact[key], getattr(eigen, attr)):
+            err = np.abs(got - ref) / np.abs(ref)
+            assert err.max() < 1e-4, (attr, err)
+    assert np.isclose(model.intercept_, exact["intercept"], rtol=1e-6)
