@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 
 from skrt import RegularityKernelRidge
-from skrt._batch import BLOCK_BYTES
+from skrt._centering import BLOCK_BYTES
 from skrt.exceptions import RegularityBoundWarning
 from skrt.query import regularity_sampling
 

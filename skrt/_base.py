@@ -4,7 +4,7 @@ record, prediction with its std and tangent, scores and the LOO curve.
 Each estimator supplies ``_validate_X`` and the per-row pieces
 ``_predict_raw``, ``_tangent``, ``_variance``, ``_sti_response``,
 ``_influence_coordinates`` and ``_pool_cross``; the methods here apply them
-to row blocks of at most ``skrt._batch.BLOCK_BYTES`` (a pool is never
+to row blocks of at most ``skrt._centering.BLOCK_BYTES`` (a pool is never
 scored whole) and turn an overflow into a ValueError naming the input.
 """
 

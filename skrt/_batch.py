@@ -1,7 +1,7 @@
 r"""Pool scoring in row blocks, and greedy batches by virtual labelling.
 
 **Blocks.** Every per-row quantity of a pool (prediction, tangent, variance,
-influence terms) is computed :data:`BLOCK_BYTES` at a time: a kernel model's
+influence terms) is computed ``skrt._centering.BLOCK_BYTES`` at a time: a kernel model's
 pool x training kernel, a ridge model's centred pool, the SSI coordinates
 never exist for the whole pool at once (:func:`map_rows`). Only the
 per-row results (``n_pool x n_targets``) are kept.
@@ -38,11 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._centering import abs_max
-
-#: Bytes of one block's widest intermediate (rows x (features + training
-#: rows + rank) float64): pools are scored this many bytes at a time.
-BLOCK_BYTES = 32 * 2**20
+from ._centering import abs_max, row_block
 
 # overflow in a score is reported by check_finite, not as a RuntimeWarning
 _QUIET = {"over": "ignore", "invalid": "ignore"}
@@ -62,7 +58,7 @@ def block_rows(model, X):
     spec = getattr(model, "_spectral", None)
     if spec is not None:
         width += spec.lam.shape[0]
-    return max(1, BLOCK_BYTES // (8 * max(width, 1)))
+    return row_block(width)
 
 
 def map_rows(fn, X, rows):

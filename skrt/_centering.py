@@ -37,15 +37,17 @@ __all__ = [
     "weighted_center",
 ]
 
-# Dense temporaries (a row block of a centred matrix) stay under this size.
-_BLOCK_BYTES = 32 * 2**20
+#: Bytes of one dense temporary of a row-blocked pass (a row block of a
+#: centred matrix, of a pool's scores): pools and designs are processed this
+#: many bytes at a time.
+BLOCK_BYTES = 32 * 2**20
 # Numerically constant column: rms(x - x̄) at most this many ulps of |x̄|.
 _CONSTANT_ULPS = 16.0
 
 
-def _row_block(n_cols):
-    """Rows per block of a dense temporary with ``n_cols`` columns."""
-    return max(1, _BLOCK_BYTES // (8 * max(int(n_cols), 1)))
+def row_block(n_cols):
+    """Rows per block of a dense float64 temporary with ``n_cols`` columns."""
+    return max(1, BLOCK_BYTES // (8 * max(int(n_cols), 1)))
 
 
 def abs_max(X):
@@ -126,7 +128,7 @@ def _mean_correction(X, x_mean, w):
         # only fully stored columns: elsewhere each zero entry adds -w x̄
         return np.where(np.bincount(cols, minlength=p) == n, dev, 0.0)
     out = np.zeros(p)
-    step = _row_block(p)
+    step = row_block(p)
     for start in range(0, n, step):
         out += w[start : start + step] @ (X[start : start + step] - x_mean)
     return out
@@ -151,7 +153,7 @@ def _column_spread(X, x_mean, w):
             outside = np.maximum(w_sum - stored_w, 0.0) * x_mean**2
             return inside + outside
         out = np.zeros(p)
-        step = _row_block(p)
+        step = row_block(p)
         for start in range(0, n, step):
             D = X[start : start + step] - x_mean
             out += w[start : start + step] @ (D * D)
@@ -285,7 +287,7 @@ class CenteredX:
         else:
             C = np.zeros((p, p))
             sw = np.sqrt(self.w)
-            step = _row_block(p)
+            step = row_block(p)
             for start in range(0, n, step):
                 Z = (self.X[start : start + step] - self.x_mean) - self.mean_lo
                 Z *= sw[start : start + step, None]
@@ -376,7 +378,7 @@ def center_dot(X, x_mean, M, offset=None, mean_lo=None):
     Ms = np.where(offset[:, None], 0.0, M2)
     out = np.asarray(X @ Ms) - np.where(offset, 0.0, x_mean) @ Ms
     lo = np.zeros(cols.size) if mean_lo is None else mean_lo[cols]
-    step = _row_block(cols.size)
+    step = row_block(cols.size)
     for start in range(0, X.shape[0], step):
         block = (_dense_columns(X[start : start + step], cols) - x_mean[cols]) - lo
         out[start : start + step] += block @ M2[cols]
@@ -393,7 +395,7 @@ def centered_sq_norms(X, x_mean, offset=None, mean_lo=None):
     lo = np.zeros(X.shape[1]) if mean_lo is None else mean_lo
     if not sp.issparse(X):
         out = np.empty(n)
-        step = _row_block(X.shape[1])
+        step = row_block(X.shape[1])
         for start in range(0, n, step):
             D = (X[start : start + step] - x_mean) - lo
             out[start : start + step] = np.einsum("ij,ij->i", D, D)
@@ -406,7 +408,7 @@ def centered_sq_norms(X, x_mean, offset=None, mean_lo=None):
     out = sq - 2.0 * np.asarray(Xs @ m).ravel() + m @ m
     cols = np.flatnonzero(offset)
     if cols.size:
-        step = _row_block(cols.size)
+        step = row_block(cols.size)
         for start in range(0, n, step):
             block = _dense_columns(X[start : start + step], cols) - x_mean[cols]
             block -= lo[cols]

@@ -54,7 +54,7 @@ import numpy as np
 import scipy.optimize
 from sklearn.metrics.pairwise import euclidean_distances, manhattan_distances
 
-from ._batch import abs_max
+from ._centering import abs_max
 from ._linalg import decompose_kernel
 from .exceptions import RegularityBoundWarning
 

@@ -13,8 +13,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import RegularityMixin, WeightsOnlyMixin, reset_fitted
+from ._centering import weighted_center
 from ._krylov import CenteredDesign
-from ._linalg import weighted_center
 from ._ridge import LINEAR_FIT_STATE, check_prior_param, prior_arrays, validate_empty
 from ._validation import check_bool, check_positive, check_sample_weight
 

@@ -228,7 +228,12 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         float or ``"gcv"``. ``"auto"`` picks ``"cg"`` for sparse X whose
         smaller side exceeds 2000 (unless ``alpha="loo"``), else ``"eigen"``.
     tol : float, default=1e-6
-        Relative residual tolerance of conjugate gradients.
+        Tolerance of conjugate gradients (``solver="cg"``): iterations stop
+        when the residual is within ``tol`` of the right-hand side and, entry
+        by entry in units-free coordinates, within ``tol`` of each
+        coefficient, so every coefficient (and its tangent) is accurate to
+        about ``tol`` relative to itself, also when column scales differ by
+        orders of magnitude.
     max_iter : int or None, default=None
         Iteration cap of conjugate gradients (``None``: ``10 * n_features``).
     random_state : int, RandomState instance or None, default=None

@@ -15,7 +15,7 @@ as if that point were labelled at its own prediction (θ* is unchanged, the
 system matrix gains the point: a rank-one update, no refit), rescores and
 picks again, so that a batch spreads out; ``batch="topk"`` takes the ``n``
 best scores at once. Ties are broken at random with ``random_state``. Pools
-are scored in row blocks (``skrt._batch.BLOCK_BYTES``), so a pool of a
+are scored in row blocks (``skrt._centering.BLOCK_BYTES``), so a pool of a
 million rows never has its pool x training kernel built whole.
 """
 

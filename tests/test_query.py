@@ -405,13 +405,13 @@ def _explicit_ridge_query(model, X, y, pool, n, heuristic, batch, seed):
 @pytest.mark.parametrize("heuristic", ["sld", "variance"])
 @pytest.mark.parametrize("batch", ["greedy", "topk"])
 def test_query_equals_an_explicit_unblocked_oracle(heuristic, batch, monkeypatch):
-    import skrt._batch
+    import skrt._centering
 
     X, y, pool = _data(3, pool=50)
     model = _model(X, y, alpha=0.8)
     want, want_scores = _explicit_ridge_query(model, X, y, pool, 6, heuristic, batch, 5)
     for block in (1, 10**12):  # one row per block, and the whole pool at once
-        monkeypatch.setattr(skrt._batch, "BLOCK_BYTES", block, raising=False)
+        monkeypatch.setattr(skrt._centering, "BLOCK_BYTES", block, raising=False)
         idx, scores = regularity_sampling(
             model, pool, 6, heuristic=heuristic, batch=batch, random_state=5
         )
@@ -428,7 +428,7 @@ def test_query_equals_an_explicit_unblocked_oracle(heuristic, batch, monkeypatch
     ],
 )
 def test_blocked_and_unblocked_scoring_agree(estimator, params, monkeypatch):
-    import skrt._batch
+    import skrt._centering
 
     X, y, pool = _data(4, pool=45)
     model = _model(X, y, estimator, **{"alpha": 0.5, **params})
@@ -449,10 +449,10 @@ def test_blocked_and_unblocked_scoring_agree(estimator, params, monkeypatch):
                 )
         return out
 
-    monkeypatch.setattr(skrt._batch, "BLOCK_BYTES", 10**12)
+    monkeypatch.setattr(skrt._centering, "BLOCK_BYTES", 10**12)
     whole = everything()
     for block in (1, 8 * 7 * 40):  # one row, and blocks of a few rows
-        monkeypatch.setattr(skrt._batch, "BLOCK_BYTES", block)
+        monkeypatch.setattr(skrt._centering, "BLOCK_BYTES", block)
         for key, value in everything().items():
             if isinstance(value, tuple):  # (indices, scores) of a strategy
                 assert np.array_equal(value[0], whole[key][0]), key
@@ -492,13 +492,13 @@ def test_a_batch_builds_no_n_instances_by_n_pool_score_matrix(batch):
 
 def test_kernel_pool_is_scored_in_blocks(monkeypatch):
     # the pool x training kernel (20,000 x 400: 64 MB) never exists whole
-    import skrt._batch
+    import skrt._centering
 
     rng = np.random.RandomState(0)
     X, y = rng.randn(400, 3), rng.randn(400)
     pool = rng.randn(20_000, 3)
     model = _model(X, y, RegularityKernelRidge, alpha=1.0, gamma=0.5)
-    monkeypatch.setattr(skrt._batch, "BLOCK_BYTES", 2**20)
+    monkeypatch.setattr(skrt._centering, "BLOCK_BYTES", 2**20)
     for call in (
         lambda: sld_sampling(model, pool, 100, batch="topk"),
         lambda: model.score_samples(pool, heuristic="variance"),
