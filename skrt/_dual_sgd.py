@@ -264,16 +264,47 @@ def scale_tangent(state, rho, k):
     state.d = rho * state.d - k
 
 
-def accelerated_step(est, stats):
+def adam_step(st, adam, Xb, grad, hess_dot, wb, eta):
+    """Adam on θ (dense, centred rows); θ̇ takes the same preconditioned
+    step. ``adam`` is ``(m, v, k)`` of the previous steps or None; returns
+    the updated triple."""
+    st.renormalise()  # adam works on θ and θ̇ directly
+    if adam is None:
+        adam = (np.zeros_like(st.u), np.zeros_like(st.u), 0)
+    m, v, k = adam
+    wsum = wb.sum()
+    Xc = Xb - st.center
+    g = np.asarray(Xc.T @ (wb * grad)) / wsum
+    k += 1
+    m[:] = 0.9 * m + 0.1 * g
+    v[:] = 0.999 * v + 0.001 * g**2
+    precond = 1.0 / (np.sqrt(v / (1 - 0.999**k)) + 1e-8)
+    st.UV[0] -= eta * precond * (m / (1 - 0.9**k))
+    if st.tangent:
+        h = np.asarray(Xc.T @ (wb * hess_dot)) / wsum
+        st.UV[1] -= eta * precond * h
+        if st.fit_intercept:
+            st.beta_dot -= eta * st.omega * (wb @ hess_dot) / wsum
+    if st.fit_intercept:
+        st.beta -= eta * st.omega * (wb @ grad) / wsum
+    st._sync()
+    return m, v, k
+
+
+def accelerated_step(st, stats, step, momentum):
     """One full-batch step with Nesterov's momentum (FISTA's sequence,
     restarted when the gradient opposes the last move), on θ, β and
     their tangents alike: the tangent is the step's derivative in alpha
-    (the momentum weights do not depend on alpha). ``stats`` holds the
-    gradient ``g`` and its derivative ``r`` at the current point."""
-    st = est._state
+    (the momentum weights do not depend on alpha).
+
+    ``st`` is the :class:`DualSGDState`, ``stats`` holds the gradient ``g``
+    and its derivative ``r`` at the current point (sums over the data, so
+    ``step`` is the learning rate per unit weight), ``momentum`` the
+    ``(t, last iterate)`` of the previous step or None. Returns the new
+    ``momentum``.
+    """
     st.renormalise()
-    step = est._eta() / est._W  # g and r are sums: per unit weight
-    beta_step = step * st.omega if est.fit_intercept else 0.0
+    beta_step = step * st.omega if st.fit_intercept else 0.0
     point = [st.UV[0].copy(), np.array([st.beta])]
     new = [point[0] - step * stats["g"], point[1] - beta_step * stats["g_b"]]
     if st.tangent:
@@ -281,7 +312,7 @@ def accelerated_step(est, stats):
             st.UV[1] - step * stats["r"],
             np.array([st.beta_dot - beta_step * stats["r_b"]]),
         ]
-    t, old = est._momentum if est._momentum is not None else (1.0, new)
+    t, old = momentum if momentum is not None else (1.0, new)
     t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
     weight = (t - 1.0) / t_next
     if stats["g"] @ (new[0] - old[0]) + stats["g_b"] * (new[1] - old[1])[0] > 0:
@@ -293,11 +324,10 @@ def accelerated_step(est, stats):
         st.UV[1] = moved[2]
         st.beta_dot = float(moved[3][0])
     st._sync()
-    est._momentum = (t_next, new)
-    est.t_ += 1
+    return t_next, new
 
 
-def stationarity(est, X, Xm, y, w):
+def stationarity(st, X, Xm, y, w, *, alpha, loss, epsilon, total_weight, trace):
     """Objective and stationarity residuals over the whole data, in blocks.
 
     ``g = ∇_θ f`` and the tangent's residual ``r = Hθ̇ + 2θ`` bound the
@@ -306,15 +336,17 @@ def stationarity(est, X, Xm, y, w):
     θ̇*‖ <= (‖r‖ + 2‖θ - θ*‖) / (2 alpha)``. ``error`` is the larger of
     the two bounds relative to ‖θ‖ and ‖θ̇‖ (and the intercept's, whose
     curvature is ``2 W`` for the squared loss). One pass, O(nnz).
+
+    ``st`` is the :class:`DualSGDState`; ``total_weight`` the ``W`` the
+    objective is divided by; ``trace`` ``Σ w ‖x - m‖²`` (the floors' scale).
     """
-    st = est._state
-    s = est._alpha_now
+    s = alpha
     p = X.shape[1]
     acc = {"loss": 0.0, "back": np.zeros((p, 2)), "g_b": 0.0, "r_b": 0.0}
 
     def block(Xb, rows):
         pred, xdot = st.responses(Xb, Xm[rows])
-        value, grad, curv = loss_terms(est.loss, est.epsilon, pred - y[rows])
+        value, grad, curv = loss_terms(loss, epsilon, pred - y[rows])
         wb = w[rows]
         acc["loss"] += float(wb @ value)
         wg = wb * grad
@@ -331,16 +363,16 @@ def stationarity(est, X, Xm, y, w):
     theta = st.coef
     m = st.center
     g = acc["back"][:, 0] - m * acc["g_b"] + 2.0 * s * theta
-    objective = (acc["loss"] + s * theta @ theta) / est._W
+    objective = (acc["loss"] + s * theta @ theta) / total_weight
     # floors for a zero optimum (constant y): 1e-12 of ‖X_cᵀ w y‖'s bound
-    g_floor = 1e-12 * 2.0 * np.sqrt(est._trace * float(w @ y**2))
+    g_floor = 1e-12 * 2.0 * np.sqrt(trace * float(w @ y**2))
     norm_theta = float(safe_norm(theta))
     err_theta = float(safe_norm(g)) / (2.0 * s)
     rel = err_theta / max(norm_theta, g_floor / (2.0 * s), 1e-300)
     stats = {"objective": objective, "g": g, "g_b": 0.0, "r_b": 0.0}
     W = float(w.sum())
     m_norm = float(safe_norm(m))
-    if est.fit_intercept:
+    if st.fit_intercept:
         stats["g_b"] = acc["g_b"]
         err_b = abs(acc["g_b"]) / (2.0 * W)
         scale_b = abs(st.beta) + m_norm * norm_theta
@@ -354,7 +386,7 @@ def stationarity(est, X, Xm, y, w):
         norm_dot = float(safe_norm(theta_dot))
         floor_dot = g_floor / (2.0 * s * s)
         rel = max(rel, err_dot / max(norm_dot, floor_dot, 1e-300))
-        if est.fit_intercept:
+        if st.fit_intercept:
             err_bd = abs(acc["r_b"]) / (2.0 * W)
             scale_bd = abs(st.beta_dot) + m_norm * norm_dot
             rel = max(rel, err_bd / max(scale_bd, floor_dot, 1e-300))

@@ -18,6 +18,7 @@ from ._dual_sgd import (
     _BLOCK,
     DualSGDState,
     accelerated_step,
+    adam_step,
     blocked_sum,
     centered_curvature,
     loss_terms,
@@ -343,7 +344,10 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         for epoch in range(self.max_iter):
             accelerate = stats is not None and self._full_batch_phase(X.shape[0])
             if accelerate:  # the gradient at this point is the last pass's
-                self._accelerated_step(stats)
+                self._momentum = accelerated_step(
+                    self._state, stats, self._eta() / self._W, self._momentum
+                )
+                self.t_ += 1
             else:
                 self._epoch(X, Xm, y, w, rng)
             self.n_iter_ += 1
@@ -565,7 +569,7 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
             if self.regularizer_schedule == "continuous":
                 st.shrink(eta, s, self._W)
             if self.learning_rate == "adam":
-                self._adam_step(Xb, grad, hess_dot, wb, eta)
+                self._adam = adam_step(st, self._adam, Xb, grad, hess_dot, wb, eta)
             else:
                 st.data_step(Xb, Xbm, grad, hess_dot, wb, eta)
             self.t_ += 1
@@ -575,32 +579,6 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
                     st.shrink(eta, s, self._W, times=self._since_shrink)
                     self._since_shrink = 0
         st._sync()  # mᵀu and mᵀv afresh: no drift of the incremental sums
-
-    def _adam_step(self, Xb, grad, hess_dot, wb, eta):
-        """Adam on θ (dense, centred rows); θ̇ takes the same preconditioned
-        step."""
-        st = self._state
-        st.renormalise()  # adam works on θ and θ̇ directly
-        if self._adam is None:
-            self._adam = [np.zeros_like(st.u), np.zeros_like(st.u), 0]
-        m, v, k = self._adam
-        wsum = wb.sum()
-        Xc = Xb - st.center
-        g = np.asarray(Xc.T @ (wb * grad)) / wsum
-        k += 1
-        m[:] = 0.9 * m + 0.1 * g
-        v[:] = 0.999 * v + 0.001 * g**2
-        precond = 1.0 / (np.sqrt(v / (1 - 0.999**k)) + 1e-8)
-        st.UV[0] -= eta * precond * (m / (1 - 0.9**k))
-        if st.tangent:
-            h = np.asarray(Xc.T @ (wb * hess_dot)) / wsum
-            st.UV[1] -= eta * precond * h
-            if st.fit_intercept:
-                st.beta_dot -= eta * st.omega * (wb @ hess_dot) / wsum
-        if st.fit_intercept:
-            st.beta -= eta * st.omega * (wb @ grad) / wsum
-        st._sync()
-        self._adam[2] = k
 
     def _full_batch_phase(self, n):
         """Whether "auto" batches have grown to the whole data set: the
@@ -612,13 +590,20 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
             and self.learning_rate in ("constant", "adaptive")
         )
 
-    def _accelerated_step(self, stats):
-        """Full-batch step with momentum (``_dual_sgd.accelerated_step``)."""
-        accelerated_step(self, stats)
-
     def _full_pass(self, X, Xm, y, w):
         """Objective and stationarity bounds (see ``_dual_sgd.stationarity``)."""
-        return stationarity(self, X, Xm, y, w)
+        return stationarity(
+            self._state,
+            X,
+            Xm,
+            y,
+            w,
+            alpha=self._alpha_now,
+            loss=self.loss,
+            epsilon=self.epsilon,
+            total_weight=self._W,
+            trace=self._trace,
+        )
 
     def _settled(self, stats):
         """Whether θ and θ̇ are close enough to θ*(s), θ̇*(s) to trust the
