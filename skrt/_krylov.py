@@ -24,7 +24,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import scipy.linalg
 from scipy.sparse.linalg import LinearOperator
 from sklearn.exceptions import ConvergenceWarning
 
@@ -283,7 +282,12 @@ def lanczos(matmat, V0, n_steps, *, reorthogonalize=False):
             off <= 1e-12 * max(np.abs(alphas[:steps, i]).max(), 1e-300)
         )
         kk = int(stop[0]) + 1 if stop.size else steps
-        theta, Y = scipy.linalg.eigh_tridiagonal(alphas[:kk, i], off[: kk - 1])
+        # the tridiagonal is at most k x k (a few dozen): a dense eigh, since
+        # scipy < 1.13's eigh_tridiagonal fails on some (stemr, info > 0) and
+        # on size 1 (stev)
+        e = off[: kk - 1]
+        T = np.diag(alphas[:kk, i]) + np.diag(e, 1) + np.diag(e, -1)
+        theta, Y = np.linalg.eigh(T)
         nodes[i, :kk] = np.maximum(theta, 0.0)
         weights[i, :kk] = norms[i] ** 2 * Y[0] ** 2
     return nodes, weights

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
@@ -58,16 +59,26 @@ def _split_pipeline(estimator):
 
 def _unwrap(learner, name):
     """The estimator inside a modAL or scikit-activeml wrapper."""
-    if hasattr(learner, "estimator_") and hasattr(learner, "is_fitted_"):
-        # scikit-activeml's SklearnRegressor: a failed fit is only a warning
-        if not learner.is_fitted_:
+    # scikit-activeml's SklearnRegressor keeps its fit in estimator_ (read
+    # from vars: its __getattr__ forwards unknown names to the estimator); a
+    # failed fit is only a warning there, flagged by is_fitted_ = False, or
+    # (older releases, no flag) left as an unfitted copy
+    state = getattr(learner, "__dict__", {})
+    if "estimator_" in state and not isinstance(learner, type):
+        failed = state.get("is_fitted_") is False
+        if "is_fitted_" not in state:
+            try:
+                check_is_fitted(state["estimator_"])
+            except NotFittedError:
+                failed = True
+        if failed:
             raise ValueError(
                 f"{name} ({type(learner).__name__}) holds no fitted model: its "
                 f"fit of {type(learner.estimator_).__name__} failed (the "
                 "wrapper caught the error and warned; see that warning), so "
                 "there is nothing to score the pool with."
             )
-        return learner.estimator_
+        return state["estimator_"]
     # modAL's ActiveLearner keeps the fitted model in .estimator
     return getattr(learner, "estimator", learner)
 

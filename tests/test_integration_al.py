@@ -178,6 +178,29 @@ def test_skactiveml_failed_fit_is_a_clear_error(pool_problem):
             RegularityQuery().query(X, y, reg)
 
 
+@pytest.mark.parametrize("fit_ok", [True, False])
+def test_skactiveml_wrapper_without_a_fitted_flag(pool_problem, fit_ok):
+    """Older scikit-activeml releases set no ``is_fitted_``: a failed fit
+    leaves an unfitted copy in ``estimator_`` (and ``__getattr__`` forwards
+    unknown names to the template). Emulated on today's wrapper."""
+    from skactiveml.regressor import SklearnRegressor
+
+    from skrt.skactiveml import RegularityQuery
+
+    X, y = _skactiveml_problem(pool_problem)
+    reg = SklearnRegressor(RegularityRidge()).fit(X, y)
+    reg.__dict__.pop("is_fitted_", None)
+    if not fit_ok:
+        reg.estimator_ = RegularityRidge()
+        with pytest.raises(ValueError, match="fit of RegularityRidge failed"):
+            RegularityQuery().query(X, y, reg, fit_reg=False)
+        return
+    idx = RegularityQuery().query(X, y, reg, fit_reg=False)
+    unlabeled = np.flatnonzero(np.isnan(y))
+    scores = reg.estimator_.score_samples(X[unlabeled])
+    assert idx[0] == unlabeled[np.argmax(scores)]
+
+
 def test_skactiveml_unsupported_estimator_names_the_supported_ones(pool_problem):
     from skactiveml.regressor import SklearnRegressor
     from sklearn.linear_model import Ridge
