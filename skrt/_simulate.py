@@ -209,15 +209,20 @@ def format_table(curves, show_budgets=None):
 
 
 def plot_curves(curves, path, title):
-    """Learning curves to a PNG; returns False when matplotlib is missing."""
-    try:
-        import matplotlib
+    """Learning curves to a PNG; returns False when matplotlib is missing.
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    Draws on a :class:`matplotlib.figure.Figure` with its own Agg canvas, not
+    through ``pyplot``: the caller's matplotlib backend and open figures stay
+    as they were.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
     except ImportError:
         return False
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig = Figure(figsize=(6.4, 4.2))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     for name, c in curves.items():
         mean, std = c.rmse.mean(axis=0), c.rmse.std(axis=0)
         ax.plot(c.budgets, mean, marker="o", ms=3, label=name)
@@ -228,5 +233,4 @@ def plot_curves(curves, path, title):
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return True
