@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 _RENORMALISE_BELOW = 1e-9
-_BLOCK = 4096  # rows per block for whole-data passes: no n-sized temporaries
+BLOCK = 4096  # rows per block for whole-data passes: no n-sized temporaries
 
 
 class DualSGDState:
@@ -66,12 +66,12 @@ class DualSGDState:
         self.renormalise()
         self.center = np.asarray(center, dtype=float)
         self.mm = float(self.center @ self.center)
-        self._sync()
+        self.sync()
         # keep b = β - mᵀθ (and ḃ) where they were
         self.beta = old_b + self.center @ self.coef
         self.beta_dot = old_bdot + self.center @ self.coef_tangent
 
-    def _sync(self):
+    def sync(self):
         """Recompute ``mᵀu`` and ``mᵀv`` (they are updated incrementally)."""
         self.mUV = self.UV @ self.center
 
@@ -128,7 +128,7 @@ class DualSGDState:
             self.UV[1] += self.d * self.UV[0]
         self.c, self.d = 1.0, 0.0
         if self.center is not None:
-            self._sync()
+            self.sync()
 
     def shrink(self, eta, s, W, times=1):
         """The penalty part of ``times`` steps: c ← ρc, d ← d - 2η/(Wρ)."""
@@ -199,7 +199,7 @@ class DualSGDState:
             np.add.at(self.UV[i], Xb.indices, Xb.data * coef[row_of])
 
 
-def blocked_sum(X, fn, block=_BLOCK):
+def blocked_sum(X, fn, block=BLOCK):
     """Σ over row blocks of ``fn(X_block, rows)``; peak memory O(block)."""
     total = 0.0
     for start in range(0, X.shape[0], block):
@@ -287,7 +287,7 @@ def adam_step(st, adam, Xb, grad, hess_dot, wb, eta):
             st.beta_dot -= eta * st.omega * (wb @ hess_dot) / wsum
     if st.fit_intercept:
         st.beta -= eta * st.omega * (wb @ grad) / wsum
-    st._sync()
+    st.sync()
     return m, v, k
 
 
@@ -323,7 +323,7 @@ def accelerated_step(st, stats, step, momentum):
     if st.tangent:
         st.UV[1] = moved[2]
         st.beta_dot = float(moved[3][0])
-    st._sync()
+    st.sync()
     return t_next, new
 
 

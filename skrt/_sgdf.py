@@ -14,19 +14,19 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import RegularityMixin, WeightsOnlyMixin
-from ._dual_sgd import (
-    _BLOCK,
-    DualSGDState,
-    accelerated_step,
-    adam_step,
-    blocked_sum,
-    centered_curvature,
-    loss_terms,
-    row_sq_norms,
-    scale_tangent,
-    stationarity,
+from ._dual_sgd import blocked_sum, loss_terms
+from ._sgdf_solver import (
+    SGDFitState,
+    SGDSettings,
+    center_on,
+    check_divergence,
+    full_pass,
+    refine_tangent_epochs,
+    run_epoch,
+    run_fit,
+    set_schedule,
+    solve_tangent_cg,
 )
-from ._krylov import CenteredDesign, solve_cg
 from ._validation import (
     check_bool,
     check_choice,
@@ -38,9 +38,6 @@ _LOSSES = ("squared_error", "huber")
 _SCHEDULES = ("constant", "invscaling", "adaptive", "adam")
 _REGULARIZER_SCHEDULES = ("continuous", "intermittent")
 _TANGENT_SOLVERS = ("sgd", "cg")
-_DIVERGENCE_FACTOR = 1e8
-_ONLINE_SETTLED = 0.25  # stationarity residuals that allow an alpha step
-_MIN_AUTO_BATCH = 32  # smallest automatic batch: fewer Python steps per epoch
 
 
 class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstimator):
@@ -303,6 +300,27 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
             w = check_sample_weight(sample_weight, X.shape[0])
         return X, np.asarray(y, dtype=float), w
 
+    def _settings(self):
+        """The solver's view of the (checked) parameters."""
+        return SGDSettings(
+            loss=self.loss,
+            epsilon=self.epsilon,
+            fit_intercept=self.fit_intercept,
+            learning_rate=self.learning_rate,
+            eta0=self.eta0,
+            power_t=self.power_t,
+            batch_size=self.batch_size,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            shuffle=self.shuffle,
+            regularizer_schedule=self.regularizer_schedule,
+            regularizer_interval=self.regularizer_interval,
+            tangent=self.tangent,
+            online=self.alpha == "online",
+            verbose=self.verbose,
+        )
+
     # -------------------------------------------------------------- fit
     def fit(self, X, y, sample_weight=None):
         """Fit θ and θ̇ by SGD until they are stationary (or ``max_iter``).
@@ -318,79 +336,29 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         self : SGDFRegressor
         """
         self._check_params()
+        cfg = self._settings()
         X, y, w = self._validate_fit_data(X, y, sample_weight, reset=True)
         rng = check_random_state(self.random_state)
-        if not (self.warm_start and hasattr(self, "_state")):
-            self._init_state(X.shape[1])
-        self._alpha_now = (
-            float(self.alpha_init) if self.alpha == "online" else float(self.alpha)
-        )
-        X_val = y_val = None
-        self._alpha_rprop = (self.alpha_learning_rate, 0.0)
-        if self.alpha == "online":
+        if not (self.warm_start and hasattr(self, "_sgd")):
+            self._sgd = SGDFitState.new(X.shape[1], cfg)
+        state = self._sgd
+        state.alpha = float(self.alpha_init if cfg.online else self.alpha)
+        state.rprop = (self.alpha_learning_rate, 0.0)
+        validation = None
+        if cfg.online:  # hold out a validation set
             n_val = max(1, int(round(self.validation_fraction * X.shape[0])))
             order = rng.permutation(X.shape[0])
             val, train = order[:n_val], order[n_val:]
-            X_val, y_val = X[val], y[val]
+            validation = (X[val], y[val])
             X, y, w = X[train], y[train], w[train]
-        self._W = float(w.sum())
-        self._seen = self._W
-        Xm = self._center_on(X, w)
-        self._set_eta0(X, w, Xm)
-        self.n_iter_ = 0
-        best, stall, stop = None, 0, None
-        first_loss = stats = None
-        self._momentum = None
-        for epoch in range(self.max_iter):
-            accelerate = stats is not None and self._full_batch_phase(X.shape[0])
-            if accelerate:  # the gradient at this point is the last pass's
-                self._momentum = accelerated_step(
-                    self._state, stats, self._eta() / self._W, self._momentum
-                )
-                self.t_ += 1
-            else:
-                self._epoch(X, Xm, y, w, rng)
-            self.n_iter_ += 1
-            stats = self._full_pass(X, Xm, y, w)
-            loss = stats["objective"]
-            first_loss = loss if first_loss is None else first_loss
-            self._check_divergence(loss, first_loss)
-            if self.verbose:
-                print(
-                    f"-- epoch {epoch + 1}: objective/W {loss:.6g}, "
-                    f"eta {self._eta():.3g}, batch {self._batch}, "
-                    f"alpha {self._alpha_now:.4g}, error bound "
-                    f"{stats['error']:.3g}, steps {self.t_}"
-                )
-            if self.alpha == "online":
-                if self._settled(stats):
-                    self._online_alpha_step(X_val, y_val)
-                    stats, self._momentum = None, None  # the point moved
-                continue  # alpha moves: run max_iter epochs
-            if self.tol is None:
-                continue
-            if stats["error"] <= self.tol:
-                stop = "converged"
-                break
-            if accelerate:
-                continue  # deterministic steps: only max_iter stops them
-            if best is None or loss < best - self.tol * abs(best):
-                best, stall = loss, 0
-                continue
-            stall += 1
-            if stall < self.n_iter_no_change:
-                continue
-            best, stall = None, 0
-            if self.batch_size == "auto" and self._batch < X.shape[0]:
-                self._batch = min(2 * self._batch, X.shape[0])
-            elif self.learning_rate == "adaptive" and self._eta_scale > 1e-6:
-                self._eta_scale /= 5.0
-            elif self._batch < X.shape[0] or self.learning_rate != "constant":
-                stop = "stalled"  # at the noise floor of this batch and step
-                break
-        if self.tol is not None and self.alpha != "online" and stop != "converged":
-            self._warn_not_converged(stop, stats["error"])
-        if self.alpha == "online" and self._alpha_rprop[1] == 0.0:
+        state.total_weight = state.seen = float(w.sum())
+        Xm = center_on(state, cfg, X, y, w)
+        set_schedule(state, cfg, X, w, Xm)
+        state.epochs = 0
+        stop, error = run_fit(state, cfg, X, Xm, y, w, rng, validation)
+        if cfg.tol is not None and not cfg.online and stop != "converged":
+            self._warn_not_converged(stop, error)
+        if cfg.online and state.rprop[1] == 0.0:
             warnings.warn(
                 "alpha='online' took no step: θ and θ̇ never came close enough "
                 "to stationarity to trust the held-out hypergradient (SGD noise "
@@ -399,14 +367,14 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        if self.tangent and self.tangent_solver == "cg":
-            self._solve_tangent_cg(X, w)
+        if cfg.tangent and self.tangent_solver == "cg":
+            solve_tangent_cg(state, cfg, X, w)
         self._finish(X, y, w)
         return self
 
     def _warn_not_converged(self, stop, error):
         where = (
-            f"stalled at the noise floor of batch_size={self._batch} with "
+            f"stalled at the noise floor of batch_size={self._sgd.batch} with "
             f"learning_rate={self.learning_rate!r}"
             if stop == "stalled"
             else f"did not converge in max_iter={self.max_iter} epochs"
@@ -431,7 +399,8 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         The first chunk's weighted column mean becomes the centre of the
         parametrisation (see ``fit``); the steps on a chunk equal ``fit``'s
         on the same rows when the centre, the step and the batches agree
-        (one chunk holding the whole data, ``shuffle=False``).
+        (one chunk holding the whole data, ``shuffle=False``). ``tol`` and
+        ``n_iter_no_change`` play no part: each call is one epoch.
 
         Parameters
         ----------
@@ -447,249 +416,48 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         self : SGDFRegressor
         """
         self._check_params()
-        if self.alpha == "online":
+        cfg = self._settings()
+        if cfg.online:
             raise ValueError(
                 "alpha='online' needs fit (it holds out a validation set)."
             )
-        first = not hasattr(self, "_state")
+        first = not hasattr(self, "_sgd")
         X, y, w = self._validate_fit_data(X, y, sample_weight, reset=first)
         if total_sample_weight is not None:
             check_positive(total_sample_weight, "total_sample_weight")
         if first:
-            self._init_state(X.shape[1])
-            self.n_iter_ = 0
-            self._seen = 0.0
-        self._alpha_now = float(self.alpha)
-        self._seen += float(w.sum())
-        self._W = float(total_sample_weight) if total_sample_weight else self._seen
-        Xm = self._center_on(X, w) if first else np.asarray(X @ self._state.center)
-        self._set_eta0(X, w, Xm)
+            self._sgd = SGDFitState.new(X.shape[1], cfg)
+        state = self._sgd
+        state.alpha = float(self.alpha)
+        state.seen += float(w.sum())
+        state.total_weight = (
+            float(total_sample_weight) if total_sample_weight else state.seen
+        )
+        if first:
+            Xm = center_on(state, cfg, X, y, w)
+        else:
+            Xm = np.asarray(X @ state.dual.center)
+        set_schedule(state, cfg, X, w, Xm)
         rng = check_random_state(self.random_state)
-        self._epoch(X, Xm, y, w, rng, shuffle=False)
-        self.n_iter_ += 1
-        self._check_divergence(self._full_pass(X, Xm, y, w)["objective"], None)
+        run_epoch(state, cfg, X, Xm, y, w, rng, shuffle=False)
+        state.epochs += 1
+        objective = full_pass(state, cfg, X, Xm, y, w)["objective"]
+        check_divergence(state, cfg, objective, None)
         self._finish(X, y, w)
         return self
 
-    def _init_state(self, n_features):
-        self._state = DualSGDState(n_features, self.fit_intercept, tangent=self.tangent)
-        self._seen = 0.0
-        self._eta0 = None
-        self._batch = None
-        self.t_ = 0
-        self._eta_scale = 1.0
-        self._since_shrink = 0
-        self._adam = None
-
-    def _center_on(self, X, w):
-        """Centre the parametrisation on the weighted column mean; X @ m."""
-        st = self._state
-        if self.fit_intercept:
-            st.set_center(np.asarray(X.T @ w).ravel() / w.sum())
-        return np.asarray(X @ st.center)
-
-    def _set_eta0(self, X, w, Xm):
-        """The step: ``eta0``, or ``1 / (L + 2 alpha/W + C/m)`` for "auto".
-
-        ``L`` is the largest curvature of the centred, weight-averaged data
-        term, ``C`` the largest curvature of one row (``2‖x_i - m‖²`` plus the
-        intercept's) and ``m`` the batch size: the mini-batch step that stays
-        stable (Gower et al. 2019's expected smoothness), ``1/L`` for full
-        batches. The intercept's step is scaled so that its curvature is L.
-        """
-        if self._eta0 is not None:
-            return
-        st = self._state
-        st_m = st.center
-        if sp.issparse(X):  # ‖x - m‖² = ‖x‖² - 2 xᵀm + ‖m‖², no densified rows
-            spread = np.maximum(row_sq_norms(X) - 2.0 * Xm + st.mm, 0.0)
-        else:  # centred blocks: no cancellation, no copy of X
-            spread = np.concatenate(
-                [
-                    row_sq_norms(X[i : i + _BLOCK] - st_m)
-                    for i in range(0, X.shape[0], _BLOCK)
-                ]
-            )
-        self._trace = float(w @ spread)  # Σ w ‖x - m‖²: scale of X_cᵀ w y
-        n = X.shape[0]
-        if self.eta0 != "auto":
-            self._eta0 = float(self.eta0)
-            self._curv = None
-            self._batch = n if self.batch_size == "auto" else self.batch_size
-            return
-        L = centered_curvature(X, w, st_m) if self._trace > 0 else 0.0
-        st.omega = L / 2.0 if L > 0 and self.fit_intercept else 1.0
-        L = max(L, 2.0 * st.omega if self.fit_intercept else L)
-        C = 2.0 * (float(spread.max()) + (st.omega if self.fit_intercept else 0.0))
-        self._curv = (L, C)
-        self._eta0 = 1.0
-        if self.batch_size != "auto":
-            self._batch = self.batch_size
-        elif L <= 0:
-            self._batch = n
-        else:  # the critical batch: larger batches no longer allow longer steps
-            self._batch = int(min(n, max(_MIN_AUTO_BATCH, np.ceil(C / L))))
-
-    def _eta(self):
-        eta = self._eta0
-        if self._curv is not None:
-            L, C = self._curv
-            denominator = L + 2.0 * self._alpha_now / self._W + C / self._batch
-            eta = 1.0 / denominator if denominator > 0 else 1.0
-        if self.learning_rate == "invscaling":
-            return eta / (self.t_ + 1) ** self.power_t
-        return eta * self._eta_scale
-
-    def _epoch(self, X, Xm, y, w, rng, shuffle=None):
-        n = X.shape[0]
-        batch = min(self._batch, n)
-        shuffle = (self.shuffle if shuffle is None else shuffle) and batch < n
-        # draw each batch's rows from a permutation: no copy of X per epoch
-        order = None
-        if shuffle:  # int32 indices when they fit: half the memory of a permutation
-            order = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
-            rng.shuffle(order)
-        st = self._state
-        interval = self.regularizer_interval or int(np.ceil(n / batch))
-        # ceil(n / batch) batches of equal size (to one row): no short last
-        # batch, whose curvature the step was not chosen for
-        bounds = np.linspace(0, n, -(-n // batch) + 1).astype(np.int64)
-        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
-            rows = slice(start, stop)
-            if order is not None:
-                rows = np.sort(order[rows])
-            Xb, yb, wb, Xbm = X[rows], y[rows], w[rows], Xm[rows]
-            if wb.sum() <= 0:
-                continue
-            eta = self._eta()
-            s = self._alpha_now
-            pred, xdot = st.responses(Xb, Xbm)
-            _, grad, curv = loss_terms(self.loss, self.epsilon, pred - yb)
-            hess_dot = curv * xdot if xdot is not None else None
-            if self.regularizer_schedule == "continuous":
-                st.shrink(eta, s, self._W)
-            if self.learning_rate == "adam":
-                self._adam = adam_step(st, self._adam, Xb, grad, hess_dot, wb, eta)
-            else:
-                st.data_step(Xb, Xbm, grad, hess_dot, wb, eta)
-            self.t_ += 1
-            if self.regularizer_schedule == "intermittent":
-                self._since_shrink += 1
-                if self._since_shrink >= interval:
-                    st.shrink(eta, s, self._W, times=self._since_shrink)
-                    self._since_shrink = 0
-        st._sync()  # mᵀu and mᵀv afresh: no drift of the incremental sums
-
-    def _full_batch_phase(self, n):
-        """Whether "auto" batches have grown to the whole data set: the
-        steps are then deterministic and take Nesterov's momentum."""
-        return (
-            self.batch_size == "auto"
-            and self._batch >= n
-            and self._curv is not None
-            and self.learning_rate in ("constant", "adaptive")
-        )
-
-    def _full_pass(self, X, Xm, y, w):
-        """Objective and stationarity bounds (see ``_dual_sgd.stationarity``)."""
-        return stationarity(
-            self._state,
-            X,
-            Xm,
-            y,
-            w,
-            alpha=self._alpha_now,
-            loss=self.loss,
-            epsilon=self.epsilon,
-            total_weight=self._W,
-            trace=self._trace,
-        )
-
-    def _settled(self, stats):
-        """Whether θ and θ̇ are close enough to θ*(s), θ̇*(s) to trust the
-        hypergradient.
-
-        Stationarity residuals on the training data, each relative to its
-        right-hand side: ``‖∇f(θ)‖ / ‖2sθ‖`` (the optimisation error in units
-        of ``s θ̇``, the path's step per unit log s; the hypergradient's
-        zero then moves by about this much in log s) and ``‖Hθ̇ + 2θ‖ /
-        ‖2θ‖``, from the epoch's pass over the data.
-        """
-        st = self._state
-        s = self._alpha_now
-        rhs = 2.0 * np.linalg.norm(st.coef)
-        if rhs == 0.0:
-            return False
-        opt = np.hypot(np.linalg.norm(stats["g"]), stats["g_b"]) / (s * rhs)
-        tan = np.hypot(np.linalg.norm(stats["r"]), stats["r_b"]) / rhs
-        return max(opt, tan) <= _ONLINE_SETTLED
-
-    def _online_alpha_step(self, X_val, y_val):
-        """One Rprop step on log s from the whole held-out set's hypergradient.
-
-        ``d L_val / d log s = s σ_valᵀ θ̇`` (mean over the validation set). Only
-        its sign is used: the step in log s grows by 1.2 while the sign
-        holds and halves when it flips, so the rate is scale-free and settles
-        where the hypergradient changes sign (the validation optimum).
-        """
-        st = self._state
-        pred, xdot = st.responses(X_val, np.asarray(X_val @ st.center))
-        _, grad, _ = loss_terms(self.loss, self.epsilon, pred - y_val)
-        s = self._alpha_now
-        g = s * float(np.mean(grad * xdot))  # d L_val / d log s
-        step, last = self._alpha_rprop
-        if last * g < 0:
-            step *= 0.5
-        elif last * g > 0:
-            step *= 1.2
-        step = float(np.clip(step, 1e-4, 2.0))
-        self._alpha_rprop = (step, g)
-        # keep the shrink factor 1 - 2 eta alpha / W above 1/2
-        cap = 0.25 * self._W / self._eta()
-        new = float(min(s * np.exp(-np.sign(g) * step), cap))
-        # follow the path: θ*(s') ≈ θ + (log s' - log s) s θ̇, first order in log s
-        dlog = np.log(new / s)
-        if st.tangent:
-            st.move_along_tangent(dlog * s)
-        self._alpha_now = new
-
-    def _check_divergence(self, loss, first_loss):
-        st = self._state
-        finite = np.isfinite(loss) and np.isfinite(st.c) and np.isfinite(st.d)
-        exploding = first_loss is not None and loss > _DIVERGENCE_FACTOR * max(
-            first_loss, 1e-300
-        )
-        if not finite or exploding:
-            raise ValueError(
-                f"SGDFRegressor diverged (objective {loss:.3g}) with "
-                f"learning_rate={self.learning_rate!r}, eta0={self.eta0!r} "
-                f"(step {self._eta():.3g}): lower eta0 (or use eta0='auto', "
-                "or scale X and y)."
-            )
-
-    def _solve_tangent_cg(self, X, w):
-        st = self._state
-        st.renormalise()
-        x_mean = (
-            np.asarray(X.T @ w).ravel() / w.sum()
-            if self.fit_intercept
-            else np.zeros(X.shape[1])
-        )
-        design = CenteredDesign(X, x_mean, w)
-        A = design.normal_operator(self._alpha_now)
-        tangent, _ = solve_cg(
-            A, -st.u, tol=1e-10, max_iter=10 * X.shape[1], what="tangent (cg)"
-        )
-        st.set_tangent(tangent, -x_mean @ tangent if self.fit_intercept else 0.0)
-
     def _finish(self, X, y, w):
-        st = self._state
+        """Assign every fitted attribute from the solver state."""
+        state = self._sgd
+        st = state.dual
         st.renormalise()  # θ = u, θ̇ = v
         self.coef_ = st.u.copy()
         self.coef_tangent_ = st.v.copy()
         self.intercept_ = float(st.intercept)
         self.intercept_tangent_ = float(st.intercept_tangent)
-        self.alpha_ = float(self._alpha_now)
+        self.alpha_ = float(state.alpha)
+        self.n_iter_ = int(state.epochs)
+        self.t_ = int(state.steps)
         rss = blocked_sum(
             X,
             lambda Xb, rows: (
@@ -707,7 +475,9 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
 
         Each epoch runs ``θ̇ ← θ̇ - η (H_B θ̇ + (2/W)(θ + alpha θ̇))`` over
         the mini-batches in order (paper section 3.6), on the centred rows
-        of ``fit``.
+        of ``fit``; a step on sparse rows costs O(nnz of the batch).
+        ``n_iter_`` and ``t_`` are unchanged; ``noise_variance_`` is
+        recomputed on the rows given.
 
         Parameters
         ----------
@@ -726,30 +496,13 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         check_is_fitted(self)
         X, y, w = self._validate_fit_data(X, y, sample_weight, reset=False)
         n_iter = check_positive(n_iter, "n_iter", kind=numbers.Integral)
-        st = self._state
-        if not st.tangent:
+        state = self._sgd
+        if not state.dual.tangent:
             raise ValueError("refine_tangent needs tangent=True.")
-        eta = self._eta() if eta is None else check_positive(eta, "eta")
-        W = float(w.sum())
-        s = self._alpha_now
-        rho = 1.0 - 2.0 * eta * s / W
-        if rho <= 0:
-            raise ValueError(
-                f"eta={eta:g} times 2*alpha/W={2 * s / W:g} is >= 1: lower eta."
-            )
-        Xm = np.asarray(X @ st.center)
-        batch = min(self._batch or X.shape[0], X.shape[0])
-        for _ in range(n_iter):
-            for start in range(0, X.shape[0], batch):
-                rows = slice(start, start + batch)
-                Xb, yb, wb = X[rows], y[rows], w[rows]
-                pred, xdot = st.responses(Xb, Xm[rows])
-                _, _, curv = loss_terms(self.loss, self.epsilon, pred - yb)
-                # shrink the tangent only: θ̇ ← ρ θ̇ - (2η/W) θ, θ unchanged
-                scale_tangent(st, rho, 2.0 * eta / W)
-                st.data_step(
-                    Xb, Xm[rows], None, curv * xdot, wb, eta, update_theta=False
-                )
+        if eta is not None:
+            eta = check_positive(eta, "eta")
+        cfg = self._settings()
+        refine_tangent_epochs(state, cfg, X, y, w, n_iter, eta)
         self._finish(X, y, w)
         return self
 
