@@ -18,9 +18,11 @@ from ._dual_sgd import blocked_sum, loss_terms
 from ._sgdf_solver import (
     SGDFitState,
     SGDSettings,
+    begin_fit,
     center_on,
     check_divergence,
     full_pass,
+    hold_out,
     refine_tangent_epochs,
     run_epoch,
     run_fit,
@@ -104,18 +106,36 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         and double when the epoch objective has not improved by ``tol`` for
         ``n_iter_no_change`` epochs, up to full batches.
     max_iter : int, default=1000
-        Epochs (a full-batch step counts as one).
+        Largest number of epochs of ``fit`` (a full-batch step counts as
+        one); any integer type (``numbers.Integral``, e.g. ``np.int64``).
     tol : float or None, default=1e-4
-        Stop when the stationarity residuals bound ``‖θ - θ*‖ / ‖θ‖`` and
-        ``‖θ̇ - θ̇*‖ / ‖θ̇‖`` (and the intercept's) by ``tol``; a fixed batch
-        that stalls first stops with a ``ConvergenceWarning``. None runs
-        ``max_iter`` epochs.
+        Stopping threshold of ``fit`` on a bound of the relative distance to
+        the optimum. After each epoch one pass over the data forms the
+        gradient ``g`` of ``F = Σ_i w_i L(f(x_i) - y_i) + alpha ‖θ‖²`` in θ
+        and the tangent's residual ``r = ∇²F θ̇ + 2θ``; F's curvature in θ
+        is at least ``2 alpha``, so ``‖θ - θ*‖ <= ‖g‖ / (2 alpha)`` and
+        ``‖θ̇ - θ̇*‖ <= (‖r‖ + ‖g‖ / alpha) / (2 alpha)``. Fitting stops
+        when each bound divided by ``‖θ‖`` (resp. ``‖θ̇‖``), and the
+        intercept's ``|∂F/∂β| / (2W)`` divided by ``|β| + ‖m‖‖θ‖`` (and its
+        tangent's alike; ``β`` the intercept of the centred model, ``W`` the
+        total weight), is at most ``tol`` (each denominator floored at
+        ``1e-12`` of the data's scale, for a zero optimum). ``tol`` is also
+        the relative improvement of the epoch objective below which an epoch
+        counts as stalled (see ``n_iter_no_change``); a fixed batch that
+        stalls first stops with a ``ConvergenceWarning``, as does reaching
+        ``max_iter``. None runs ``max_iter`` epochs without either check.
+        Not used by ``alpha="online"`` (``max_iter`` epochs run) nor by
+        ``partial_fit`` (one epoch per call).
     n_iter_no_change : int, default=5
         Stalled epochs before the batch grows (or the step shrinks, or a
         fixed batch stops).
     shuffle : bool, default=True
     random_state : int, RandomState instance or None, default=None
     warm_start : bool, default=False
+        ``fit`` continues from the solver state of the last ``fit`` or
+        ``partial_fit`` (θ, θ̇, the step and batch size set by the first
+        call, the optimiser's buffers, the step count ``t_``); the centre
+        moves to the new data's weighted column mean, the model unchanged.
     verbose : int, default=0
         A progress line per epoch.
     regularizer_schedule : {"continuous", "intermittent"}, default="continuous"
@@ -145,12 +165,20 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
     intercept_tangent_ : float
     alpha_ : float
     noise_variance_ : float
-        Mean weighted squared training residual (no degrees-of-freedom
-        correction: the leverages are not available).
+        ``Σ_i w_i (x_iᵀθ + b - y_i)² / Σ_i w_i``: the weighted mean squared
+        training residual, for either loss, over the rows of the last call
+        of ``fit`` (without the held-out rows of ``alpha="online"``),
+        ``partial_fit`` (its chunk) or ``refine_tangent``. No
+        degrees-of-freedom correction (RegularityRidge divides by ``Σw -
+        df``): the leverages are not available.
     n_iter_ : int
-        Epochs run in the last call of fit (or partial_fit calls so far).
+        Epochs run by the last ``fit`` (a full-batch step counts as one), or
+        the number of ``partial_fit`` calls since the state was created (each
+        is one epoch). ``refine_tangent`` leaves it unchanged.
     t_ : int
-        Mini-batch steps performed.
+        Steps taken (mini-batch and full-batch) since the solver state was
+        created: it accumulates over ``partial_fit`` calls and
+        ``warm_start`` fits.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
 
@@ -342,37 +370,35 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         if not (self.warm_start and hasattr(self, "_sgd")):
             self._sgd = SGDFitState.new(X.shape[1], cfg)
         state = self._sgd
-        state.alpha = float(self.alpha_init if cfg.online else self.alpha)
-        state.rprop = (self.alpha_learning_rate, 0.0)
         validation = None
-        if cfg.online:  # hold out a validation set
-            n_val = max(1, int(round(self.validation_fraction * X.shape[0])))
-            order = rng.permutation(X.shape[0])
-            val, train = order[:n_val], order[n_val:]
-            validation = (X[val], y[val])
-            X, y, w = X[train], y[train], w[train]
-        state.total_weight = state.seen = float(w.sum())
-        Xm = center_on(state, cfg, X, y, w)
-        set_schedule(state, cfg, X, w, Xm)
-        state.epochs = 0
+        if cfg.online:
+            (X, y, w), validation = hold_out(X, y, w, self.validation_fraction, rng)
+        alpha = self.alpha_init if cfg.online else self.alpha
+        Xm = begin_fit(state, cfg, X, y, w, alpha, self.alpha_learning_rate)
         stop, error = run_fit(state, cfg, X, Xm, y, w, rng, validation)
-        if cfg.tol is not None and not cfg.online and stop != "converged":
-            self._warn_not_converged(stop, error)
-        if cfg.online and state.rprop[1] == 0.0:
-            warnings.warn(
-                "alpha='online' took no step: θ and θ̇ never came close enough "
-                "to stationarity to trust the held-out hypergradient (SGD noise "
-                f"or too few epochs); alpha_ stays alpha_init={self.alpha_init!r}. "
-                "Increase max_iter or batch_size, or use a decaying learning_rate.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        self._warn_outcome(cfg, stop, error)
         if cfg.tangent and self.tangent_solver == "cg":
             solve_tangent_cg(state, cfg, X, w)
         self._finish(X, y, w)
         return self
 
-    def _warn_not_converged(self, stop, error):
+    def _warn_outcome(self, cfg, stop, error):
+        """A ConvergenceWarning for a fit that stopped short of ``tol``, or
+        an online alpha that never moved."""
+        if cfg.online:
+            if self._sgd.rprop[1] == 0.0:
+                warnings.warn(
+                    "alpha='online' took no step: θ and θ̇ never came close "
+                    "enough to stationarity to trust the held-out hypergradient "
+                    "(SGD noise or too few epochs); alpha_ stays "
+                    f"alpha_init={self.alpha_init!r}. Increase max_iter or "
+                    "batch_size, or use a decaying learning_rate.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+            return
+        if cfg.tol is None or stop == "converged":
+            return
         where = (
             f"stalled at the noise floor of batch_size={self._sgd.batch} with "
             f"learning_rate={self.learning_rate!r}"

@@ -66,9 +66,11 @@ from ._krylov import CenteredDesign, solve_cg
 __all__ = [
     "SGDFitState",
     "SGDSettings",
+    "begin_fit",
     "center_on",
     "check_divergence",
     "full_pass",
+    "hold_out",
     "online_alpha_step",
     "refine_tangent_epochs",
     "run_epoch",
@@ -179,6 +181,28 @@ class SGDFitState:
 
 
 # ------------------------------------------------------------------ set-up
+def hold_out(X, y, w, fraction, rng):
+    """A random ``fraction`` of the rows (at least one) held out:
+    ``((X, y, w) of the rest, (X_val, y_val))``."""
+    n_val = max(1, int(round(fraction * X.shape[0])))
+    order = rng.permutation(X.shape[0])
+    val, train = order[:n_val], order[n_val:]
+    return (X[train], y[train], w[train]), (X[val], y[val])
+
+
+def begin_fit(state, cfg, X, y, w, alpha, alpha_step):
+    """Start a ``fit`` on (X, y, w) at regularity ``alpha`` (the online
+    alpha's first step on log alpha ``alpha_step``): the total weight, the
+    centre and, for a new state, the schedule. Returns ``X @ m``."""
+    state.alpha = float(alpha)
+    state.rprop = (alpha_step, 0.0)
+    state.total_weight = state.seen = float(w.sum())
+    state.epochs = 0
+    Xm = center_on(state, cfg, X, y, w)
+    set_schedule(state, cfg, X, w, Xm)
+    return Xm
+
+
 def center_on(state, cfg, X, y, w):
     """Centre the parametrisation on the weighted column mean; ``X @ m``."""
     dual = state.dual

@@ -254,6 +254,38 @@ def test_bad_parameters(params, error, match):
         SGDFRegressor(**params).fit(X, y)
 
 
+def test_integer_parameters_accept_numpy_integers():
+    X, y = _problem(10, n=120, p=4)
+    ints = dict(max_iter=30, batch_size=16, n_iter_no_change=3, regularizer_interval=4)
+    params = dict(alpha=10.0, regularizer_schedule="intermittent", random_state=0)
+    plain = SGDFRegressor(**params, **ints).fit(X, y)
+    numpy = SGDFRegressor(**params, **{k: np.int64(v) for k, v in ints.items()})
+    numpy.fit(X, y).refine_tangent(X, y, n_iter=np.int32(2))
+    plain.refine_tangent(X, y, n_iter=2)
+    assert np.array_equal(numpy.coef_tangent_, plain.coef_tangent_)
+    assert type(numpy.n_iter_) is int and numpy.n_iter_ == plain.n_iter_
+
+
+def test_warm_start_continues_the_solver_state():
+    # steps, step count (invscaling) and batch carry over: 3 + 2 epochs = 5
+    X, y = _problem(5, n=320, p=6)
+    params = dict(
+        alpha=10.0,
+        learning_rate="invscaling",
+        eta0=0.01,
+        batch_size=20,
+        shuffle=False,
+        tol=None,
+    )
+    once = SGDFRegressor(max_iter=5, **params).fit(X, y)
+    warm = SGDFRegressor(max_iter=3, warm_start=True, **params).fit(X, y)
+    warm.set_params(max_iter=2).fit(X, y)
+    assert (warm.n_iter_, once.n_iter_) == (2, 5)
+    assert warm.t_ == once.t_ == 80
+    assert np.allclose(warm.coef_, once.coef_, rtol=1e-10)
+    assert np.allclose(warm.coef_tangent_, once.coef_tangent_, rtol=1e-10)
+
+
 def test_adam_refuses_sparse():
     X, y = _problem(11, n=50, p=3, sparse=True)
     with pytest.raises(ValueError, match="adam.*dense"):
