@@ -22,11 +22,71 @@ exactly, for any ``s``. Everything below is a function of ``e``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from ._linalg import Spectral, removed_fraction
+from ._linalg import SINGULAR, Spectral, gcv_path, noise_variance, removed_fraction
 
-_SINGULAR = 1e-14  # 1 - m g below this: the sample pins the fit (no finite LOO)
+
+@dataclass(frozen=True)
+class LeaveOneOut:
+    """The exact leave-one-out record of a fit at one alpha.
+
+    Per-target arrays keep the target axis (the estimator drops it for 1-D
+    y). Sign convention: ``residual`` is ``r = f - y`` like every residual
+    inside the package; ``loo_residual`` is the public ``y - f_(-i)``.
+
+    Attributes
+    ----------
+    residual : ndarray of shape (n_samples, n_targets)
+        ``r = f(x_i) - y_i`` on the training set.
+    leverage : ndarray of shape (n_samples,)
+        ``h_i = w_i g_i``.
+    loo_residual : ndarray of shape (n_samples, n_targets)
+        ``y_i - f_(-i)(x_i) = -r_i / (1 - m_i g_i)``; ``inf`` where the sample
+        pins the fit (``1 - m g <=`` :data:`~skrt._linalg.SINGULAR`).
+    loo_error : ndarray of shape (n_targets,)
+        ``Σ w loo_residual² / Σw`` (``inf`` if any is infinite).
+    gcv_error : ndarray of shape (n_targets,)
+    noise_variance : ndarray of shape (n_targets,)
+        ``Σ w r² / (Σw - df)`` (:func:`~skrt._linalg.noise_variance`).
+    """
+
+    residual: np.ndarray
+    leverage: np.ndarray
+    loo_residual: np.ndarray
+    loo_error: np.ndarray
+    gcv_error: np.ndarray
+    noise_variance: np.ndarray
+
+
+def _pinned(spec: Spectral, s: float):
+    """``r = f - y``, ``1 - m g`` and where the latter is above round-off."""
+    resid = spec.residual(s)
+    denom = spec.loo_denominator(s)
+    return resid, denom, denom > SINGULAR
+
+
+def leave_one_out_record(spec: Spectral, s: float) -> LeaveOneOut:
+    """Leverages, exact leave-one-out residuals and error, GCV and ``σ²`` at
+    alpha ``s`` from the decomposition: ``y_i - f_(-i)(x_i) = -r_i/(1 - m_i
+    g_i)`` (``m_i = min(w_i, 1)``, one observation of sample i left out)."""
+    w, w_sum = spec.w, spec.w_sum
+    resid, denom, ok = _pinned(spec, s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loo = np.where(ok[:, None], -resid / denom[:, None], np.inf)
+    finite = np.isfinite(loo).all()
+    loo_error = (w @ loo**2) / w_sum if finite else np.full(loo.shape[1], np.inf)
+    dof = float(spec.residual_dof(s))
+    return LeaveOneOut(
+        residual=resid,
+        leverage=w * spec.unit_leverage(s),
+        loo_residual=loo,
+        loo_error=np.atleast_1d(loo_error),
+        gcv_error=gcv_path(spec, s)[0],
+        noise_variance=np.atleast_1d(noise_variance(w @ resid**2, w_sum, dof)),
+    )
 
 
 def leave_one_out_change(spec: Spectral, s: float):
@@ -36,10 +96,8 @@ def leave_one_out_change(spec: Spectral, s: float):
     and ``1 - m g`` (n_samples,). Samples whose removal leaves the fit
     undetermined (``1 - m g`` at round-off) get ``e = inf``.
     """
-    resid = spec.residual(s)
-    denom = spec.loo_denominator(s)
+    resid, denom, ok = _pinned(spec, s)
     m = removed_fraction(spec.w)
-    ok = denom > _SINGULAR
     safe = np.where(ok, denom, 1.0)
     e = np.where(ok[:, None], (m / safe)[:, None] * resid, np.inf)
     return e, resid, denom
@@ -165,7 +223,7 @@ def influence_diagnostics(spec: Spectral, s: float, dfbeta_basis=None):
     w, lam = spec.w, spec.lam
     m = removed_fraction(w)
     g = spec.unit_leverage(s)
-    finite = denom > _SINGULAR
+    finite = denom > SINGULAR
     safe = np.where(finite, denom, 1.0)
     e = np.where(finite, e, 0.0)  # set to inf at the end, without inf - inf
     df = float(spec.fit_intercept) + float(np.sum(lam / (lam + s)))

@@ -55,7 +55,7 @@ import scipy.optimize
 from sklearn.metrics.pairwise import euclidean_distances, manhattan_distances
 
 from ._centering import abs_max
-from ._linalg import decompose_kernel
+from ._linalg import basin_starts, decompose_kernel, removed_fraction, slope_bracket
 from .exceptions import RegularityBoundWarning
 
 __all__ = ["choose_gamma", "gamma_limits", "grid_between", "loo_and_gamma_slope"]
@@ -145,18 +145,11 @@ def choose_gamma(model, X, Y, w):
         order = np.argsort(log_grid)
         log_grid, vals = log_grid[order], vals[order]
     slopes = np.array([evaluate(t)[1] for t in log_grid])
-    padded = np.concatenate([[np.inf], vals, [np.inf]])
-    minima = np.flatnonzero(
-        (padded[1:-1] <= padded[:-2]) & (padded[1:-1] <= padded[2:])
-    )
     best_t, best_v = log_grid[np.argmin(vals)], vals.min()
-    for i in minima[np.argsort(vals[minima])][:2]:  # the two best basins
-        for a, b in ((i - 1, i), (i, i + 1)):
-            if 0 <= a and b < log_grid.size and slopes[a] < 0 < slopes[b]:
-                t = scipy.optimize.brentq(
-                    lambda t: evaluate(t)[1], log_grid[a], log_grid[b], xtol=1e-10
-                )
-                break
+    for i in basin_starts(vals, 2):  # the two best basins
+        bracket = slope_bracket(i, slopes, log_grid)
+        if bracket is not None:
+            t = scipy.optimize.brentq(lambda t: evaluate(t)[1], *bracket, xtol=1e-10)
         else:
             # no sign change of the slope beside the grid minimum: the
             # error is not smooth there (the optimal alpha jumps between
@@ -246,7 +239,7 @@ def loo_and_gamma_slope(model, D, gamma, Y, w):
     T = B @ dK
     d_hat = s * np.einsum("ij,ji->i", T, B)  # d h_i
     resid = spec.residual(s)  # f - y
-    m = np.minimum(w, 1.0)
+    m = removed_fraction(w)
     denom = spec.loo_denominator(s)  # 1 - m h / w
     value, slope = 0.0, 0.0
     for j in range(Y.shape[1]):

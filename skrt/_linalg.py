@@ -65,7 +65,18 @@ __all__ = [
     "minimize_criterion",
     "default_alpha_bounds",
     "removed_fraction",
+    "SINGULAR",
+    "noise_variance",
+    "gcv_estimate",
+    "GCV_DOF_MIN",
+    "basin_starts",
+    "slope_bracket",
 ]
+
+#: ``1 - m_i g_i`` at or below this: leaving sample i out leaves the fit
+#: undetermined (its leverage is 1 to round-off), so its exact leave-one-out
+#: residual is infinite. The one cut-off of the package.
+SINGULAR = 1e-14
 
 
 @dataclass(eq=False)
@@ -284,52 +295,81 @@ def decompose(
     if method == "svd" and sp.issparse(X):
         raise ValueError("solver='svd' does not accept sparse X.")
     cx = CenteredX(X, x_mean, w) if centered is None else centered
-    sw = np.sqrt(w)
-    positive = w > 0
-    scale = cx.scale
-    graded = column_scale_spread(scale) > GRADED_SPREAD
-    keep_design = None
-    V = null = None
+    graded = column_scale_spread(cx.scale) > GRADED_SPREAD
+    # the one dispatch point: each mode returns (P, lam, V, null, design)
     if graded and not sp.issparse(X):
-        U, S, V, null = graded_svd(cx.weighted_dense(), scale, (n, p))
-        lam = S**2
-        P = _rows_from_left(U, S, sw, positive, cx.cross, lam, w)
+        mode = _svd_decompose_graded
     elif method == "svd":
-        Z = cx.weighted_dense()
-        U, S, Vt = scipy.linalg.svd(Z, full_matrices=False, lapack_driver="gesdd")
-        keep = _rank_cut(S**2, (n, p))
-        if Vt.shape[0] == p:
-            null = Vt[~keep].T
-        U, S, V = U[:, keep], S[keep], Vt[keep].T
-        lam = S**2
-        P = _rows_from_left(U, S, sw, positive, cx.cross, lam, w)
+        mode = _svd_decompose_design_matrix
     elif graded and p <= max(n, GRADED_COVARIANCE_MAX):
-        lam, V, null = graded_eigh(cx.weighted_gram(), scale, (n, p))
-        P = cx.dot(V)
+        mode = _eigen_decompose_covariance_graded
     elif _covariance_side_is_cheaper(n, p):
-        lam, V = eigh(cx.weighted_gram())
-        keep = _rank_cut(lam, (n, p))
-        V[np.ix_(~cx.live, keep)] = 0.0  # constant columns: round-off only
-        lam, V, null = lam[keep], V[:, keep], V[:, ~keep]
-        P = cx.dot(V)
+        mode = _eigen_decompose_covariance
     else:
         if graded:
             warn_graded(
-                scale,
+                cx.scale,
                 "sparse X with more features than "
                 f"{max(n, GRADED_COVARIANCE_MAX)} is decomposed on "
                 "the Gram side (n x n)",
             )
-        # Gram side: ZZᵀ (n x n); V = Zᵀ U / S is formed only if asked for
-        lam, U = eigh(cx.weighted_gram_rows())
-        keep = _rank_cut(lam, (n, p))
-        lam, U = lam[keep], U[:, keep]
-        S = np.sqrt(lam)
-        keep_design = cx
-        P = _rows_from_left(U, S, sw, positive, cx.cross, lam, w)
+        mode = _eigen_decompose_gram
+    P, lam, V, null, design = mode(cx, w, (n, p))
     return _assemble(
-        P, lam, V, Y, y_mean, w, w_sum, fit_intercept, keep_design, x_mean, null=null
+        P, lam, V, Y, y_mean, w, w_sum, fit_intercept, design, x_mean, null=null
     )
+
+
+# Decomposition modes of :func:`decompose`. Each takes the centred design
+# ``cx``, the weights and the shape (n, p), and returns ``(P, lam, V, null,
+# design)``: the training rows in the eigenbasis, the eigenvalues, the basis
+# (None on the Gram side), the complement's basis (or None) and the centred
+# design to keep for forming V lazily (Gram side only, else None).
+
+
+def _svd_decompose_graded(cx, w, shape):
+    """Relative-accurate one-sided Jacobi SVD of dense Z (graded columns)."""
+    U, S, V, null = graded_svd(cx.weighted_dense(), cx.scale, shape)
+    lam = S**2
+    P = _rows_from_left(U, S, np.sqrt(w), w > 0, cx.cross, lam, w)
+    return P, lam, V, null, None
+
+
+def _svd_decompose_design_matrix(cx, w, shape):
+    """Thin SVD ``Z = U S Vᵀ`` of the dense weighted centred design."""
+    Z = cx.weighted_dense()
+    U, S, Vt = scipy.linalg.svd(Z, full_matrices=False, lapack_driver="gesdd")
+    keep = _rank_cut(S**2, shape)
+    null = Vt[~keep].T if Vt.shape[0] == shape[1] else None
+    U, S, V = U[:, keep], S[keep], Vt[keep].T
+    lam = S**2
+    P = _rows_from_left(U, S, np.sqrt(w), w > 0, cx.cross, lam, w)
+    return P, lam, V, null, None
+
+
+def _eigen_decompose_covariance_graded(cx, w, shape):
+    """Relative-accurate eigendecomposition of ``ZᵀZ`` (graded columns)."""
+    lam, V, null = graded_eigh(cx.weighted_gram(), cx.scale, shape)
+    return cx.dot(V), lam, V, null, None
+
+
+def _eigen_decompose_covariance(cx, w, shape):
+    """``ZᵀZ = V diag(λ) Vᵀ`` (p x p), the cheaper side when p is small."""
+    lam, V = eigh(cx.weighted_gram())
+    keep = _rank_cut(lam, shape)
+    V[np.ix_(~cx.live, keep)] = 0.0  # constant columns: round-off only
+    lam, V, null = lam[keep], V[:, keep], V[:, ~keep]
+    return cx.dot(V), lam, V, null, None
+
+
+def _eigen_decompose_gram(cx, w, shape):
+    """``ZZᵀ = U diag(λ) Uᵀ`` (n x n); V = Zᵀ U / S is formed only if asked
+    for (the centred design is kept for it)."""
+    lam, U = eigh(cx.weighted_gram_rows())
+    keep = _rank_cut(lam, shape)
+    lam, U = lam[keep], U[:, keep]
+    P = _rows_from_left(U, np.sqrt(lam), np.sqrt(w), w > 0, cx.cross, lam, w)
+    return P, lam, None, None, cx
 
 
 def decompose_kernel(K, Y, w, *, check_symmetric=True, overwrite=False):
@@ -465,36 +505,39 @@ def leave_one_out_path(spec: Spectral, alphas, *, return_derivative=False):
     cancels as alpha → 0. Returns shape (n_alphas, n_targets), and with
     ``return_derivative`` also d/d(log s) of it, from the same two passes
     over ``P`` and ``P²`` (``dq/ds = 1/(λ+s)²``).
+
+    Sign convention (the package's, inside the numerical core): ``r = f - y``;
+    only the public ``loo_residuals_`` are ``y - f_(-i)``.
     """
     alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
     G = alphas.size
     lam = spec.lam[:, None]
-    q = _shrink(lam, alphas[None, :])  # (r, G)
-    cols = [q]
+    # the spectral filters, stacked on a leading axis: q, then dq/ds
+    filters = [_shrink(lam, alphas[None, :])]  # (rank, G)
     if return_derivative:
-        dq = (1.0 / (lam + alphas[None, :])) ** 2
-        cols.append(dq)
-    lev = spec.P2 @ np.hstack(cols)  # one pass over P²
-    one_minus_h = spec.lev_perp[:, None] + spec.w[:, None] * lev[:, :G]
+        filters.append((1.0 / (lam + alphas[None, :])) ** 2)
+    filters = np.stack(filters)  # (d, rank, G)
+    d, rank = filters.shape[:2]
+    n, k = spec.P.shape[0], spec.c.shape[1]
+    # one pass over P² for every filter: lev[:, f] = P² filters[f]
+    lev = _filtered(spec.P2, filters)  # (n, d, G)
+    one_minus_h = spec.lev_perp[:, None] + spec.w[:, None] * lev[:, 0]
     denom = _unit_complement(spec.w, one_minus_h)
-    bad = np.any(denom <= 1e-14, axis=0)
-    denom = np.where(denom <= 1e-14, np.nan, denom)
-    k = spec.c.shape[1]
-    # one pass over P for every target (and the derivative)
-    coefs = [spec.c[:, j][:, None] * q for j in range(k)]
-    if return_derivative:
-        coefs += [spec.c[:, j][:, None] * dq for j in range(k)]
-    fits = spec.P @ np.hstack(coefs)
+    bad = np.any(denom <= SINGULAR, axis=0)
+    denom = np.where(denom <= SINGULAR, np.nan, denom)
+    # one pass over P for every filter and target: fits[:, f, j] = P (c_j filters[f])
+    coefs = spec.c.T[None, :, :, None] * filters[:, None]  # (d, k, rank, G)
+    fits = _filtered(spec.P, coefs.reshape(d * k, rank, G)).reshape(n, d, k, G)
     out = np.empty((G, k))
     dout = np.empty((G, k)) if return_derivative else None
     if return_derivative:
-        ddenom = removed_fraction(spec.w)[:, None] * lev[:, G:]  # d(1 - m g)/ds
+        ddenom = removed_fraction(spec.w)[:, None] * lev[:, 1]  # d(1 - m g)/ds
     for j in range(k):
-        r = -(spec.resid_perp[:, j][:, None] + fits[:, j * G : (j + 1) * G])
+        r = -(spec.resid_perp[:, j][:, None] + fits[:, 0, j])  # f - y
         e = r / denom
         out[:, j] = (spec.w @ (e**2)) / spec.w_sum
         if return_derivative:
-            dr = -fits[:, (k + j) * G : (k + j + 1) * G]
+            dr = -fits[:, 1, j]
             de = dr / denom - r * ddenom / denom**2
             dout[:, j] = 2.0 * (spec.w @ (e * de)) / spec.w_sum * alphas
     out[bad] = np.inf
@@ -502,6 +545,13 @@ def leave_one_out_path(spec: Spectral, alphas, *, return_derivative=False):
         dout[bad] = np.nan
         return out, dout
     return out
+
+
+def _filtered(M, filters):
+    """``M @ filters[f]`` for every f in one matrix product, shape (n, d, G)."""
+    d, rank, G = filters.shape
+    stacked = filters.transpose(1, 0, 2).reshape(rank, d * G)
+    return (M @ stacked).reshape(M.shape[0], d, G)
 
 
 def gcv_path(spec: Spectral, alphas):
@@ -514,10 +564,43 @@ def gcv_path(spec: Spectral, alphas):
     out = np.empty((alphas.size, spec.c.shape[1]))
     q = _shrink(spec.lam[:, None], alphas[None, :])
     for j in range(spec.c.shape[1]):
-        r = spec.resid_perp[:, j][:, None] + spec.P @ (spec.c[:, j][:, None] * q)
+        r = -(spec.resid_perp[:, j][:, None] + spec.P @ (spec.c[:, j][:, None] * q))
         out[:, j] = (spec.w @ r**2) / spec.w_sum
-    good = dof > 1e-12
+    good = dof > GCV_DOF_MIN
     return np.where(good[:, None], out / np.where(good, dof, 1.0)[:, None] ** 2, np.inf)
+
+
+#: ``1 - df/Σw`` at or below this: GCV is infinite (no residual dof left).
+GCV_DOF_MIN = 1e-12
+
+
+def noise_variance(rss, w_sum, dof):
+    """``σ² = Σ w r² / (Σw - df)``, or ``Σ w r² / Σw`` when no residual
+    degrees of freedom remain (``dof <= 1e-8 Σw``).
+
+    Parameters
+    ----------
+    rss : float or ndarray of shape (n_targets,)
+        Weighted residual sum of squares ``Σ w r²``.
+    w_sum : float
+        ``Σw``.
+    dof : float
+        Residual degrees of freedom ``Σw - df``.
+    """
+    return rss / dof if dof > 1e-8 * w_sum else rss / w_sum
+
+
+def gcv_estimate(rss, w_sum, df):
+    """``(σ², GCV)`` per target from the weighted RSS and an (estimated) df,
+    for paths without the decomposition (conjugate gradients).
+
+    ``σ² = RSS / (Σw - df)`` (see :func:`noise_variance`) and
+    ``GCV = (RSS/Σw) / (1 - df/Σw)²``, infinite without residual dof.
+    """
+    sigma2 = noise_variance(rss, w_sum, w_sum - df)
+    dof = 1.0 - df / w_sum
+    gcv = rss / w_sum / dof**2 if dof > GCV_DOF_MIN else np.full(np.shape(rss), np.inf)
+    return sigma2, gcv
 
 
 def default_alpha_bounds(lam_max):
@@ -529,6 +612,25 @@ def default_alpha_bounds(lam_max):
     if not np.isfinite(lam_max) or lam_max <= 0:
         return 1e-6, 1e6
     return 1e-8 * lam_max, 1e4 * lam_max
+
+
+def basin_starts(vals, n_starts):
+    """Indices of the grid's local minima (ends included), best first, at
+    most ``n_starts``: the basins a 1-D search refines (alpha and gamma)."""
+    padded = np.concatenate([[np.inf], vals, [np.inf]])
+    is_min = (padded[1:-1] <= padded[:-2]) & (padded[1:-1] <= padded[2:])
+    starts = np.flatnonzero(is_min)
+    return starts[np.argsort(vals[starts], kind="stable")][:n_starts]
+
+
+def slope_bracket(i, slopes, log_grid):
+    """The grid interval beside point ``i`` where the slope goes from
+    negative to positive, as ``(t_a, t_b)``, or None (a bound, a flat
+    stretch, or a kink the slope does not see)."""
+    for a, b in ((i - 1, i), (i, i + 1)):
+        if 0 <= a and b < log_grid.size and slopes[a] < 0 < slopes[b]:
+            return log_grid[a], log_grid[b]
+    return None
 
 
 def minimize_criterion(criterion, bounds, *, n_grid=33, n_starts=3):
@@ -570,10 +672,7 @@ def minimize_criterion(criterion, bounds, *, n_grid=33, n_starts=3):
             f"alpha_bounds=({lo:g}, {hi:g}): some sample has leverage 1 "
             "(it alone determines its own fit). Raise alpha_bounds or add data."
         )
-    padded = np.concatenate([[np.inf], vals, [np.inf]])
-    is_min = (padded[1:-1] <= padded[:-2]) & (padded[1:-1] <= padded[2:])
-    starts = np.flatnonzero(is_min)
-    starts = starts[np.argsort(vals[starts], kind="stable")][:n_starts]
+    starts = basin_starts(vals, n_starts)
 
     def value_at(t):
         v = float(evaluate(np.array([np.exp(t)]))[0][0])
@@ -587,11 +686,7 @@ def minimize_criterion(criterion, bounds, *, n_grid=33, n_starts=3):
         if derivs is not None:
             # the slope's sign change lies left or right of grid point i; a
             # bound whose slope points outward is itself the minimum
-            bracket = None
-            for a, b in ((i - 1, i), (i, i + 1)):
-                if 0 <= a and b < n_grid and derivs[a] < 0 < derivs[b]:
-                    bracket = (log_grid[a], log_grid[b])
-                    break
+            bracket = slope_bracket(i, derivs, log_grid)
             if bracket is None:
                 continue  # a bound (or a flat stretch): the grid value stands
             lo_t, hi_t = bracket

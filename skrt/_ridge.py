@@ -18,6 +18,7 @@ from ._linalg import (
     centered_sq_norms,
     decompose,
     default_alpha_bounds,
+    removed_fraction,
     weighted_center,
 )
 from ._prior import (  # noqa: F401  (old home: re-exported until _lasso switches)
@@ -368,7 +369,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         ``y - Xθ₀``). Only a single positive-weight row can be such a sample;
         GCV, which averages the leverages, then equals the LOO error.
         """
-        alone = (w > 0) & (w.sum() - np.minimum(w, 1.0) <= 0)
+        alone = (w > 0) & (w.sum() - removed_fraction(w) <= 0)
         if not alone.any():
             return
         loo = np.asarray(self.loo_residuals_, dtype=float).reshape(w.shape[0], -1)
