@@ -154,17 +154,20 @@ def test_refine_tangent_converges_to_the_closed_form():
     assert _cos(model.coef_tangent_, ref.coef_tangent_) > 0.9999
 
 
+# a fixed step on fixed batches in order, no stopping rule: deterministic steps
+_FIXED_STEPS = dict(
+    alpha=10.0,
+    learning_rate="constant",
+    eta0=0.01,
+    batch_size=20,
+    shuffle=False,
+    tol=None,
+)
+
+
 def test_partial_fit_over_chunks_equals_the_naive_steps_and_fit():
     X, y = _problem(5, n=320, p=6)
-    params = dict(
-        alpha=10.0,
-        learning_rate="constant",
-        eta0=0.01,
-        batch_size=20,
-        shuffle=False,
-        max_iter=1,
-        tol=None,
-    )
+    params = dict(_FIXED_STEPS, max_iter=1)
     stream = SGDFRegressor(**params)
     for start in range(0, 320, 80):  # chunks are whole batches
         stream.partial_fit(
@@ -269,14 +272,7 @@ def test_integer_parameters_accept_numpy_integers():
 def test_warm_start_continues_the_solver_state():
     # steps, step count (invscaling) and batch carry over: 3 + 2 epochs = 5
     X, y = _problem(5, n=320, p=6)
-    params = dict(
-        alpha=10.0,
-        learning_rate="invscaling",
-        eta0=0.01,
-        batch_size=20,
-        shuffle=False,
-        tol=None,
-    )
+    params = dict(_FIXED_STEPS, learning_rate="invscaling")
     once = SGDFRegressor(max_iter=5, **params).fit(X, y)
     warm = SGDFRegressor(max_iter=3, warm_start=True, **params).fit(X, y)
     warm.set_params(max_iter=2).fit(X, y)
