@@ -8,7 +8,7 @@ is ``2`` (per unit weight) whatever the columns' means, and the centred
 columns' curvature is their spread only. Steps that are stable for the
 centred problem are far longer than for the raw one on data with offsets
 (sparse non-negative features, large means), and the stationarity residuals
-bound the distance to the optimum (``MATH.md`` section 5).
+bound the distance to the optimum (docs/math.rst, :ref:`math-sgdf`).
 """
 
 from __future__ import annotations

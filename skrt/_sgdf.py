@@ -1,5 +1,11 @@
 """SGDFRegressor: stochastic gradient descent carrying the regularity tangent
-as a dual number (``MATH.md`` section 5, paper section 3.5-3.7)."""
+as a dual number (docs/math.rst, :ref:`math-sgdf`; paper section 3.5-3.7).
+
+The estimator validates its parameters into :class:`skrt._sgdf_solver.SGDSettings`
+and keeps one :class:`skrt._sgdf_solver.SGDFitState` in ``_sgd``; the solver
+functions of :mod:`skrt._sgdf_solver` run the epochs on it, and ``_finish``
+assigns every fitted attribute from it.
+"""
 
 from __future__ import annotations
 
@@ -18,15 +24,14 @@ from ._dual_sgd import blocked_sum, loss_terms
 from ._sgdf_solver import (
     SGDFitState,
     SGDSettings,
+    begin_chunk,
     begin_fit,
-    center_on,
     check_divergence,
     full_pass,
     hold_out,
     refine_tangent_epochs,
     run_epoch,
     run_fit,
-    set_schedule,
     solve_tangent_cg,
 )
 from ._validation import (
@@ -454,16 +459,7 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         if first:
             self._sgd = SGDFitState.new(X.shape[1], cfg)
         state = self._sgd
-        state.alpha = float(self.alpha)
-        state.seen += float(w.sum())
-        state.total_weight = (
-            float(total_sample_weight) if total_sample_weight else state.seen
-        )
-        if first:
-            Xm = center_on(state, cfg, X, y, w)
-        else:
-            Xm = np.asarray(X @ state.dual.center)
-        set_schedule(state, cfg, X, w, Xm)
+        Xm = begin_chunk(state, cfg, X, y, w, self.alpha, total_sample_weight, first)
         rng = check_random_state(self.random_state)
         run_epoch(state, cfg, X, Xm, y, w, rng, shuffle=False)
         state.epochs += 1

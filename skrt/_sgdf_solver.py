@@ -66,6 +66,7 @@ from ._krylov import CenteredDesign, solve_cg
 __all__ = [
     "SGDFitState",
     "SGDSettings",
+    "begin_chunk",
     "begin_fit",
     "center_on",
     "check_divergence",
@@ -199,6 +200,21 @@ def begin_fit(state, cfg, X, y, w, alpha, alpha_step):
     state.total_weight = state.seen = float(w.sum())
     state.epochs = 0
     Xm = center_on(state, cfg, X, y, w)
+    set_schedule(state, cfg, X, w, Xm)
+    return Xm
+
+
+def begin_chunk(state, cfg, X, y, w, alpha, total_weight=None, first=False):
+    """Start a ``partial_fit`` chunk at regularity ``alpha``: ``W`` is
+    ``total_weight`` or the weight seen so far; the ``first`` chunk sets the
+    centre and the schedule. Returns ``X @ m``."""
+    state.alpha = float(alpha)
+    state.seen += float(w.sum())
+    state.total_weight = float(total_weight) if total_weight else state.seen
+    if first:
+        Xm = center_on(state, cfg, X, y, w)
+    else:
+        Xm = np.asarray(X @ state.dual.center)
     set_schedule(state, cfg, X, w, Xm)
     return Xm
 
