@@ -122,8 +122,8 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         ``‖θ̇ - θ̇*‖ <= (‖r‖ + ‖g‖ / alpha) / (2 alpha)``. Fitting stops
         when each bound divided by ``‖θ‖`` (resp. ``‖θ̇‖``), and the
         intercept's ``|∂F/∂β| / (2W)`` divided by ``|β| + ‖m‖‖θ‖`` (and its
-        tangent's alike; ``β`` the intercept of the centred model, ``W`` the
-        total weight), is at most ``tol`` (each denominator floored at
+        tangent's alike; ``β`` the intercept of the centred model, ``W = Σ_i w_i``
+        the training weight), is at most ``tol`` (each denominator floored at
         ``1e-12`` of the data's scale, for a zero optimum). ``tol`` is also
         the relative improvement of the epoch objective below which an epoch
         counts as stalled (see ``n_iter_no_change``); a fixed batch that
