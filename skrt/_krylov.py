@@ -22,6 +22,7 @@ s, so one run serves the whole curve.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
@@ -384,3 +385,84 @@ class GCVQuadrature:
                 self.rss(alphas) / self.w_sum / np.maximum(dof, 1e-300)[:, None] ** 2,
                 np.inf,
             )
+
+
+@dataclass(frozen=True)
+class KrylovSolution:
+    """The conjugate-gradient fit at one alpha, one column per target.
+
+    Attributes
+    ----------
+    weights : ndarray of shape (m, n_targets)
+        ``x = A⁻¹ b`` (θ for the linear model, α for a kernel model).
+    tangent : ndarray of shape (m, n_targets)
+        ``A⁻¹ t(x)``, the regularity tangent.
+    residual : ndarray of shape (n, n_targets)
+        ``r = f - y`` on the training rows.
+    total_influence : ndarray of shape (m, n_targets)
+        ``A⁻¹ u(r)``, the ``H⁻¹σ_T`` part of the "sti" response.
+    n_iter : ndarray of shape (n_targets,) of int
+        Iterations per target: the larger of the weight and tangent solves.
+    """
+
+    weights: np.ndarray
+    tangent: np.ndarray
+    residual: np.ndarray
+    total_influence: np.ndarray
+    n_iter: np.ndarray
+
+
+def krylov_fit(
+    A,
+    B,
+    n_rows,
+    *,
+    tangent_rhs,
+    residual,
+    influence_rhs,
+    tol,
+    max_iter,
+    what,
+    scale=None,
+):
+    """The fit skeleton shared by the linear and kernel models on the
+    Krylov path: per target ``j``
+
+    1. ``x = A⁻¹ b_j`` (``what`` names it in messages);
+    2. ``ẋ = A⁻¹ t`` with ``t = tangent_rhs(x)``, warm-started at the
+       multiple of ``x`` closest to ``A⁻¹ t`` in the A-norm,
+       ``x (xᵀt)/(xᵀAx)``;
+    3. ``r = residual(x, j)`` (``f - y`` on the ``n_rows`` training rows)
+       and ``A⁻¹ influence_rhs(r)``.
+
+    Returns
+    -------
+    KrylovSolution
+    """
+    m, k = B.shape
+    weights, tangent, influence = (np.empty((m, k)) for _ in range(3))
+    resid = np.empty((n_rows, k))
+    n_iter = np.zeros(k, dtype=int)
+    for j in range(k):
+        x, it_x = solve_cg(
+            A, B[:, j], tol=tol, max_iter=max_iter, what=what, scale=scale
+        )
+        t = tangent_rhs(x)
+        Ax = A.matvec(x)
+        denom = x @ Ax
+        x0 = x * ((x @ t) / denom) if denom > 0 else None
+        tangent[:, j], it_t = solve_cg(
+            A, t, x0=x0, tol=tol, max_iter=max_iter, what="tangent", scale=scale
+        )
+        weights[:, j] = x
+        resid[:, j] = r = residual(x, j)
+        influence[:, j], _ = solve_cg(
+            A,
+            influence_rhs(r),
+            tol=tol,
+            max_iter=max_iter,
+            what="total influence",
+            scale=scale,
+        )
+        n_iter[j] = max(it_x, it_t)
+    return KrylovSolution(weights, tangent, resid, influence, n_iter)

@@ -33,13 +33,17 @@ from a fitted shared model (:func:`prior_from`, public as
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._linalg import removed_fraction
+
 __all__ = [
     "PRIOR_KEYS",
     "check_prior_param",
+    "leave_out_to_the_prior",
     "prior_arrays",
     "prior_from",
     "validate_empty",
@@ -190,3 +194,23 @@ def prior_from(model):
         ),
         "noise_variance": np.array(model.noise_variance_, dtype=float),
     }
+
+
+def leave_out_to_the_prior(loo, Y, w, prior):
+    """Exact LOO where leaving a sample out leaves no weight at all.
+
+    Its leverage is 1 (the unpenalised intercept interpolates it), so
+    ``r/(1 - h)`` is undefined; but the model fitted on no data is the
+    prior, whose residual there is ``y_i - x_iᵀθ₀ - b₀`` (``Y`` holds
+    ``y - Xθ₀``). Only a single positive-weight row can be such a sample;
+    GCV, which averages the leverages, then equals the LOO error.
+    """
+    alone = (w > 0) & (w.sum() - removed_fraction(w) <= 0)
+    if not alone.any():
+        return loo
+    out = np.array(loo.loo_residual, dtype=float)
+    out[alone] = Y[alone] - prior["intercept"]
+    if not np.isfinite(out).all():
+        return replace(loo, loo_residual=out)
+    error = (w @ out**2) / w.sum()
+    return replace(loo, loo_residual=out, loo_error=error, gcv_error=error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -11,19 +12,22 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import RegularityMixin, _is_constant, reset_fitted
-from ._krylov import CenteredDesign, GCVQuadrature, solve_cg
+from ._influence import LeaveOneOut, leave_one_out_record
+from ._krylov import CenteredDesign, GCVQuadrature, krylov_fit, solve_cg
 from ._linalg import (
     CenteredX,
+    Spectral,
     center_dot,
     centered_sq_norms,
     decompose,
     default_alpha_bounds,
-    removed_fraction,
+    gcv_estimate,
     weighted_center,
 )
 from ._prior import (  # noqa: F401  (old home: re-exported until _lasso switches)
     PRIOR_KEYS,
     check_prior_param,
+    leave_out_to_the_prior,
     prior_arrays,
     prior_from,
     validate_empty,
@@ -49,8 +53,9 @@ _N_PROBES = 16
 _N_LANCZOS = 60
 
 
-# Private per-fit state of the linear models (besides the public ``*_``).
-LINEAR_FIT_STATE = (
+# Private per-fit state of RegularityRidge (none of it a copy of a public
+# attribute: the weights' private names are views, see the properties).
+RIDGE_FIT_STATE = (
     "_spectral",
     "_design",
     "_max_iter",
@@ -59,15 +64,20 @@ LINEAR_FIT_STATE = (
     "_offset",
     "_x_mean_lo",
     "_center_value",
+    "_sti_coef",
+    "_sti_intercept",
+    "_y_ndim",
+    "_cg_scale",
+)
+
+# The private per-fit state RegularityLasso lists (kept here, where _lasso
+# imports it from, until it moves to _lasso.py).
+LINEAR_FIT_STATE = RIDGE_FIT_STATE + (
     "_coef",
     "_coef_tangent",
     "_intercept",
     "_intercept_tangent",
-    "_sti_coef",
-    "_sti_intercept",
     "_noise_variance",
-    "_y_ndim",
-    "_cg_scale",
 )
 
 
@@ -214,7 +224,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     (3,)
     """
 
-    _fit_state = LINEAR_FIT_STATE
+    _fit_state = RIDGE_FIT_STATE
 
     def __init__(
         self,
@@ -300,7 +310,8 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         if self.prior is not None and np.shape(y)[:1] == (0,):
             # no data of its own: the model is its prior
             X, y = validate_empty(self, X, y)
-            return self._fit_prior_only(prior_arrays(self.prior, X.shape[1], y), y)
+            prior = prior_arrays(self.prior, X.shape[1], y)
+            return self._set_solution(self._prior_solution(prior), y.ndim)
         X, y = validate_data(
             self,
             X,
@@ -321,8 +332,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             )
         w = check_sample_weight(sample_weight, n_samples)
         Y = y.reshape(n_samples, -1).astype(np.float64, copy=False)
-        self._y_ndim = y.ndim
-        self.solver_ = self._resolve_solver(X)
+        solver = self._resolve_solver(X)
         if sp.issparse(X):
             X = X.tocsr()
         if prior is not None:
@@ -330,56 +340,96 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             Y = Y - np.asarray(X @ prior["coef"])
         x_mean, y_mean, w_sum = weighted_center(X, Y, w, self.fit_intercept)
         centered = CenteredX(X, x_mean, w)
-        if self.solver_ == "cg":
-            result = self._fit_krylov(X, Y, w, x_mean, y_mean, w_sum, centered)
-        else:
-            result = self._fit_spectral(X, Y, w, x_mean, y_mean, w_sum, centered)
-        coef, coef_tangent, s = result
-        self.alpha_ = float(s)
-        self._x_mean = x_mean
-        self._offset = centered.offset
-        self._x_mean_lo = centered.mean_lo
-        self._w_sum = w_sum
-        self._intercept = y_mean - x_mean @ coef
-        # f(x) = (x - x̄)ᵀθ + (b + x̄ᵀθ), the constant without cancellation:
-        # b + x̄ᵀθ = ȳ' + x̄ᵀθ₀ (θ₀ = 0 without a prior)
-        self._center_value = y_mean.copy()
+        solve = self._fit_krylov if solver == "cg" else self._fit_spectral
+        sol = solve(X, Y, w, x_mean, y_mean, w_sum, centered, solver)
         if prior is not None:
-            self._center_value += x_mean @ prior["coef"]
-            # θ̇ = δ̇ + s A⁻¹θ̇₀ (= -A⁻¹(θ* - θ₀ - s θ̇₀), MATH.md section 6)
-            coef = coef + prior["coef"]
-            coef_tangent = coef_tangent + s * self._penalised_inverse(
-                prior["coef_tangent"]
-            )
-        self._coef = coef
-        self._coef_tangent = coef_tangent
-        self._intercept_tangent = -x_mean @ coef_tangent
-        _check_finite_fit(coef, coef_tangent, X, Y, s)
-        self._set_public_weights()
-        if prior is not None and self.fit_intercept and hasattr(self, "loo_residuals_"):
-            self._leave_out_to_the_prior(Y, w, prior)
+            sol = self._pulled_toward(sol, prior, Y, w)
+        _check_finite_fit(sol.coef, sol.coef_tangent, X, Y, sol.alpha)
+        return self._set_solution(sol, y.ndim)
+
+    def _set_solution(self, sol, y_ndim):
+        """Assign every fitted attribute from a solver's
+        :class:`RidgeSolution`, and remove those its path does not produce
+        (the leave-one-out record without a decomposition)."""
+        self._y_ndim = y_ndim
+        self.solver_ = sol.solver
+        self.alpha_ = float(sol.alpha)
+        self.n_samples_fit_ = sol.n_samples
+        self.n_iter_ = sol.n_iter
+        self.coef_ = self._unravel(sol.coef.T)
+        self.coef_tangent_ = self._unravel(sol.coef_tangent.T)
+        self.intercept_ = self._unravel(sol.intercept)
+        self.intercept_tangent_ = self._unravel(sol.intercept_tangent)
+        self.noise_variance_ = self._unravel(sol.noise_variance)
+        self._x_mean = sol.x_mean
+        self._offset = sol.offset
+        self._x_mean_lo = sol.x_mean_lo
+        self._w_sum = sol.w_sum
+        self._center_value = sol.center_value
+        self._sti_coef = sol.sti_coef
+        self._sti_intercept = sol.sti_intercept
+        self._spectral = sol.spectral
+        self._design = sol.design
+        self._cg_scale = sol.cg_scale
+        self._max_iter = sol.max_iter
+        _set_or_remove(self, "gcv_error_", sol.gcv_error, self._unravel)
+        loo = sol.loo
+        _set_or_remove(self, "leverage_", loo and loo.leverage)
+        _set_or_remove(
+            self, "loo_residuals_", loo and loo.loo_residual, self._unravel_rows
+        )
+        _set_or_remove(self, "loo_error_", loo and loo.loo_error, self._unravel)
         return self
 
-    def _leave_out_to_the_prior(self, Y, w, prior):
-        """Exact LOO where leaving a sample out leaves no weight at all.
+    # Views of the public weights in the (n_features, n_targets) / (n_targets,)
+    # layout of the computations: private names, no private copies.
+    @property
+    def _coef(self):
+        return np.atleast_2d(self.coef_).T
 
-        Its leverage is 1 (the unpenalised intercept interpolates it), so
-        ``r/(1 - h)`` is undefined; but the model fitted on no data is the
-        prior, whose residual there is ``y_i - x_iᵀθ₀ - b₀`` (``Y`` holds
-        ``y - Xθ₀``). Only a single positive-weight row can be such a sample;
-        GCV, which averages the leverages, then equals the LOO error.
-        """
-        alone = (w > 0) & (w.sum() - removed_fraction(w) <= 0)
-        if not alone.any():
-            return
-        loo = np.asarray(self.loo_residuals_, dtype=float).reshape(w.shape[0], -1)
-        loo[alone] = Y[alone] - prior["intercept"]
-        self.loo_residuals_ = self._unravel_rows(loo)
-        if np.isfinite(loo).all():
-            self.loo_error_ = self._unravel((w @ loo**2) / w.sum())
-            self.gcv_error_ = self.loo_error_
+    @property
+    def _coef_tangent(self):
+        return np.atleast_2d(self.coef_tangent_).T
 
-    def _fit_prior_only(self, prior, y):
+    @property
+    def _intercept_tangent(self):
+        return np.atleast_1d(self.intercept_tangent_)
+
+    @property
+    def _noise_variance(self):
+        """σ² per target, shape (n_targets,) (read by the scorers)."""
+        return np.atleast_1d(self.noise_variance_)
+
+    def _pulled_toward(self, sol, prior, Y, w):
+        """The solution for δ = θ - θ₀ turned into the one for θ
+        (:mod:`skrt._prior`): θ* = θ₀ + δ*, θ̇ = δ̇ + s A⁻¹θ̇₀, and leaving the
+        only weighted sample out leaves the prior."""
+        s = sol.alpha
+        coef_tangent = sol.coef_tangent + s * penalised_inverse(
+            prior["coef_tangent"],
+            s,
+            sol.spectral,
+            sol.design,
+            sol.cg_scale,
+            sol.max_iter,
+            self.tol,
+            "prior tangent",
+        )
+        loo = sol.loo
+        if loo is not None and self.fit_intercept:
+            loo = leave_out_to_the_prior(loo, Y, w, prior)
+        return replace(
+            sol,
+            coef=sol.coef + prior["coef"],
+            coef_tangent=coef_tangent,
+            intercept_tangent=-sol.x_mean @ coef_tangent,
+            # b + x̄ᵀθ = ȳ' + x̄ᵀθ₀, without cancellation
+            center_value=sol.center_value + sol.x_mean @ prior["coef"],
+            loo=loo,
+            gcv_error=sol.gcv_error if loo is None else loo.gcv_error,
+        )
+
+    def _prior_solution(self, prior):
         """No training data: the model is its prior (θ₀, θ̇₀, b₀, ḃ₀)."""
         if isinstance(self.alpha, str):
             raise ValueError(
@@ -387,33 +437,26 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
                 "fitted on zero samples, give a float alpha (the shared model's)."
             )
         k = prior["coef"].shape[1]
-        self._y_ndim = y.ndim
-        self.solver_ = "prior"
-        self.alpha_ = float(self.alpha)
-        self.n_iter_ = np.zeros(k, dtype=int)
-        self._spectral = self._design = self._max_iter = None
-        self._x_mean = np.zeros(prior["coef"].shape[0])
-        self._offset = self._x_mean_lo = None
-        self._center_value = prior["intercept"]
-        self._w_sum = 0.0
-        self._coef = prior["coef"]
-        self._coef_tangent = prior["coef_tangent"]
-        self._intercept = prior["intercept"]
-        self._intercept_tangent = prior["intercept_tangent"]
-        self._sti_coef = np.zeros_like(prior["coef"])  # no training set: σ_T = 0
-        self._sti_intercept = np.zeros(k)
-        self.noise_variance_ = self._unravel(prior["noise_variance"])
-        self._noise_variance = prior["noise_variance"]
-        self._set_public_weights()
-        return self
+        return RidgeSolution(
+            # "prior" is kept for skrt._users until it reads n_samples_fit_
+            solver="prior",
+            alpha=float(self.alpha),
+            n_samples=0,
+            n_iter=np.zeros(k, dtype=int),
+            coef=prior["coef"],
+            coef_tangent=prior["coef_tangent"],
+            intercept=prior["intercept"],
+            intercept_tangent=prior["intercept_tangent"],
+            noise_variance=prior["noise_variance"],
+            x_mean=np.zeros(prior["coef"].shape[0]),
+            w_sum=0.0,
+            center_value=prior["intercept"],
+            sti_coef=np.zeros_like(prior["coef"]),  # no training set: σ_T = 0
+            sti_intercept=np.zeros(k),
+        )
 
-    def _set_public_weights(self):
-        self.coef_ = self._unravel(self._coef.T)
-        self.coef_tangent_ = self._unravel(self._coef_tangent.T)
-        self.intercept_ = self._unravel(self._intercept)
-        self.intercept_tangent_ = self._unravel(self._intercept_tangent)
-
-    def _fit_spectral(self, X, Y, w, x_mean, y_mean, w_sum, centered):
+    def _fit_spectral(self, X, Y, w, x_mean, y_mean, w_sum, centered, solver):
+        """Closed forms on one decomposition ("eigen", "svd")."""
         spec = decompose(
             X,
             Y,
@@ -422,32 +465,42 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             y_mean,
             w_sum,
             self.fit_intercept,
-            method=self.solver_,
+            method=solver,
             centered=centered,
         )
         s = self._choose_alpha(spec, Y)
-        self._spectral = spec
-        self._design = None
-        self._max_iter = None
-        self.n_iter_ = np.ones(Y.shape[1], dtype=int)
-        resid = self._record_leave_one_out(spec, s)
+        loo = leave_one_out_record(spec, s)
+        resid = loo.residual
         # H⁻¹σ_T in centred coordinates is (Σ w r / Σw, A⁻¹ Xcᵀ W r); an
         # overflow there is reported by _check_finite_fit
         with np.errstate(over="ignore", invalid="ignore"):
-            coef, coef_tangent, self._sti_coef = spec.weights_at(s, resid)
-        self._sti_intercept = (
-            (w @ resid) / w_sum if self.fit_intercept else np.zeros(Y.shape[1])
+            coef, coef_tangent, sti_coef = spec.weights_at(s, resid)
+        return _solution(
+            solver,
+            s,
+            w,
+            (x_mean, y_mean, w_sum),
+            centered,
+            self.fit_intercept,
+            resid,
+            coef=coef,
+            coef_tangent=coef_tangent,
+            sti_coef=sti_coef,
+            n_iter=np.ones(Y.shape[1], dtype=int),
+            noise_variance=loo.noise_variance,
+            gcv_error=loo.gcv_error,
+            loo=loo,
+            spectral=spec,
         )
-        return coef, coef_tangent, s
 
-    def _fit_krylov(self, X, Y, w, x_mean, y_mean, w_sum, centered):
-        n, p = X.shape
+    def _fit_krylov(self, X, Y, w, x_mean, y_mean, w_sum, centered, solver):
+        """Conjugate gradients on a matrix-free operator ("cg")."""
+        p = X.shape[1]
         design = CenteredDesign(X, x_mean, w, centered=centered)
         Yc = Y - y_mean
         if self.fit_intercept:  # the mean's part below its rounding
             Yc = Yc - (w @ Yc) / w_sum
         max_iter = self.max_iter if self.max_iter is not None else 10 * p
-        rng = check_random_state(self.random_state)
         quad = GCVQuadrature(
             lambda V: design.matmat(design.rmatmat(V)),
             Yc * design.sw[:, None],
@@ -457,62 +510,48 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             self.fit_intercept,
             n_probes=_N_PROBES,
             n_steps=_N_LANCZOS,
-            random_state=rng,
+            random_state=check_random_state(self.random_state),
         )
         s = self._select_alpha(
             lambda a: quad.gcv(a).mean(axis=1),
             default_alpha_bounds(quad.lam_max),
             _is_constant(Yc, Y),
         )
-        A = design.normal_operator(s)
         # Jacobi scaling: CG and its stopping rule independent of column units
         scale = np.sqrt(design.diagonal() + s)
-        B = design.rmatmat(Yc * design.sw[:, None])
-        coef = np.empty((p, Y.shape[1]))
-        coef_tangent = np.empty_like(coef)
-        sti_coef = np.empty_like(coef)
-        resid = np.empty_like(Yc)  # r = f(x) - y
-        n_iter = np.zeros(Y.shape[1], dtype=int)
-        for j in range(Y.shape[1]):
-            theta, it_theta = solve_cg(
-                A, B[:, j], tol=self.tol, max_iter=max_iter, what="weights", scale=scale
-            )
-            # warm start: the multiple of -θ closest to A⁻¹(-θ) in the A-norm
-            A_theta = A.matvec(theta)
-            denom = theta @ A_theta
-            x0 = -theta * (theta @ theta) / denom if denom > 0 else None
-            coef[:, j] = theta
-            coef_tangent[:, j], it_tangent = solve_cg(
-                A,
-                -theta,
-                x0=x0,
-                tol=self.tol,
-                max_iter=max_iter,
-                what="tangent",
-                scale=scale,
-            )
-            resid[:, j] = design.centered.dot(theta) - Yc[:, j]
+        fit = krylov_fit(
+            design.normal_operator(s),
+            design.rmatmat(Yc * design.sw[:, None]),
+            X.shape[0],
+            tangent_rhs=lambda theta: -theta,
+            residual=lambda theta, j: design.centered.dot(theta) - Yc[:, j],
             # H⁻¹σ_T needs A⁻¹ Xcᵀ W r
-            sti_coef[:, j], _ = solve_cg(
-                A,
-                design.rmatmat(resid[:, j] * design.sw),
-                tol=self.tol,
-                max_iter=max_iter,
-                what="total influence",
-                scale=scale,
-            )
-            n_iter[j] = max(it_theta, it_tangent)
-        self.n_iter_ = n_iter
-        self._spectral = None
-        self._design = design
-        self._cg_scale = scale
-        self._max_iter = max_iter
-        self._record_gcv_estimate(w @ resid**2, w_sum, float(quad.df(np.array([s]))[0]))
-        self._sti_intercept = (
-            (w @ resid) / w_sum if self.fit_intercept else np.zeros(Y.shape[1])
+            influence_rhs=lambda r: design.rmatmat(r * design.sw),
+            tol=self.tol,
+            max_iter=max_iter,
+            what="weights",
+            scale=scale,
         )
-        self._sti_coef = sti_coef
-        return coef, coef_tangent, s
+        df = float(quad.df(np.array([s]))[0])
+        sigma2, gcv = gcv_estimate(w @ fit.residual**2, w_sum, df)
+        return _solution(
+            solver,
+            s,
+            w,
+            (x_mean, y_mean, w_sum),
+            centered,
+            self.fit_intercept,
+            fit.residual,
+            coef=fit.weights,
+            coef_tangent=fit.tangent,
+            sti_coef=fit.total_influence,
+            n_iter=fit.n_iter,
+            noise_variance=np.atleast_1d(sigma2),
+            gcv_error=np.atleast_1d(gcv),
+            design=design,
+            cg_scale=scale,
+            max_iter=max_iter,
+        )
 
     # ------------------------------------------------------------ prediction
     def _validate_X(self, X):
@@ -559,7 +598,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         row = row.toarray() if sp.issparse(row) else np.asarray(row)
         if not self.fit_intercept:
             return np.asarray(X @ self._inverse_apply(row[0]))
-        if self.solver_ == "prior":
+        if self.n_samples_fit_ == 0:
             self._inverse_apply(row[0])  # raises the advice
         # M⁻¹x̃_i = (1/Σw - x̄ᵀa, a) with a = A⁻¹(x_i - x̄), so
         # x̃_cᵀ M⁻¹ x̃_i = 1/Σw + (x_c - x̄)ᵀ a, without cancellation
@@ -574,7 +613,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         ``M⁻¹ y = (a₀ - x̄ᵀa₁, a₁)`` with ``a₁ = A⁻¹(y₁ - x̄ y₀)``,
         ``a₀ = y₀/Σw``.
         """
-        if self.solver_ == "prior":
+        if self.n_samples_fit_ == 0:
             raise ValueError(
                 "Greedy batches condition on the training data, and this model "
                 "was fitted on none (it is its prior); use batch='topk'."
@@ -589,40 +628,20 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         return np.concatenate([[y0 / self._w_sum - self._x_mean @ a1], a1])
 
     def _penalised_inverse(self, Z, what="prior tangent"):
-        """A⁻¹ Z, ``A = Xcᵀ W Xc + alpha I``, for Z of shape (p,) or (p, k).
-
-        On the decomposition ``A⁻¹ = V (λ+s)⁻¹ Vᵀ + (I - V Vᵀ)/s``; on the
-        Krylov path one conjugate-gradient solve per column.
-        """
-        s = self.alpha_
-        if self._spectral is not None:
-            spec = self._spectral
-            V = spec.basis()
-            proj = V.T @ Z
-            scale = 1.0 / (spec.lam + s)
-            inside = V @ (proj * (scale if Z.ndim == 1 else scale[:, None]))
-            if spec.null is not None:  # the complement without cancellation
-                return inside + spec.null @ (spec.null.T @ Z) / s
-            return inside + (Z - V @ proj) / s
-        A = self._design.normal_operator(s)
-        cols = Z.reshape(Z.shape[0], -1)
-        out = np.column_stack(
-            [
-                solve_cg(
-                    A,
-                    c,
-                    tol=self.tol,
-                    max_iter=self._max_iter,
-                    what=what,
-                    scale=self._cg_scale,
-                )[0]
-                for c in cols.T
-            ]
+        """A⁻¹ Z at ``alpha_`` (:func:`penalised_inverse`)."""
+        return penalised_inverse(
+            Z,
+            self.alpha_,
+            self._spectral,
+            self._design,
+            self._cg_scale,
+            self._max_iter,
+            self.tol,
+            what,
         )
-        return out.reshape(Z.shape)
 
     def _no_decomposition_advice(self):
-        if self.solver_ == "prior":
+        if self.n_samples_fit_ == 0:
             return (
                 "needs training data, and this model was fitted on none (it is "
                 "its prior); fit it on at least one sample."
@@ -655,6 +674,107 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
 
     def _dfbeta_basis(self, spec):
         return spec.basis(), self._x_mean
+
+
+@dataclass(frozen=True, eq=False)
+class RidgeSolution:
+    """What a solver of :class:`RegularityRidge` returns; the estimator's
+    ``_set_solution`` turns it into fitted attributes.
+
+    Arrays keep the target axis: weights are (n_features, n_targets),
+    per-target values (n_targets,). ``loo`` is None on the Krylov path and
+    for a prior-only fit, ``spectral`` None without a decomposition,
+    ``design``/``cg_scale``/``max_iter`` None without conjugate gradients.
+    """
+
+    solver: str
+    alpha: float
+    n_samples: int
+    n_iter: np.ndarray
+    coef: np.ndarray
+    coef_tangent: np.ndarray
+    intercept: np.ndarray
+    intercept_tangent: np.ndarray
+    noise_variance: np.ndarray
+    x_mean: np.ndarray
+    w_sum: float
+    center_value: np.ndarray
+    sti_coef: np.ndarray
+    sti_intercept: np.ndarray
+    offset: np.ndarray | None = None
+    x_mean_lo: np.ndarray | None = None
+    gcv_error: np.ndarray | None = None
+    loo: LeaveOneOut | None = None
+    spectral: Spectral | None = None
+    design: CenteredDesign | None = None
+    cg_scale: np.ndarray | None = None
+    max_iter: int | None = None
+
+
+def _solution(solver, s, w, center, centered, fit_intercept, resid, **fields):
+    """A :class:`RidgeSolution` from the centred-coordinate fit: the
+    intercept ``b = ȳ - x̄ᵀθ``, its tangent ``-x̄ᵀθ̇``, the prediction's
+    constant ``b + x̄ᵀθ = ȳ`` and the intercept part ``Σ w r/Σw`` of
+    ``H⁻¹σ_T`` (``r = f - y``)."""
+    x_mean, y_mean, w_sum = center
+    return RidgeSolution(
+        solver=solver,
+        alpha=float(s),
+        n_samples=w.shape[0],
+        intercept=y_mean - x_mean @ fields["coef"],
+        intercept_tangent=-x_mean @ fields["coef_tangent"],
+        x_mean=x_mean,
+        offset=centered.offset,
+        x_mean_lo=centered.mean_lo,
+        w_sum=w_sum,
+        center_value=y_mean.copy(),
+        sti_intercept=(w @ resid) / w_sum
+        if fit_intercept
+        else np.zeros(resid.shape[1]),
+        **fields,
+    )
+
+
+class _NoLeaveOneOut:
+    """The leave-one-out record of a path without one: every field None."""
+
+    leverage = loo_residual = loo_error = None
+
+
+_NO_LOO = _NoLeaveOneOut()
+
+
+def _set_or_remove(estimator, name, value, transform=None):
+    """Set a fitted attribute, or remove it where the path has no value."""
+    if value is not None:
+        setattr(estimator, name, value if transform is None else transform(value))
+    elif name in vars(estimator):
+        delattr(estimator, name)
+
+
+def penalised_inverse(Z, s, spectral, design, cg_scale, max_iter, tol, what):
+    """A⁻¹ Z, ``A = Xcᵀ W Xc + s I``, for Z of shape (p,) or (p, k).
+
+    On the decomposition ``A⁻¹ = V (λ+s)⁻¹ Vᵀ + (I - V Vᵀ)/s``; on the
+    Krylov path (``design``) one conjugate-gradient solve per column.
+    """
+    if spectral is not None:
+        V = spectral.basis()
+        proj = V.T @ Z
+        scale = 1.0 / (spectral.lam + s)
+        inside = V @ (proj * (scale if Z.ndim == 1 else scale[:, None]))
+        if spectral.null is not None:  # the complement without cancellation
+            return inside + spectral.null @ (spectral.null.T @ Z) / s
+        return inside + (Z - V @ proj) / s
+    A = design.normal_operator(s)
+    cols = Z.reshape(Z.shape[0], -1)
+    out = np.column_stack(
+        [
+            solve_cg(A, c, tol=tol, max_iter=max_iter, what=what, scale=cg_scale)[0]
+            for c in cols.T
+        ]
+    )
+    return out.reshape(Z.shape)
 
 
 def _check_finite_fit(coef, coef_tangent, X, Y, s):
