@@ -1,11 +1,20 @@
-"""Behaviour shared by the skrt estimators: choosing alpha, the leave-one-out
-record, prediction with its std and tangent, scores and the LOO curve.
+"""Behaviour shared by the skrt estimators, in two mixins.
 
-Each estimator supplies ``_validate_X`` and the per-row pieces
-``_predict_raw``, ``_tangent``, ``_variance``, ``_sti_response``,
-``_influence_coordinates`` and ``_pool_cross``; the methods here apply them
-to row blocks of at most ``skrt._centering.BLOCK_BYTES`` (a pool is never
-scored whole) and turn an overflow into a ValueError naming the input.
+:class:`TangentMixin` (every estimator): ``predict``, ``predict_tangent``,
+``loss_derivative``, ``score_samples`` and the acquisition hook
+``__skrt_acquisition__`` (see :mod:`skrt._acquisition`), from the
+estimator's ``_validate_X``, ``_predict_raw`` and ``_tangent``.
+
+:class:`ExactLOOMixin` (the ridge and kernel models, which keep what
+``M⁻¹ = (X̃ᵀWX̃ + sP)⁻¹`` needs): choosing alpha, the leave-one-out record,
+``predict(return_std=True)``, ``loo_curve``, ``sample_information`` and
+``influence_diagnostics``, and the curvature part of the acquisition, from
+the per-row pieces ``_variance``, ``_sti_response``,
+``_influence_coordinates`` and ``_pool_cross``.
+
+:class:`RegularityMixin` combines both. The methods apply the per-row
+pieces to row blocks of at most ``skrt._centering.BLOCK_BYTES`` (a pool is
+never scored whole) and turn an overflow into a ValueError naming the input.
 """
 
 from __future__ import annotations
@@ -15,15 +24,17 @@ import warnings
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from . import _heuristics, _influence
+from . import _influence
+from ._acquisition import Acquisition, Curvature
 from ._batch import (
     PoolScorer,
     block_rows,
+    block_width,
     check_finite,
-    influence_terms,
     map_rows,
     quiet,
 )
+from ._heuristics import check_heuristic
 from ._linalg import (
     default_alpha_bounds,
     gcv_path,
@@ -45,84 +56,33 @@ def reset_fitted(estimator):
             delattr(estimator, name)
 
 
-class RegularityMixin:
-    """Shared methods of RegularityRidge and RegularityKernelRidge."""
+class TangentMixin:
+    """Methods of every skrt estimator: predictions, their regularity
+    tangent, the loss derivative, query scores and the acquisition hook.
+
+    The estimator supplies ``_validate_X``, ``_predict_raw`` and
+    ``_tangent`` (per-row pieces of shape (n, n_targets)), ``_y_ndim`` and
+    ``noise_variance_``; ``_loss_gradient`` and ``_no_decomposition_advice``
+    may be overridden.
+    """
 
     def _unravel(self, a):
         """Drop the target axis for 1-D y."""
         return a[0] if self._y_ndim == 1 else a
 
-    def _select_alpha(self, criterion, bounds, constant_target):
-        if not isinstance(self.alpha, str):
-            return self.alpha
-        lo, hi = self.alpha_bounds if self.alpha_bounds is not None else bounds
-        if constant_target:
-            s = float(np.sqrt(lo * hi))
-            warnings.warn(
-                f"y is constant: every alpha gives the same model, so the "
-                f"{self.alpha} criterion is flat; alpha_ set to {s:.3g}.",
-                RegularityBoundWarning,
-                stacklevel=4,
-            )
-            return s
-        alpha, _, at_bound = minimize_criterion(criterion, (lo, hi))
-        if at_bound is not None:
-            warnings.warn(
-                f"The {self.alpha} criterion is smallest at the {at_bound} bound "
-                f"of alpha_bounds=({lo:.3g}, {hi:.3g}); alpha_={alpha:.3g} may "
-                "not be the true optimum. Widen alpha_bounds.",
-                RegularityBoundWarning,
-                stacklevel=4,
-            )
-        return alpha
-
-    def _require_spectral(self, what):
-        if self._spectral is None:
-            raise ValueError(f"{what} {self._no_decomposition_advice()}")
-        return self._spectral
-
-    def _no_decomposition_advice(self):
-        return (
-            "needs the decomposition of the training data, which "
-            f"solver={self.solver_!r} does not keep; refit with "
-            "solver='eigen' or solver='svd'."
-        )
-
-    def predict(self, X, return_std=False):
-        """Predict, optionally with the Bayesian-ridge predictive std.
+    def predict(self, X):
+        """Predict with the fitted weights.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        return_std : bool, default=False
-            Also return ``sqrt(noise_variance_ * (1 + x̃ᵀ(X̃ᵀWX̃ + sP)⁻¹x̃))``,
-            which is what modAL's ``max_std_sampling`` ranks by.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
-        y_std : ndarray, same shape as y_pred
-            Only when ``return_std`` is True.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from skrt import RegularityRidge
-        >>> X = np.arange(10.0).reshape(-1, 1)
-        >>> model = RegularityRidge(alpha=1.0).fit(X, 2 * X.ravel())
-        >>> mean, std = model.predict(X[:2], return_std=True)
-        >>> mean.shape, std.shape
-        ((2,), (2,))
         """
         X = self._validate_X(X)
-        pred = self._rowwise(self._predict_raw, X, "The prediction")
-        if not return_std:
-            return self._unravel_rows(pred)
-        with quiet():
-            var = map_rows(self._variance, X, block_rows(self, X))
-            std = np.sqrt(self._noise_variance[None, :] * (1.0 + var[:, None]))
-        check_finite(std, X, "X", "The predictive std")
-        return self._unravel_rows(pred), self._unravel_rows(std)
+        return self._unravel_rows(self._rowwise(self._predict_raw, X, "The prediction"))
 
     def _rowwise(self, piece, X, what, name="X"):
         """A per-row piece (``_predict_raw``, ``_tangent``...) over row blocks
@@ -243,18 +203,153 @@ class RegularityMixin:
         (5,)
         """
         X = self._validate_X(X)
-        _heuristics.check_heuristic(heuristic, labeled=y is not None)
+        check_heuristic(heuristic, labeled=y is not None)
+        weight = None  # the unlabeled form: E[L'(r)²] = 4σ²
+        if y is not None:  # the labeled form: L'(r)² (4 r² for the squared loss)
+            grad = self._loss_gradient(self._residual(X, y))
+            with quiet():
+                weight = grad**2
+        acquisition = self.__skrt_acquisition__()
+        scores = PoolScorer(acquisition, X, heuristic, greedy=False, weight=weight)
         what = f"The heuristic={heuristic!r} score"
-        if y is None:
-            scores = PoolScorer(self, X, heuristic, greedy=False).scores()
-            return check_finite(scores, X, "X", what)
-        # labeled forms are 4 r² T for the squared loss, L'(r)² T in general
-        half_grad = self._loss_gradient(self._residual(X, y)) / 2.0
-        with quiet():
-            scores = _heuristics.combine(
-                influence_terms(self, X, heuristic), half_grad, self._noise_variance
+        return check_finite(scores.scores(), X, "X", what)
+
+    def _require_spectral(self, what):
+        if getattr(self, "_spectral", None) is None:
+            raise ValueError(f"{what} {self._no_decomposition_advice()}")
+        return self._spectral
+
+    def _no_decomposition_advice(self):
+        return (
+            f"needs (X̃ᵀWX̃ + sP)⁻¹, which {type(self).__name__} does not keep; "
+            "use heuristic='sld' (and batch='topk' for batches)."
+        )
+
+    # -- the acquisition protocol (skrt._acquisition) ------------------------
+    def __skrt_acquisition__(self):
+        """What this fitted model offers to score a pool.
+
+        The one hook through which the query code (``skrt.query``,
+        ``skrt.skactiveml``, ``skrt._batch.PoolScorer``) reads a model,
+        public by convention like ``__sklearn_tags__``.
+
+        Returns
+        -------
+        acquisition : skrt._acquisition.Acquisition
+            The pool validation, the tangent response, the STI response and
+            the curvature backend (``M⁻¹``) where the model keeps them (else
+            None), σ² per target, the training-set size (0: fitted on no
+            data) and the advice for what the model lacks.
+        """
+        check_is_fitted(self)
+        n_fit = self._n_samples_fit()
+        sti, curvature, reasons = self._acquisition_parts()
+        if n_fit == 0:  # no training data, so no M⁻¹ of it to condition on
+            curvature = None
+            reasons = {**reasons, "cross": _EMPTY_FIT_CROSS}
+        return Acquisition(
+            validate=self._validate_X,
+            tangent=self._tangent,
+            noise_variance=self.noise_variance_,
+            advice=self._no_decomposition_advice(),
+            sti=sti,
+            curvature=curvature,
+            n_samples_fit=n_fit,
+            block_width=block_width(self),
+            reasons=reasons,
+        )
+
+    def _acquisition_parts(self):
+        """(sti, curvature, reasons) of the acquisition: a model with the
+        tangent alone has neither."""
+        return None, None, {}
+
+    def _n_samples_fit(self):
+        """Training rows behind the fit: ``n_samples_fit_`` where recorded,
+        0 for a model that is its prior, else None."""
+        n = getattr(self, "n_samples_fit_", None)
+        if n is not None:
+            return int(n)
+        return 0 if getattr(self, "solver_", None) == "prior" else None
+
+
+class ExactLOOMixin:
+    """Methods of the models that keep ``M⁻¹`` (RegularityRidge,
+    RegularityKernelRidge): alpha by exact LOO or GCV, the leave-one-out
+    record, ``predict(return_std=True)``, ``loo_curve``,
+    ``sample_information``, ``influence_diagnostics`` and the curvature
+    part of the acquisition. Use with :class:`TangentMixin`
+    (:class:`RegularityMixin` combines both).
+    """
+
+    def _select_alpha(self, criterion, bounds, constant_target):
+        if not isinstance(self.alpha, str):
+            return self.alpha
+        lo, hi = self.alpha_bounds if self.alpha_bounds is not None else bounds
+        if constant_target:
+            s = float(np.sqrt(lo * hi))
+            warnings.warn(
+                f"y is constant: every alpha gives the same model, so the "
+                f"{self.alpha} criterion is flat; alpha_ set to {s:.3g}.",
+                RegularityBoundWarning,
+                stacklevel=4,
             )
-        return check_finite(scores, X, "X", what)
+            return s
+        alpha, _, at_bound = minimize_criterion(criterion, (lo, hi))
+        if at_bound is not None:
+            warnings.warn(
+                f"The {self.alpha} criterion is smallest at the {at_bound} bound "
+                f"of alpha_bounds=({lo:.3g}, {hi:.3g}); alpha_={alpha:.3g} may "
+                "not be the true optimum. Widen alpha_bounds.",
+                RegularityBoundWarning,
+                stacklevel=4,
+            )
+        return alpha
+
+    def _no_decomposition_advice(self):
+        return (
+            "needs the decomposition of the training data, which "
+            f"solver={self.solver_!r} does not keep; refit with "
+            "solver='eigen' or solver='svd'."
+        )
+
+    def predict(self, X, return_std=False):
+        """Predict, optionally with the Bayesian-ridge predictive std.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Also return ``sqrt(noise_variance_ * (1 + x̃ᵀ(X̃ᵀWX̃ + sP)⁻¹x̃))``,
+            which is what modAL's ``max_std_sampling`` ranks by.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        y_std : ndarray, same shape as y_pred
+            Only when ``return_std`` is True.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrt import RegularityRidge
+        >>> X = np.arange(10.0).reshape(-1, 1)
+        >>> model = RegularityRidge(alpha=1.0).fit(X, 2 * X.ravel())
+        >>> mean, std = model.predict(X[:2], return_std=True)
+        >>> mean.shape, std.shape
+        ((2,), (2,))
+        """
+        X = self._validate_X(X)
+        pred = self._rowwise(self._predict_raw, X, "The prediction")
+        if not return_std:
+            return self._unravel_rows(pred)
+        with quiet():
+            var = map_rows(self._variance, X, block_rows(self, X))
+            std = np.sqrt(
+                np.atleast_1d(self.noise_variance_)[None, :] * (1.0 + var[:, None])
+            )
+        check_finite(std, X, "X", "The predictive std")
+        return self._unravel_rows(pred), self._unravel_rows(std)
 
     def loo_curve(self, alphas):
         """Exact leave-one-out error at each alpha, from the stored decomposition.
@@ -354,7 +449,9 @@ class RegularityMixin:
         check_is_fitted(self)
         spec = self._require_spectral("sample_information")
         _influence.check_kind(kind)
-        sigma2 = self._noise_variance if noise_variance is None else noise_variance
+        sigma2 = noise_variance
+        if sigma2 is None:
+            sigma2 = np.atleast_1d(self.noise_variance_)
         if kind == "weights":
             return _influence.weight_information(spec, self.alpha_, sigma2)
         if X_val is None:
@@ -435,44 +532,55 @@ class RegularityMixin:
     def _training_coordinates(self, spec):
         return _influence.training_coordinates(spec)
 
-    # -- primitives shared by score_samples and the greedy batch scorer -----
-    def _influence_terms(self, X, heuristic, squared=True):
-        """T(x) of the heuristic (see ``skrt._heuristics``), per output.
-
-        For "sld"/"sti" ``squared=False`` gives the response ``x̃ᵀv`` whose
-        square is T (``v`` the tangent or ``H⁻¹σ_T``).
-        """
-        if heuristic == "variance":
-            return self._variance(X)
-        if heuristic == "sld":
-            response = self._tangent(X)
-        elif heuristic == "sti":
-            response = self._sti_response(X)
-        else:
-            # Σ_j ω_j (x̃ᵀ M⁻¹ x̃_j)² = Σ_j ω_j (t_jᵀ q)², M = X̃ᵀWX̃ + sP
-            Q, T, omegas = self._ssi_parts(X, heuristic)
-            return np.column_stack(
-                [
-                    np.einsum("ij,ij->i", Q @ (T.T @ (om[:, None] * T)), Q)
-                    for om in omegas
-                ]
-            )
-        return response**2 if squared else response
-
-    def _ssi_parts(self, X, heuristic):
-        """Pool coordinates q, training coordinates t and per-output weights
-        ω (``w r²`` for "ssi", ``w`` for "ssi_unlabeled")."""
-        spec, T, omegas = self._ssi_reference(heuristic)
-        return self._influence_coordinates(X, spec), T, omegas
-
     def _ssi_reference(self, heuristic):
-        """The pool-independent parts of :meth:`_ssi_parts`: (spec, t, ω)."""
+        """(spec, training coordinates t, per-output weights ω): ``w r²`` for
+        "ssi", ``w`` for "ssi_unlabeled"."""
         spec = self._require_spectral(f"heuristic={heuristic!r}")
         T = self._training_coordinates(spec)
         if heuristic == "ssi_unlabeled":
             return spec, T, [spec.w]
         resid = spec.residual(self.alpha_)
         return spec, T, [spec.w * resid[:, j] ** 2 for j in range(resid.shape[1])]
+
+    def _acquisition_parts(self):
+        """The STI response and the curvature backend of the fitted model.
+
+        Read from the fitted state: the stored decomposition (``_spectral``:
+        variance, SSI coordinates and columns), a Cholesky factor (``_exact``:
+        variance and columns) or neither (Krylov: columns by conjugate
+        gradients); a kernel given as ``"precomputed"`` has no ``k(x, x)``
+        or ``k(x_c, x_i)`` between candidates.
+        """
+        spec = getattr(self, "_spectral", None)
+        exact = getattr(self, "_exact", None)
+        precomputed = getattr(self, "kernel", None) == "precomputed"
+        reasons = {}
+        variance, cross = self._variance, self._pool_cross
+        if spec is None and exact is None:
+            variance = None
+        elif precomputed:
+            variance = None
+            reasons["variance"] = (
+                "needs k(x, x), which kernel='precomputed' does not give; use a "
+                "named or callable kernel."
+            )
+        if precomputed:
+            cross = None
+            reasons["cross"] = (
+                "needs k(x_c, x_i) between candidates, which kernel='precomputed' "
+                "does not give; use batch='topk'."
+            )
+        coordinates = reference = None
+        if spec is not None:
+
+            def coordinates(X):
+                return self._influence_coordinates(X, spec)
+
+            def reference(heuristic):
+                return self._ssi_reference(heuristic)[1:]
+
+        curvature = Curvature(cross, variance, coordinates, reference)
+        return self._sti_response, curvature, reasons
 
     def _choose_alpha(self, spec, Y):
         """alpha_ on the decomposition path: exact LOO or GCV over a continuum."""
@@ -519,6 +627,17 @@ class RegularityMixin:
         return resid
 
 
+class RegularityMixin(ExactLOOMixin, TangentMixin):
+    """Shared methods of RegularityRidge and RegularityKernelRidge: the
+    tangent methods of every estimator and the exact leave-one-out ones."""
+
+
+_EMPTY_FIT_CROSS = (
+    "needs training data, and this model was fitted on none (it is its "
+    "prior); use batch='topk'."
+)
+
+
 def _noise_variance(rss, w_sum, dof):
     """Σ w r² / (Σw - df), or Σ w r² / Σw when no residual dof remain."""
     return rss / dof if dof > 1e-8 * w_sum else rss / w_sum
@@ -531,10 +650,11 @@ def _is_constant(Yc, Y):
 
 
 class WeightsOnlyMixin:
-    """Hooks of RegularityMixin for models that keep θ and θ̇ but no
-    decomposition (SGDFRegressor, RegularityLasso): predictions and tangents
-    from ``coef_``/``coef_tangent_``; the heuristics that need ``M⁻¹`` (STI,
-    SSI, variance, greedy batches) raise the model's advice."""
+    """Per-row pieces for models that keep θ and θ̇ but no ``M⁻¹``
+    (SGDFRegressor, RegularityLasso): predictions and tangents from
+    ``coef_``/``coef_tangent_``; their acquisition has the tangent only, so
+    the heuristics and batches that need ``M⁻¹`` (STI, SSI, variance,
+    greedy batches) raise the model's advice."""
 
     def _predict_raw(self, X):
         return (np.asarray(X @ self.coef_) + self.intercept_)[:, None]
@@ -542,11 +662,8 @@ class WeightsOnlyMixin:
     def _tangent(self, X):
         return (np.asarray(X @ self.coef_tangent_) + self.intercept_tangent_)[:, None]
 
+    def _acquisition_parts(self):
+        return None, None, {}
+
     def _variance(self, X):
         self._require_spectral("The predictive variance")
-
-    def _sti_response(self, X):
-        self._require_spectral("heuristic='sti'")
-
-    def _pool_cross(self, X, i, cache=None):
-        self._require_spectral("A greedy batch")

@@ -31,34 +31,45 @@ for the prediction tangent ``ẋ`` (SLD; STI's ``H⁻¹σ_T`` updates alike) and
 the variance ``v``; the sums of squared influences keep the same recursion
 for the training rows. Each pick costs one base column ``κ(·, b)`` (one
 ``M⁻¹`` application or one kernel column) and ``O(n_pool · picks)``;
-nothing is refitted. The estimator supplies ``κ`` through ``_pool_cross``.
+nothing is refitted. The model supplies ``κ`` through its acquisition's
+curvature (``Acquisition.curvature.cross``, see :mod:`skrt._acquisition`);
+the scorer never sees the estimator.
+
+**Scores.** The terms ``T`` of each heuristic are combined with the weight of
+the candidate's label by the one formula :func:`skrt._heuristics.score`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ._acquisition import require
 from ._centering import abs_max, row_block
+from ._heuristics import BATCH_NEEDS, NEEDS, score, unlabeled_weight
 
 # overflow in a score is reported by check_finite, not as a RuntimeWarning
 _QUIET = {"over": "ignore", "invalid": "ignore"}
 
 
-def block_rows(model, X):
-    """Rows per block: one block's widest intermediate stays under BLOCK_BYTES.
+def block_width(model):
+    """Columns a pool row costs beyond its own in the widest intermediate.
 
-    The width counts the pool's columns, a kernel model's training rows
-    (the pool x training kernel) and the rank of the stored decomposition
-    (the pool in its basis).
+    A kernel model's training rows (the pool x training kernel) and the
+    rank of the stored decomposition (the pool in its basis).
     """
-    width = X.shape[1]
+    width = 0
     fit = getattr(model, "X_fit_", None)
     if fit is not None:
         width += fit.shape[0]
     spec = getattr(model, "_spectral", None)
     if spec is not None:
         width += spec.lam.shape[0]
-    return row_block(width)
+    return width
+
+
+def block_rows(model, X):
+    """Rows per block: one block's widest intermediate stays under BLOCK_BYTES."""
+    return row_block(X.shape[1] + block_width(model))
 
 
 def map_rows(fn, X, rows):
@@ -100,30 +111,15 @@ def raise_not_finite(X, name, what):
     )
 
 
-def ssi_reference(model, heuristic):
-    """(spec, per-output Grams ``Tᵀ diag(ω) T``) of an SSI heuristic."""
-    spec, T, omegas = model._ssi_reference(heuristic)
-    return spec, T, omegas, [T.T @ (om[:, None] * T) for om in omegas]
+def ssi_grams(T, omegas):
+    """``Tᵀ diag(ω) T`` per target: the training side of the SSI terms
+    ``q(x)ᵀ (Tᵀ diag(ω) T) q(x) = Σ_j ω_j κ(j, x)²``, formed once per pool."""
+    return [T.T @ (om[:, None] * T) for om in omegas]
 
 
-def influence_terms(model, X, heuristic, squared=True):
-    """``model._influence_terms`` over the pool, block by block.
-
-    For the SSI heuristics the training-side Gram is formed once, not per
-    block.
-    """
-    rows = block_rows(model, X)
-    if heuristic in ("ssi", "ssi_unlabeled"):
-        spec, _, _, grams = ssi_reference(model, heuristic)
-
-        def block(Z):
-            Q = model._influence_coordinates(Z, spec)
-            return np.column_stack([np.einsum("ij,ij->i", Q @ G, Q) for G in grams])
-
-        return map_rows(block, X, rows)
-    return map_rows(
-        lambda Z: model._influence_terms(Z, heuristic, squared=squared), X, rows
-    )
+def quadratic_rows(Q, G):
+    """``q_cᵀ G q_c`` for every row ``c`` of ``Q``."""
+    return np.einsum("ij,ij->i", Q @ G, Q)
 
 
 def quiet():
@@ -131,82 +127,116 @@ def quiet():
     return np.errstate(**_QUIET)
 
 
+def as_acquisition(source):
+    """``source`` if it is an acquisition, else ``source.__skrt_acquisition__()``
+    (so that a fitted estimator can be handed over directly)."""
+    hook = getattr(source, "__skrt_acquisition__", None)
+    return hook() if hook is not None and not isinstance(source, type) else source
+
+
 class PoolScorer:
-    """Unlabeled scores of a candidate pool under greedy virtual labelling.
+    """Scores of a candidate pool, under greedy virtual labelling.
 
     Parameters
     ----------
-    model : fitted estimator
-        Provides ``_noise_variance``, ``_influence_terms``, ``_pool_cross``
-        and, for the SSI heuristics, ``_ssi_reference`` and
-        ``_influence_coordinates`` (pool coordinates ``q`` and training
-        coordinates ``t`` with ``κ(j, c) = t_jᵀ q_c``).
+    acquisition : Acquisition
+        What the fitted model offers (see :mod:`skrt._acquisition`); a
+        fitted estimator is replaced by its ``__skrt_acquisition__()``.
     X : ndarray or sparse matrix of shape (n_candidates, n_features)
-        Validated pool.
+        Pool validated by ``acquisition.validate``.
     heuristic : str
     greedy : bool, default=True
         Keep what :meth:`add` needs. False scores the pool once, block by
         block, and keeps only the per-row results (for the SSI heuristics the
         greedy state includes the pool's coordinates, n_candidates x rank).
+    weight : ndarray of shape (n_candidates, n_targets), default=None
+        ``g`` of :func:`skrt._heuristics.score`: ``L'(r)²`` of known labels
+        (the labeled form); None gives the unlabeled form.
+
+    Raises
+    ------
+    ValueError
+        If the heuristic (or, when ``greedy``, the greedy batch) needs a
+        part of the acquisition that the model lacks; the message names it.
     """
 
-    def __init__(self, model, X, heuristic, greedy=True):
-        self.model = model
+    def __init__(self, acquisition, X, heuristic, greedy=True, weight=None):
+        acq = as_acquisition(acquisition)
+        require(acq, NEEDS[heuristic], f"heuristic={heuristic!r}")
+        if greedy:
+            require(acq, BATCH_NEEDS["greedy"], "A greedy batch")
+        self.acquisition = acq
         self.X = X
         self.heuristic = heuristic
         self.greedy = greedy
-        self.sigma2 = model._noise_variance
+        self.weight = (
+            unlabeled_weight(heuristic, acq.noise_variance)
+            if weight is None
+            else weight
+        )
         self._cols, self._ds = [], []
-        self._cache = {}  # the model's per-pool intermediates for _pool_cross
+        self._cache = {}  # the backend's per-pool intermediates for cross
+        rows = row_block(X.shape[1] + acq.block_width)
+        curv = acq.curvature
         with quiet():
             if heuristic in ("sld", "sti"):
-                self.response = influence_terms(model, X, heuristic, squared=False)
+                self.response = map_rows(acq.part(NEEDS[heuristic][0]), X, rows)
             elif heuristic == "variance":
-                self.variance = influence_terms(model, X, "variance")
-            elif not greedy:
-                self.base = list(influence_terms(model, X, heuristic).T)
+                self.variance = map_rows(curv.variance, X, rows)
             else:
                 # term_c = Σ_j ω_j (t_jᵀ q_c - Σ_b a_jb β_cb)², one ω per output
-                spec, self.T, self.omegas, grams = ssi_reference(model, heuristic)
-                self.Q = map_rows(
-                    lambda Z: model._influence_coordinates(Z, spec),
-                    X,
-                    block_rows(model, X),
+                T, omegas = curv.reference(heuristic)
+                grams = ssi_grams(T, omegas)
+                if not greedy:
+                    self.base = list(
+                        map_rows(
+                            lambda Z: np.column_stack(
+                                [quadratic_rows(curv.coordinates(Z), G) for G in grams]
+                            ),
+                            X,
+                            rows,
+                        ).T
+                    )
+                else:
+                    self.T, self.omegas = T, omegas
+                    self.Q = map_rows(curv.coordinates, X, rows)
+                    self.base = [quadratic_rows(self.Q, G) for G in grams]
+                    self.A = np.zeros((T.shape[0], 0))
+                    self.B = np.zeros((X.shape[0], 0))
+
+    def terms(self):
+        """``T`` of the heuristic after the picks so far, (n_candidates, n_targets)."""
+        h = self.heuristic
+        if h in ("sld", "sti"):
+            return self.response**2
+        if h == "variance":
+            return self.variance[:, None]
+        terms = []
+        for j, base in enumerate(self.base):
+            if self._cols:
+                om = self.omegas[j]
+                E = self.T.T @ (om[:, None] * self.A)  # (r+1, B)
+                F = self.A.T @ (om[:, None] * self.A)  # (B, B)
+                base = (
+                    base
+                    - 2.0 * np.einsum("ij,ij->i", self.B, self.Q @ E)
+                    + np.einsum("ij,ij->i", self.B @ F, self.B)
                 )
-                self.base = [np.einsum("ij,ij->i", self.Q @ G, self.Q) for G in grams]
-                self.A = np.zeros((self.T.shape[0], 0))
-                self.B = np.zeros((X.shape[0], 0))
+            terms.append(base)
+        return np.column_stack(terms)
 
     def scores(self):
         """Current scores, shape (n_candidates,); larger = more worth labelling."""
-        h = self.heuristic
         with quiet():
-            if h in ("sld", "sti"):
-                return 4.0 * (self.sigma2[None, :] * self.response**2).sum(axis=1)
-            if h == "variance":
-                return self.variance.copy()
-            terms = []
-            for j, base in enumerate(self.base):
-                if self._cols:
-                    om = self.omegas[j]
-                    E = self.T.T @ (om[:, None] * self.A)  # (r+1, B)
-                    F = self.A.T @ (om[:, None] * self.A)  # (B, B)
-                    base = (
-                        base
-                        - 2.0 * np.einsum("ij,ij->i", self.B, self.Q @ E)
-                        + np.einsum("ij,ij->i", self.B @ F, self.B)
-                    )
-                terms.append(base)
-            if h == "ssi_unlabeled":
-                return 4.0 * terms[0]
-            return 4.0 * (self.sigma2 * np.column_stack(terms)).sum(axis=1)
+            return score(self.terms(), self.weight)
 
     def add(self, i):
         """Virtually label candidate ``i`` at its own prediction."""
         if not self.greedy:
             raise RuntimeError("PoolScorer(greedy=False) cannot add picks.")
+        cross = self.acquisition.curvature.cross
         with quiet():
-            k = np.asarray(self.model._pool_cross(self.X, i, self._cache))  # κ(c, i)
+            k = np.asarray(cross(self.X, i, self._cache))  # κ(c, i)
             for col, d in zip(self._cols, self._ds, strict=True):
                 k = k - col * (col[i] / (1.0 + d))
             d = float(k[i])

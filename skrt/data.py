@@ -20,14 +20,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 
 from ._influence import check_kind
-from .query import _split_pipeline
+from ._querying import split_pipeline
 
 __all__ = ["rank_by_information", "summarize"]
 
 
 def _final_model(estimator):
     """(model with sample_information, transform for validation inputs)."""
-    model, transform = _split_pipeline(estimator)
+    model, transform = split_pipeline(estimator)
     if not hasattr(model, "sample_information"):
         raise TypeError(
             "estimator must be a RegularityRidge, a RegularityKernelRidge or a "

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import clone
 
-from ._heuristics import HEURISTICS
-from .query import _BATCHES, _check_pool, _query, _resolve_learner
+from ._heuristics import check_batch, check_heuristic
+from ._querying import check_pool, resolve_learner, run_query
 
 try:
     from skactiveml.base import SingleAnnotatorPoolQueryStrategy, SkactivemlRegressor
@@ -125,28 +125,22 @@ class RegularityQuery(SingleAnnotatorPoolQueryStrategy):
         )
         check_type(reg, "reg", SkactivemlRegressor)
         check_type(fit_reg, "fit_reg", bool)
-        if self.heuristic not in HEURISTICS:
-            raise ValueError(
-                f"heuristic must be one of {list(HEURISTICS)}; got {self.heuristic!r}."
-            )
-        if self.batch not in _BATCHES:
-            raise ValueError(
-                f"batch must be one of {list(_BATCHES)}; got {self.batch!r}."
-            )
+        check_heuristic(self.heuristic)
+        check_batch(self.batch)
         if fit_reg:
             reg = clone(reg)
             reg = (
                 reg.fit(X, y) if sample_weight is None else reg.fit(X, y, sample_weight)
             )
-        model, transform = _resolve_learner(reg, name="reg")
+        acquisition, transform = resolve_learner(reg, name="reg")
         X_cand, mapping = self._transform_candidates(candidates, X, y)
         if len(X_cand) < batch_size:
             raise ValueError(
                 f"batch_size={batch_size} exceeds the {len(X_cand)} candidates."
             )
-        chosen, _, steps = _query(
-            model,
-            _check_pool(X_cand, transform, model, name="candidates"),
+        chosen, _, steps = run_query(
+            acquisition,
+            check_pool(X_cand, transform, acquisition, name="candidates"),
             batch_size,
             self.heuristic,
             self.batch,

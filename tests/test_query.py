@@ -12,7 +12,12 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skrt import RegularityKernelRidge, RegularityRidge
+from skrt import (
+    RegularityKernelRidge,
+    RegularityLasso,
+    RegularityRidge,
+    SGDFRegressor,
+)
 from skrt._batch import PoolScorer
 from skrt.exceptions import RegularityBoundWarning
 from skrt.query import (
@@ -220,7 +225,8 @@ def test_greedy_update_equals_refit_with_virtual_label(seed, heuristic, fit_inte
     # original fit, so the refit's scores are rescaled to it
     X, y, pool = _data(seed, n=15, p=5, pool=20)
     model = _model(X, y, alpha=0.7, fit_intercept=fit_intercept)
-    scorer = PoolScorer(model, model._validate_X(pool), heuristic)
+    acq = model.__skrt_acquisition__()
+    scorer = PoolScorer(acq, acq.validate(pool), heuristic)
     picks = [3, 11]
     X_aug, y_aug = X, y
     for i in picks:
@@ -240,7 +246,8 @@ def test_greedy_update_equals_refit_with_virtual_label(seed, heuristic, fit_inte
 def test_greedy_doubly_unlabeled_ssi_against_explicit_matrices(seed, fit_intercept):
     X, y, pool = _data(seed, n=15, p=5, pool=20)
     model = _model(X, y, alpha=0.7, fit_intercept=fit_intercept)
-    scorer = PoolScorer(model, model._validate_X(pool), "ssi_unlabeled")
+    acq = model.__skrt_acquisition__()
+    scorer = PoolScorer(acq, acq.validate(pool), "ssi_unlabeled")
     _, M, _ = augmented_system(X, None, 0.7, fit_intercept)
 
     def aug(Z):
@@ -505,3 +512,135 @@ def test_kernel_pool_is_scored_in_blocks(monkeypatch):
         lambda: model.predict(pool, return_std=True),
     ):
         assert _peak_bytes(call) < 16 * 2**20
+
+
+# -- the acquisition protocol: one contract over estimators x heuristics -----
+
+# name: (estimator factory, fit on no data, the heuristics it can score, greedy)
+_ALL = ("sld", "sti", "ssi", "ssi_unlabeled", "variance")
+_PROTOCOL_MODELS = {
+    "ridge eigen": (lambda: RegularityRidge(alpha=0.5), False, _ALL, True),
+    "ridge svd": (lambda: RegularityRidge(alpha=0.5, solver="svd"), False, _ALL, True),
+    "ridge cg": (
+        lambda: RegularityRidge(alpha=0.5, solver="cg"),
+        False,
+        ("sld", "sti"),
+        True,
+    ),
+    "ridge prior": (
+        lambda: RegularityRidge(
+            alpha=0.5,
+            prior={"coef": np.ones(4), "coef_tangent": np.ones(4), "intercept": 1.0},
+        ),
+        True,
+        ("sld", "sti"),
+        False,
+    ),
+    "kernel eigen": (
+        lambda: RegularityKernelRidge(alpha=0.5, kernel="rbf"),
+        False,
+        _ALL,
+        True,
+    ),
+    "kernel cg": (
+        lambda: RegularityKernelRidge(alpha=0.5, kernel="rbf", solver="cg"),
+        False,
+        ("sld", "sti"),
+        True,
+    ),
+    "kernel precomputed": (
+        lambda: RegularityKernelRidge(alpha=0.5, kernel="precomputed"),
+        False,
+        ("sld", "sti", "ssi", "ssi_unlabeled"),
+        False,
+    ),
+    "sgdf": (
+        lambda: SGDFRegressor(alpha=0.5, random_state=0, max_iter=5, tol=None),
+        False,
+        ("sld",),
+        False,
+    ),
+    "lasso": (lambda: RegularityLasso(alpha=0.5), False, ("sld",), False),
+}
+
+
+def _protocol_fit(name):
+    make, empty, _, _ = _PROTOCOL_MODELS[name]
+    X, y, pool = _data(7, n=30, p=4, pool=12)
+    if empty:
+        X, y = np.empty((0, 4)), np.empty(0)
+    if name == "kernel precomputed":
+        from sklearn.metrics.pairwise import rbf_kernel
+
+        X, pool = rbf_kernel(X, X), rbf_kernel(pool, X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return make().fit(X, y), pool
+
+
+@pytest.mark.parametrize("name", list(_PROTOCOL_MODELS))
+def test_every_estimator_offers_the_documented_acquisition(name):
+    from skrt._acquisition import Acquisition, Curvature
+
+    model, pool = _protocol_fit(name)
+    acq = model.__skrt_acquisition__()
+    assert isinstance(acq, Acquisition)
+    with pytest.raises(AttributeError):  # frozen
+        acq.advice = ""
+    assert acq.curvature is None or isinstance(acq.curvature, Curvature)
+    assert isinstance(acq.advice, str) and acq.advice.startswith("needs")
+    X = acq.validate(pool)
+    k = acq.noise_variance.shape[0]
+    assert acq.noise_variance.shape == (k,) and np.all(acq.noise_variance > 0)
+    assert np.allclose(acq.tangent(X)[:, 0], model.predict_tangent(pool))
+    if acq.sti is not None:
+        assert acq.sti(X).shape == (len(pool), k)
+    if acq.part("variance") is not None:
+        assert np.allclose(
+            acq.curvature.variance(X), model.score_samples(pool, heuristic="variance")
+        )
+    if acq.part("cross") is not None:
+        col = acq.curvature.cross(X, 2, {})
+        assert col.shape == (len(pool),) and col[2] > 0  # κ(i, i) = x̃ᵀM⁻¹x̃ > 0
+    empty = _PROTOCOL_MODELS[name][1]
+    assert (acq.n_samples_fit == 0) == empty
+    assert acq.n_samples_fit in (None, 0, 30)
+    with pytest.raises(NotFittedError):
+        _PROTOCOL_MODELS[name][0]().__skrt_acquisition__()
+
+
+@pytest.mark.parametrize("name", list(_PROTOCOL_MODELS))
+@pytest.mark.parametrize("heuristic", _ALL)
+def test_a_heuristic_names_the_part_it_misses(name, heuristic):
+    import re
+
+    from skrt._acquisition import PARTS
+    from skrt._heuristics import BATCH_NEEDS, NEEDS
+
+    model, pool = _protocol_fit(name)
+    _, _, supported, greedy = _PROTOCOL_MODELS[name]
+    acq = model.__skrt_acquisition__()
+    if heuristic in supported:
+        scores = model.score_samples(pool, heuristic=heuristic)
+        _, want = regularity_sampling(model, pool, 1, heuristic=heuristic)
+        assert np.array_equal(scores, want) and np.all(np.isfinite(scores))
+    else:
+        (part,) = NEEDS[heuristic]
+        message = f"heuristic={heuristic!r} " + acq.reason(part)
+        for call in (
+            lambda: model.score_samples(pool, heuristic=heuristic),
+            lambda: regularity_sampling(model, pool, 1, heuristic=heuristic),
+        ):
+            with pytest.raises(ValueError, match=re.escape(message)) as info:
+                call()
+            assert PARTS[part][0] in str(info.value)
+        return
+    # a greedy batch needs the columns κ(·, i)
+    query = lambda: regularity_sampling(model, pool, 3, heuristic=heuristic)  # noqa: E731
+    if greedy:
+        assert len(set(query()[0].tolist())) == 3
+    else:
+        (part,) = BATCH_NEEDS["greedy"]
+        with pytest.raises(ValueError, match=re.escape(acq.reason(part))) as info:
+            query()
+        assert "batch='topk'" in str(info.value) and PARTS[part][0] in str(info.value)
