@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import RegularityMixin, WeightsOnlyMixin
+from ._base import TangentMixin, WeightsOnlyMixin
 from ._dual_sgd import blocked_sum, loss_terms
 from ._sgdf_solver import (
     SGDFitState,
@@ -47,7 +47,7 @@ _REGULARIZER_SCHEDULES = ("continuous", "intermittent")
 _TANGENT_SOLVERS = ("sgd", "cg")
 
 
-class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstimator):
+class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimator):
     """Linear regression by SGD that carries its regularity tangent.
 
     Minimises ``Σ_i w_i L(x_iᵀθ + b - y_i) + alpha ‖θ‖²`` — the same
@@ -487,9 +487,7 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
             ),
         )
         self.noise_variance_ = float(rss) / float(w.sum())
-        self._noise_variance = np.array([self.noise_variance_])
         self._y_ndim = 1
-        self._spectral = None
 
     # -------------------------------------------------------- tangent
     def refine_tangent(self, X, y, n_iter=10, sample_weight=None, eta=None):
@@ -548,7 +546,7 @@ class SGDFRegressor(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstim
         """
         return self._unravel_rows(self._predict_raw(self._validate_X(X)))
 
-    # ----------------------------------------- hooks of RegularityMixin
+    # ------------------------------------------- hooks of TangentMixin
     def _loss_gradient(self, r):
         return loss_terms(self.loss, self.epsilon, r)[1]
 
