@@ -1,4 +1,5 @@
-r"""The acquisition protocol: what a fitted model offers to score a pool.
+r"""The acquisition protocol: what a fitted model offers to score a pool
+(docs/math.rst, :ref:`math-heuristics` and :ref:`math-greedy`).
 
 A fitted skrt estimator describes itself to the query code through
 ``model.__skrt_acquisition__()`` (public by convention, in the style of

@@ -141,7 +141,7 @@ class TangentMixin:
 
         ``dL(z)/d alpha = L'(r) (x - x̄)ᵀ θ̇`` with ``r = f(x) - y``
         (``2 r`` for the squared loss); by the
-        duality of ``MATH.md`` section 1 it equals the change of ``‖θ*‖²``
+        duality of :ref:`math-tangent` it equals the change of ``‖θ*‖²``
         when the point is added to the training set with a small weight.
 
         Parameters
@@ -180,7 +180,7 @@ class TangentMixin:
             Their labels, if known: then the labeled form of the heuristic is
             returned; otherwise the unlabeled form (``E[r²] = noise_variance_``).
         heuristic : {"sld", "sti", "ssi", "ssi_unlabeled", "variance"}, default="sld"
-            See ``MATH.md`` section 3: squared loss derivative, squared total
+            See :ref:`math-heuristics`: squared loss derivative, squared total
             influence over the training set, sum of squared influences (and
             its doubly unlabeled form), predictive variance. ``"ssi"``,
             ``"ssi_unlabeled"`` and ``"variance"`` need ``solver`` "eigen" or

@@ -1,4 +1,5 @@
-r"""Pool scoring in row blocks, and greedy batches by virtual labelling.
+r"""Pool scoring in row blocks, and greedy batches by virtual labelling
+(docs/math.rst, :ref:`math-heuristics` and :ref:`math-greedy`).
 
 **Blocks.** Every per-row quantity of a pool (prediction, tangent, variance,
 influence terms) is computed ``skrt._centering.BLOCK_BYTES`` at a time: a kernel model's

@@ -1,4 +1,4 @@
-r"""Query heuristics of ``MATH.md`` section 3, shared by every estimator.
+r"""Query heuristics (:ref:`math-heuristics`), shared by every estimator.
 
 With ``σ_z = L'(r) x̃`` the loss gradient of a point (``2 r x̃`` for the
 squared loss, ``r = f(x) - y``) and ``H = 2M`` the Hessian of the training

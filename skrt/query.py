@@ -159,7 +159,7 @@ sti_sampling = _named(
     """Query by the squared total influence over the training set.
 
     ``4 σ² (x̃ᵀ H⁻¹ σ_T)²``; with the training set as reference it equals
-    ``alpha² ×`` the SLD score (``MATH.md`` section 1).
+    ``alpha² ×`` the SLD score (:ref:`math-tangent`).
 """
     + _PARAMS
     + """
