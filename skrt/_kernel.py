@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,17 +17,19 @@ from sklearn.metrics.pairwise import (
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import RegularityMixin, _is_constant, _noise_variance, reset_fitted
+from ._base import RegularityMixin, _is_constant, reset_fitted
 from ._batch import block_rows, map_rows
+from ._influence import LeaveOneOut, leave_one_out_record
 from ._kernel_exact import (
     ExactKernelSystem,
     check_input_scale,
     check_kernel_scale,
+    exact_leave_one_out,
     weight_spread,
 )
 from ._kernel_search import choose_gamma
-from ._krylov import GCVQuadrature, solve_cg
-from ._linalg import decompose_kernel, default_alpha_bounds
+from ._krylov import GCVQuadrature, krylov_fit, solve_cg
+from ._linalg import Spectral, decompose_kernel, default_alpha_bounds, gcv_estimate
 from ._validation import (
     check_bounds,
     check_choice,
@@ -54,23 +57,49 @@ _GRADED_WEIGHTS = 1e3
 _SPECTRAL_RTOL = 1e-6
 
 
-# Private per-fit state (besides the public ``*_``), forgotten at each fit.
+# Private per-fit state (besides the public ``*_``), forgotten at each fit;
+# none of it a copy of a public attribute (``_dual``, ``_dual_tangent`` and
+# ``_noise_variance`` are views, see the properties).
 _FIT_STATE = (
     "_spectral",
     "_exact",
-    "_exact_resid",
     "_spectral_error",
     "_weight_spread",
     "_sti_dual",
-    "_dual",
-    "_dual_tangent",
     "_cg_rows",
     "_max_iter",
-    "_noise_variance",
     "_w",
-    "_gamma",
     "_kernel_center",
+    "_y_ndim",
 )
+
+
+@dataclass(frozen=True, eq=False)
+class KernelSolution:
+    """What a solver of :class:`RegularityKernelRidge` returns; the
+    estimator's ``_set_solution`` turns it into fitted attributes.
+
+    Duals are (n_samples, n_targets), per-target values (n_targets,).
+    ``loo`` and ``spectral`` are None on the Krylov path; ``exact`` (the
+    Cholesky factor) is kept only for graded weights; ``cg_rows`` and
+    ``max_iter`` only on the Krylov path.
+    """
+
+    solver: str
+    alpha: float
+    n_iter: np.ndarray
+    dual: np.ndarray
+    dual_tangent: np.ndarray
+    sti_dual: np.ndarray
+    noise_variance: np.ndarray
+    gcv_error: np.ndarray
+    loo: LeaveOneOut | None = None
+    spectral: Spectral | None = None
+    exact: ExactKernelSystem | None = None
+    spectral_error: float = 0.0
+    weight_spread: float | None = None
+    cg_rows: np.ndarray | None = None
+    max_iter: int | None = None
 
 
 class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
@@ -161,8 +190,11 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     X_fit_ : {ndarray, sparse matrix} of shape (n_samples, n_features)
         Training data (the kernel matrix's rows for "precomputed").
     solver_ : str
-    n_iter_ : ndarray of shape (n_targets,)
-        CG iterations (1 for the eigendecomposition).
+    n_iter_ : ndarray of shape (n_targets,) of int
+        Conjugate-gradient iterations per target (the larger of the dual and
+        tangent solves) with ``solver="cg"``; 1 for the eigendecomposition.
+    n_samples_fit_ : int
+        Number of training rows (zero-weight rows included).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
 
@@ -254,7 +286,9 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         check_bounds(self.gamma_bounds, "gamma_bounds")
         check_choice(self.solver, "solver", _SOLVERS)
         check_positive(self.tol, "tol")
-        check_positive(self.max_iter, "max_iter", kind=int, allow_none=True)
+        check_positive(
+            self.max_iter, "max_iter", kind=numbers.Integral, allow_none=True
+        )
         if not (callable(self.kernel) or isinstance(self.kernel, str)):
             raise TypeError(
                 "kernel must be a string or a callable; "
@@ -284,7 +318,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     def _kernel_kwargs(self):
         if callable(self.kernel):
             return dict(self.kernel_params or {})
-        gamma = getattr(self, "_gamma", self.gamma)
+        gamma = getattr(self, "gamma_", self.gamma)
         return {"gamma": gamma, "degree": self.degree, "coef0": self.coef0}
 
     def _get_kernel(self, X, Y=None):
@@ -363,7 +397,6 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             )
         w = check_sample_weight(sample_weight, n)
         Y = y.reshape(n, -1).astype(np.float64, copy=False)
-        self._y_ndim = y.ndim
         solver = self.solver
         if solver == "auto":
             solver = "cg" if n > _AUTO_EIGEN_MAX_N and self.alpha != "loo" else "eigen"
@@ -376,29 +409,64 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             raise ValueError("gamma='loo' needs solver='eigen'.")
         if not precomputed:
             check_input_scale(X)
-        self.solver_ = solver
+        # the kernel (training rows, gamma, centre of the rbf distances) is
+        # the solvers' input, defined before they run
         self.X_fit_ = X
         # the rbf kernel is translation invariant; its distances are formed as
         # |x|² + |z|² - 2xᵀz, which cancels under a large common offset
         if self.kernel == "rbf" and not sp.issparse(X) and n:
             self._kernel_center = X.mean(axis=0)
         self._w = w
-        self._exact = None
-        self._spectral_error = 0.0
-        self._gamma = self.gamma
-        if self.gamma == "loo":
-            self._gamma = choose_gamma(self, X, Y, w)
-        self.gamma_ = self._gamma
-        if solver == "cg":
-            alpha_dual, tangent_dual, s = self._fit_krylov(X, Y, w)
-        else:
-            alpha_dual, tangent_dual, s = self._fit_spectral(X, Y, w)
-        self.alpha_ = float(s)
-        self._dual = alpha_dual
-        self._dual_tangent = tangent_dual
-        self.dual_coef_ = self._unravel_rows(alpha_dual)
-        self.dual_coef_tangent_ = self._unravel_rows(tangent_dual)
+        self.gamma_ = choose_gamma(self, X, Y, w) if self.gamma == "loo" else self.gamma
+        solve = self._fit_krylov if solver == "cg" else self._fit_spectral
+        return self._set_solution(solve(X, Y, w), y.ndim)
+
+    def _set_solution(self, sol, y_ndim):
+        """Assign every fitted attribute from a solver's
+        :class:`KernelSolution`, and remove those its path does not produce
+        (the leave-one-out record without a decomposition)."""
+        self._y_ndim = y_ndim
+        self.solver_ = sol.solver
+        self.alpha_ = float(sol.alpha)
+        self.n_samples_fit_ = sol.dual.shape[0]
+        self.n_iter_ = sol.n_iter
+        self.dual_coef_ = self._unravel_rows(sol.dual)
+        self.dual_coef_tangent_ = self._unravel_rows(sol.dual_tangent)
+        self.noise_variance_ = self._unravel(sol.noise_variance)
+        self.gcv_error_ = self._unravel(sol.gcv_error)
+        loo = sol.loo
+        for name, value, unravel in (
+            ("leverage_", loo and loo.leverage, None),
+            ("loo_residuals_", loo and loo.loo_residual, self._unravel_rows),
+            ("loo_error_", loo and loo.loo_error, self._unravel),
+        ):
+            if loo is not None:
+                setattr(self, name, value if unravel is None else unravel(value))
+            elif name in vars(self):
+                delattr(self, name)
+        self._sti_dual = sol.sti_dual
+        self._spectral = sol.spectral
+        self._exact = sol.exact
+        self._spectral_error = sol.spectral_error
+        self._weight_spread = sol.weight_spread
+        self._cg_rows = sol.cg_rows
+        self._max_iter = sol.max_iter
         return self
+
+    # Views of the public duals and σ² in the layout of the computations
+    # (n_samples, n_targets) / (n_targets,): private names, no private copies.
+    @property
+    def _dual(self):
+        return self.dual_coef_.reshape(self.dual_coef_.shape[0], -1)
+
+    @property
+    def _dual_tangent(self):
+        return self.dual_coef_tangent_.reshape(self.dual_coef_tangent_.shape[0], -1)
+
+    @property
+    def _noise_variance(self):
+        """σ² per target, shape (n_targets,) (read by the scorers)."""
+        return np.atleast_1d(self.noise_variance_)
 
     def _training_kernel(self, X):
         """K of the training data, checked finite and of a usable scale."""
@@ -408,17 +476,22 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         return K
 
     def _fit_spectral(self, X, Y, w):
+        """One eigendecomposition for the search; the fit at alpha_ from the
+        exact (Cholesky) solve where K + alpha W⁻¹ is numerically PD."""
         precomputed = self.kernel == "precomputed"
         K = self._training_kernel(X)
         spec = decompose_kernel(K, Y, w, check_symmetric=precomputed)
         s = self._choose_alpha(spec, Y)
-        self._spectral = spec
-        self.n_iter_ = np.ones(Y.shape[1], dtype=int)
-        # the reported fit: an exact (Cholesky) solve at s, not the spectrum
         exact = None
         if not getattr(spec, "negative_dropped", False):
             exact = ExactKernelSystem.factor(K, w, s)
         spread = weight_spread(w)
+        common = dict(
+            solver="eigen",
+            alpha=s,
+            n_iter=np.ones(Y.shape[1], dtype=int),
+            spectral=spec,
+        )
         if exact is None:
             if spread > _GRADED_WEIGHTS:
                 warnings.warn(
@@ -430,85 +503,58 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
                     UserWarning,
                     stacklevel=3,
                 )
-            resid = self._record_leave_one_out(spec, s)
-            alpha_dual, tangent_dual, self._sti_dual = spec.weights_at(
-                s, resid, dual=True
+            loo = leave_one_out_record(spec, s)
+            dual, dual_tangent, sti_dual = spec.weights_at(s, loo.residual, dual=True)
+            return KernelSolution(
+                dual=dual,
+                dual_tangent=dual_tangent,
+                sti_dual=sti_dual,
+                noise_variance=loo.noise_variance,
+                gcv_error=loo.gcv_error,
+                loo=loo,
+                **common,
             )
-            return alpha_dual, tangent_dual, s
-        alpha_dual, tangent_dual = self._record_exact(exact, K, Y, w, s)
-        # with T = training set, H⁻¹σ_T = (K + s W⁻¹)⁻¹ r = s α̇ (MATH.md §1)
-        self._sti_dual = s * tangent_dual
-        self._check_spectral_agreement(spec, exact, alpha_dual, s, spread)
-        if spread > _GRADED_WEIGHTS:
-            self._exact = exact  # graded weights: variance, greedy batches
-        return alpha_dual, tangent_dual, s
+        dual, dual_tangent, loo = exact_leave_one_out(exact, K, Y, w, s)
+        error = self._spectral_disagreement(spec, dual, s, spread)
+        return KernelSolution(
+            dual=dual,
+            dual_tangent=dual_tangent,
+            # with T = training set, H⁻¹σ_T = (K + s W⁻¹)⁻¹ r = s α̇ (MATH.md §1)
+            sti_dual=s * dual_tangent,
+            noise_variance=loo.noise_variance,
+            gcv_error=loo.gcv_error,
+            loo=loo,
+            # graded weights: the variance and greedy batches use the factor
+            exact=exact if spread > _GRADED_WEIGHTS else None,
+            spectral_error=error,
+            weight_spread=spread if spread > _GRADED_WEIGHTS else None,
+            **common,
+        )
 
-    def _record_exact(self, exact, K, Y, w, s):
-        """Duals, tangents and the leave-one-out record from the Cholesky
-        factor at s; sets the attributes of ``_record_leave_one_out``."""
-        pos = exact.rows
-        n, k = Y.shape
-        alpha_dual, tangent_dual = np.zeros((n, k)), np.zeros((n, k))
-        a = exact.solve(Y[pos])
-        alpha_dual[pos] = a
-        tangent_dual[pos] = -exact.solve(a / w[pos, None])
-        d = exact.inverse_diagonal()  # diag(B⁻¹)
-        w_pos = w[pos]
-        one_minus_h = s * d
-        lev = np.zeros(n)
-        lev[pos] = exact.leverage(K, one_minus_h)
-        # r = f - y = -s α / w on the weighted rows, without cancellation
-        resid = np.empty((n, k))
-        resid[pos] = -s * a / w_pos[:, None]
-        zero = ~pos
-        if zero.any():
-            resid[zero] = K[np.ix_(zero, pos)] @ a - Y[zero]
-        loo = -resid.copy()  # zero-weight rows: y - f, they are not in the fit
-        # y - f_(-i) = r/(1 - m g): w <= 1: α/(w d); w > 1: s α/((w - 1) + s d)
-        heavy = w_pos > 1.0
-        scale = np.where(heavy, s / ((w_pos - 1.0) + one_minus_h), 1.0 / (w_pos * d))
-        loo[pos] = a * scale[:, None]
-        self.leverage_ = lev
-        self.loo_residuals_ = self._unravel_rows(loo)
-        w_sum = float(w.sum())
-        self.loo_error_ = self._unravel((w @ loo**2) / w_sum)
-        rss = w @ resid**2
-        # Σw - df = Σ (w_i - h_i) = Σ ((w_i - 1) + s (B⁻¹)_ii)
-        dof = float(np.sum((w_pos - 1.0) + one_minus_h))
-        self.noise_variance_ = self._unravel(_noise_variance(rss, w_sum, dof))
-        self._noise_variance = np.atleast_1d(self.noise_variance_)
-        # GCV = Σw RSS / dof² with RSS = s² Σ α²/w and dof = s t: no s² to
-        # underflow as alpha -> 0
-        t = float(np.sum((w_pos - 1.0) / s + d))
-        gcv = w_sum * (w_pos @ (a / (w_pos[:, None] * t)) ** 2)
-        self.gcv_error_ = self._unravel(gcv)
-        self._exact_resid = resid
-        return alpha_dual, tangent_dual
-
-    def _check_spectral_agreement(self, spec, exact, alpha_dual, s, spread):
-        """Flag (and, after a search, warn) where the eigendecomposition that
-        loo_curve, sample_information, the SSI scores and the alpha/gamma
-        search rest on disagrees with the exact solve (graded weights)."""
-        self._spectral_error = 0.0
+    def _spectral_disagreement(self, spec, alpha_dual, s, spread):
+        """How far (relative) the eigendecomposition that loo_curve,
+        sample_information, the SSI scores and the alpha/gamma search rest on
+        is from the exact solve (graded weights only; 0 otherwise); warns
+        after a search."""
         if spread <= _GRADED_WEIGHTS:
-            return
+            return 0.0
         approx = spec.dual_dot(spec.c / (spec.lam + s)[:, None])
         approx = approx + spec.w[:, None] * spec.resid_perp / s
         scale = np.linalg.norm(alpha_dual)
         err = np.linalg.norm(approx - alpha_dual) / scale if scale > 0 else 0.0
-        self._spectral_error = float(err) if np.isfinite(err) else np.inf
-        self._weight_spread = spread
+        err = float(err) if np.isfinite(err) else np.inf
         searched = isinstance(self.alpha, str) or self.gamma == "loo"
-        if searched and self._spectral_error > _SPECTRAL_RTOL:
+        if searched and err > _SPECTRAL_RTOL:
             warnings.warn(
                 f"The sample weights span {spread:.3g} (largest/smallest): the "
                 "eigendecomposition behind the alpha/gamma search is off by "
-                f"{self._spectral_error:.2g} relative there, so alpha_ (and "
+                f"{err:.2g} relative there, so alpha_ (and "
                 "gamma_) may miss the optimum; the fit at alpha_ is exact. "
                 "Narrow the weights' range or pass a float alpha.",
                 UserWarning,
                 stacklevel=4,
             )
+        return err
 
     def _require_spectral(self, what):
         spec = super()._require_spectral(what)
@@ -559,9 +605,9 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         )
 
     def _fit_krylov(self, X_all, Y_all, w_all):
+        """Conjugate gradients on ``(K + s W⁻¹) v = b`` ("cg")."""
         # zero-weight samples do not enter (K + s W⁻¹); their duals are 0
         rows = w_all > 0
-        self._cg_rows = rows
         X, Y, w = X_all[rows], Y_all[rows], w_all[rows]
         n = X.shape[0]
         sw = np.sqrt(w)
@@ -588,37 +634,38 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             default_alpha_bounds(quad.lam_max),
             _is_constant(Y, Y),
         )
-        A = self._system(kernel_matmat, w, s)
-        duals, tangents, sti, resid = (np.empty_like(Y) for _ in range(4))
-        n_iter = np.zeros(Y.shape[1], dtype=int)
-        for j in range(Y.shape[1]):
-            a, it_a = solve_cg(
-                A, Y[:, j], tol=self.tol, max_iter=max_iter, what="dual coefficients"
-            )
-            b = -a / w
-            # warm start from α: its multiple closest to A⁻¹b in the A-norm
-            Aa = A.matvec(a)
-            x0 = a * ((a @ b) / (a @ Aa)) if a @ Aa > 0 else None
-            tangents[:, j], it_t = solve_cg(
-                A, b, x0=x0, tol=self.tol, max_iter=max_iter, what="tangent"
-            )
-            duals[:, j] = a
-            resid[:, j] = kernel_matmat(a) - Y[:, j]
+        fit = krylov_fit(
+            self._system(kernel_matmat, w, s),
+            Y,
+            n,
+            tangent_rhs=lambda a: -a / w,
+            residual=lambda a, j: kernel_matmat(a) - Y[:, j],
             # H⁻¹σ_T in dual form: (K + s W⁻¹)⁻¹ r
-            sti[:, j], _ = solve_cg(
-                A, resid[:, j], tol=self.tol, max_iter=max_iter, what="total influence"
-            )
-            n_iter[j] = max(it_a, it_t)
-        self.n_iter_ = n_iter
-        self._spectral = None
-        self._max_iter = max_iter
+            influence_rhs=lambda r: r,
+            tol=self.tol,
+            max_iter=max_iter,
+            what="dual coefficients",
+        )
         w_sum = float(w.sum())
-        self._record_gcv_estimate(w @ resid**2, w_sum, float(quad.df(np.array([s]))[0]))
+        df = float(quad.df(np.array([s]))[0])
+        sigma2, gcv = gcv_estimate(w @ fit.residual**2, w_sum, df)
         full = [np.zeros_like(Y_all) for _ in range(3)]
-        for out, part in zip(full, (duals, tangents, sti), strict=True):
+        for out, part in zip(
+            full, (fit.weights, fit.tangent, fit.total_influence), strict=True
+        ):
             out[rows] = part
-        self._sti_dual = full[2]
-        return full[0], full[1], s
+        return KernelSolution(
+            solver="cg",
+            alpha=s,
+            n_iter=fit.n_iter,
+            dual=full[0],
+            dual_tangent=full[1],
+            sti_dual=full[2],
+            noise_variance=np.atleast_1d(sigma2),
+            gcv_error=np.atleast_1d(gcv),
+            cg_rows=rows,
+            max_iter=max_iter,
+        )
 
     # --------------------------------------------------------- prediction
     def _validate_X(self, X):

@@ -52,8 +52,11 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from ._centering import abs_max
+from ._influence import LeaveOneOut
+from ._linalg import noise_variance
 
 __all__ = [
+    "exact_leave_one_out",
     "ExactKernelSystem",
     "check_input_scale",
     "check_kernel_scale",
@@ -181,3 +184,54 @@ def check_kernel_scale(K, X, precomputed):
             else "Rescale X (or the kernel's gamma/coef0)."
         )
     )
+
+
+def exact_leave_one_out(exact, K, Y, w, s):
+    """Duals, tangents and the leave-one-out record from the Cholesky factor
+    of ``B = K̃ + s I`` at s.
+
+    With ``d = diag(B⁻¹)``: ``1 - h_i = s d_i``, ``r_i = f - y = -s α_i/w_i``
+    and ``y_i - f_(-i) = α_i/(w_i d_i)`` (``w_i <= 1``) or
+    ``s α_i/((w_i - 1) + s d_i)`` (``w_i > 1``), and ``GCV = Σw RSS/dof²``
+    with ``RSS = s² Σ α²/w``, ``dof = s t``: nothing cancels, no ``s²`` to
+    underflow as alpha → 0. Zero-weight rows are not in the fit: their
+    residuals are plain ``f - y``.
+
+    Returns
+    -------
+    alpha_dual, tangent_dual : ndarray of shape (n_samples, n_targets)
+    loo : LeaveOneOut
+    """
+    pos = exact.rows
+    n, k = Y.shape
+    alpha_dual, tangent_dual = np.zeros((n, k)), np.zeros((n, k))
+    a = exact.solve(Y[pos])
+    alpha_dual[pos] = a
+    tangent_dual[pos] = -exact.solve(a / w[pos, None])
+    d = exact.inverse_diagonal()  # diag(B⁻¹)
+    w_pos = w[pos]
+    one_minus_h = s * d
+    lev = np.zeros(n)
+    lev[pos] = exact.leverage(K, one_minus_h)
+    resid = np.empty((n, k))
+    resid[pos] = -s * a / w_pos[:, None]
+    zero = ~pos
+    if zero.any():
+        resid[zero] = K[np.ix_(zero, pos)] @ a - Y[zero]
+    loo = -resid.copy()  # zero-weight rows: y - f, they are not in the fit
+    heavy = w_pos > 1.0
+    scale = np.where(heavy, s / ((w_pos - 1.0) + one_minus_h), 1.0 / (w_pos * d))
+    loo[pos] = a * scale[:, None]
+    w_sum = float(w.sum())
+    # Σw - df = Σ (w_i - h_i) = Σ ((w_i - 1) + s (B⁻¹)_ii)
+    dof = float(np.sum((w_pos - 1.0) + one_minus_h))
+    t = float(np.sum((w_pos - 1.0) / s + d))
+    record = LeaveOneOut(
+        residual=resid,
+        leverage=lev,
+        loo_residual=loo,
+        loo_error=(w @ loo**2) / w_sum,
+        gcv_error=w_sum * (w_pos @ (a / (w_pos[:, None] * t)) ** 2),
+        noise_variance=np.atleast_1d(noise_variance(w @ resid**2, w_sum, dof)),
+    )
+    return alpha_dual, tangent_dual, record

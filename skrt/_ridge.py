@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from dataclasses import dataclass, replace
 
@@ -171,11 +172,16 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     noise_variance_ : float or ndarray of shape (n_targets,)
         Residual variance ``Σ w_i r_i² / (Σ w_i - df)``, ``df = Σ h_i``.
     solver_ : str
-        The solver used.
-    n_iter_ : ndarray of shape (n_targets,)
+        The solver used ("eigen", "svd" or "cg"); ``"prior"`` for a model
+        fitted on no samples (kept for compatibility: test
+        ``n_samples_fit_ == 0`` instead).
+    n_iter_ : ndarray of shape (n_targets,) of int
         Conjugate-gradient iterations per target (the larger of the weight
         and tangent solves) with ``solver="cg"``; 1 for the closed forms,
-        which decompose once.
+        which decompose once; 0 fitted on no samples (the prior).
+    n_samples_fit_ : int
+        Number of training rows (zero-weight rows included); 0 for a model
+        fitted on no data of its own, which is then its prior.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Defined when X has feature names that are all strings.
@@ -260,7 +266,9 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         check_bool(self.fit_intercept, "fit_intercept")
         check_choice(self.solver, "solver", _SOLVERS)
         check_positive(self.tol, "tol")
-        check_positive(self.max_iter, "max_iter", kind=int, allow_none=True)
+        check_positive(
+            self.max_iter, "max_iter", kind=numbers.Integral, allow_none=True
+        )
         check_prior_param(self.prior)
 
     def _resolve_solver(self, X):

@@ -51,12 +51,17 @@ def check_choice(value, name, choices):
 
 
 def check_positive(value, name, kind=numbers.Real, allow_none=False):
+    """A positive finite number of ``kind``; ``int`` means any
+    :class:`numbers.Integral` (numpy integers included), never a bool."""
     if value is None and allow_none:
         return None
+    if kind in (int, numbers.Integral):
+        kind, what = numbers.Integral, "integer"
+    else:
+        what = kind.__name__.lower()
     if isinstance(value, bool) or not isinstance(value, kind):
         raise TypeError(
-            f"{name} must be a positive {kind.__name__.lower()}; "
-            f"got {type(value).__name__} {value!r}."
+            f"{name} must be a positive {what}; got {type(value).__name__} {value!r}."
         )
     if not value > 0 or not np.isfinite(value):
         raise ValueError(f"{name} must be positive and finite; got {value!r}.")
