@@ -1,115 +1,239 @@
-"""RegularityLasso: an L1 pull toward a shared model, with its tangent on the
-active set (paper eq. 97-98)."""
+r"""RegularityLasso: an L1 pull toward a shared model, with its tangent on the
+active set (paper eq. 97-98; docs/math.rst, :ref:`math-lasso`).
+
+The deviation ``δ = θ - θ₀`` from the prior minimises
+
+.. math::
+
+    \lVert Z\delta - r_0 \rVert^2 + s \lVert \delta \rVert_1, \qquad
+    Z = W^{1/2}(X - 1\bar x^\top),\; r_0 = W^{1/2}(y' - \bar y'),\;
+    y' = y - X\theta_0,
+
+which is scikit-learn's ``Lasso(alpha=s / (2 Σw))`` on ``(X, y')`` with
+sample weights: :func:`solve_l1_deviation` hands it to scikit-learn's
+coordinate descent and checks the optimality (KKT) conditions
+``2 Z_Sᵀ(Zδ - r0) + s sign(δ_S) = 0``, ``|2 Z_jᵀ(Zδ - r0)| <= s`` off the
+support ``S`` itself, to ``tol`` relative to ``s``. What this module adds
+is the tangent: ``S`` is fixed under a small change of ``s``, so
+differentiating the conditions on it (θ₀ moving along θ̇₀, ``G = ZᵀZ``)
+
+.. math::
+
+    \dot\delta_S = -G_{SS}^{-1}\big((G\dot\theta_0)_S
+                     + \tfrac12 \mathrm{sign}(\delta_S)\big),
+    \qquad \dot\delta_{\bar S} = 0,
+
+``θ̇ = θ̇₀ + δ̇`` and ``ḃ = -x̄ᵀθ̇`` (:func:`active_set_tangent`).
+"""
 
 from __future__ import annotations
 
+import numbers
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator, eigsh
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Lasso
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import RegularityMixin, WeightsOnlyMixin, reset_fitted
+from ._base import TangentMixin, WeightsOnlyMixin, reset_fitted
 from ._centering import weighted_center
 from ._krylov import CenteredDesign
-from ._ridge import LINEAR_FIT_STATE, check_prior_param, prior_arrays, validate_empty
+from ._linalg import noise_variance
+from ._prior import check_prior_param, prior_arrays, validate_empty
 from ._validation import check_bool, check_positive, check_sample_weight
 
 
-def _lipschitz(design):
-    """2 λ_max(ZᵀZ): the Lipschitz constant of the smooth part's gradient."""
-    n, p = design.shape
-    if min(n, p) <= 500:
-        G = design.gram_matmat(np.eye(min(n, p)))
-        top = float(np.linalg.eigvalsh(G)[-1])
-    else:
-        op = LinearOperator(
-            (min(n, p),) * 2, matvec=lambda v: design.gram_matmat(v), dtype=float
-        )
-        top = float(eigsh(op, k=1, which="LA", tol=1e-3, return_eigenvectors=False)[0])
-    return 2.0 * max(top, 1e-300) * 1.01
+def _kkt_met(design, delta, r0, s, tol):
+    """The gradient ``g = 2 Zᵀ(Zδ - r0)`` and whether δ is optimal to ``tol``.
 
-
-class _ScaledGram:
-    """The Gram operator of ``Z D⁻¹`` (D a positive diagonal), smaller side."""
-
-    def __init__(self, design, d):
-        self.design, self.d, self.shape = design, d, design.shape
-
-    def gram_matmat(self, V):
-        n, p = self.shape
-        d = self.d if V.ndim == 1 else self.d[:, None]
-        if p <= n:
-            return self.design.rmatmat(self.design.matmat(V / d)) / d
-        return self.design.matmat(self.design.rmatmat(V) / d**2)
-
-
-def _solve_l1_deviation(design, r0, s, tol, max_iter):
-    """δ minimising ``‖Z δ - r0‖² + s ‖δ‖₁`` by FISTA with adaptive restart.
-
-    ``r0`` are the weighted centred targets (``W^{1/2}(y' - ȳ')``). The
-    iteration runs in the coordinates ``u = D δ`` with ``D`` the centred
-    column norms (diagonal preconditioning, a per-coordinate step and
-    threshold), so columns of very different scale converge alike. Stops
-    when the KKT conditions hold to ``tol`` relative to ``s``: ``|g_j| <= s``
-    off the support and ``|g_j + s sign δ_j| <= tol s`` on it, with
-    ``g = 2 Zᵀ(Zδ - r0)`` (plus the round-off floor ``128 eps d_j ‖r0‖`` of
-    ``g_j``). Returns (δ, gradient g, iterations, converged).
+    Optimal: ``|g_j| <= s`` off the support and ``|g_j + s sign δ_j| <= tol s``
+    on it, each up to the round-off floor ``128 eps d_j ‖r0‖`` of ``g_j``
+    (``d_j`` the centred column norm; it matters for columns of large scale).
     """
-    p = design.shape[1]
-    d = np.sqrt(design.diagonal())
-    d = np.where(d > 0, d, 1.0)  # zero columns: gradient 0, δ_j stays 0
-    step = 1.0 / _lipschitz(_ScaledGram(design, d))
-    d2 = d * d
-    r0_norm = float(np.linalg.norm(r0))
-    delta = np.zeros(p)
-    z, t = delta.copy(), 1.0
-    converged = False
-    for it in range(1, max_iter + 1):
-        g_z = 2.0 * design.rmatmat(design.matmat(z) - r0)
-        u = z - (step / d2) * g_z
-        thresh = (step * s) / d2
-        new = np.sign(u) * np.maximum(np.abs(u) - thresh, 0.0)  # prox of s‖·‖₁
-        t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
-        if (z - new) @ (d2 * (new - delta)) > 0:  # restart: momentum uphill
-            t_new, z = 1.0, new.copy()
-        else:
-            z = new + ((t - 1.0) / t_new) * (new - delta)
-        delta, t = new, t_new
-        if it % 10 == 0 or it == max_iter:
-            g = 2.0 * design.rmatmat(design.matmat(delta) - r0)
-            on = delta != 0
-            kkt = np.where(
-                on,
-                np.abs(g + s * np.sign(delta)),
-                np.maximum(np.abs(g) - s, 0.0),
-            )
-            if not np.all(np.isfinite(kkt)):
-                raise ValueError(
-                    "RegularityLasso diverged (non-finite gradient); scale X."
-                )
-            # g_j carries round-off of order eps d_j ‖r0‖: no tolerance
-            # below that can be met (it matters for columns of large scale)
-            floor = 128.0 * np.finfo(float).eps * d * r0_norm
-            if np.all(kkt <= tol * s + floor):
-                converged = True
-                break
     g = 2.0 * design.rmatmat(design.matmat(delta) - r0)
-    return delta, g, it, converged
+    kkt = np.where(
+        delta != 0, np.abs(g + s * np.sign(delta)), np.maximum(np.abs(g) - s, 0.0)
+    )
+    if not np.all(np.isfinite(kkt)):
+        raise ValueError("RegularityLasso diverged (non-finite gradient); scale X.")
+    d = np.sqrt(design.diagonal())
+    floor = 128.0 * np.finfo(float).eps * d * float(np.linalg.norm(r0))
+    return g, bool(np.all(kkt <= tol * s + floor))
 
 
-class RegularityLasso(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEstimator):
+def _cd_problem(X, yc, w, design, s, fit_intercept):
+    """scikit-learn ``Lasso`` arguments that solve for δ, and their column order.
+
+    Dense X is handed over centred and weighted, ``Z = W^{1/2}(X - 1x̄ᵀ)``
+    with targets ``r0 = W^{1/2} yc`` and no intercept, ``(1/2n)‖r0 - Zδ‖² + (s/2n)‖δ‖₁``
+    (``x - x̄`` is exact for a column with a large offset). Sparse X stays
+    sparse (CSC with 32-bit indices, as scikit-learn's solver needs) with
+    ``sample_weight=w`` and the centred targets ``yc`` (uncentred targets
+    with a large mean cost its sparse solver digits),
+    ``(1/2Σw) Σ w (yc - x̃ᵀδ)² + (s/2Σw)‖δ‖₁``, and
+    scikit-learn centres it implicitly: that cancels every digit of a column
+    with a large offset, so the columns stored on more than half the rows
+    (the only ones whose spread can be small next to their mean) are stored
+    in full, explicitly centred, after the others. Returns
+    ``(data, target, weight, fit_intercept, alpha, order)``: coefficient
+    ``k`` of the solution is ``δ[order[k]]``.
+    """
+    n, p = X.shape
+    if not sp.issparse(X):
+        Z = np.asfortranarray(design.sw[:, None] * (X - design.x_mean))
+        return Z, design.sw * yc, None, False, s / (2.0 * n), np.arange(p)
+    Xc = sp.csc_matrix(X)
+    order = np.arange(p)
+    if fit_intercept:
+        full = np.diff(Xc.indptr) > n // 2
+        if full.any():
+            order = np.r_[np.flatnonzero(~full), np.flatnonzero(full)]
+            block = Xc[:, full].toarray() - design.x_mean[full]
+            Xc = sp.hstack([Xc[:, ~full], sp.csc_matrix(block)], format="csc")
+    if Xc.nnz < np.iinfo(np.int32).max and n < np.iinfo(np.int32).max:
+        Xc.indices = Xc.indices.astype(np.int32, copy=False)
+        Xc.indptr = Xc.indptr.astype(np.int32, copy=False)
+    return Xc, yc, w, fit_intercept, s / (2.0 * float(w.sum())), order
+
+
+@dataclass(frozen=True)
+class L1Solution:
+    """What :func:`solve_l1_deviation` returns.
+
+    ``delta`` is δ, ``gradient`` ``g = 2 Zᵀ(Zδ - r0)``, ``n_iter`` the
+    coordinate-descent epochs, ``converged`` whether the KKT conditions hold
+    to ``tol``; ``gram`` is ``G_SS = Z_Sᵀ Z_S`` on the support of δ when the
+    active-set step formed it (the tangent reuses it), else None.
+    """
+
+    delta: np.ndarray
+    gradient: np.ndarray
+    n_iter: int
+    converged: bool
+    gram: np.ndarray | None = None
+
+
+def _active_set_step(design, delta, r0, s, tol):
+    """δ solving the KKT conditions exactly on the support and signs of ``delta``.
+
+    On the support ``S`` with signs ``σ`` the conditions ``g_S + s σ = 0``
+    are linear, ``G_SS δ_S = Z_Sᵀ r0 - s σ / 2``. The result is the lasso
+    solution when its signs are ``σ`` and ``|g_j| <= s`` off ``S``; returns
+    ``(δ, g, met, G_SS)``, or None where ``G_SS`` is singular.
+    """
+    cols = np.flatnonzero(delta)
+    if cols.size == 0:
+        return None
+    gram = design.centered.column_gram(cols)
+    rhs = design.rmatmat(r0)[cols] - 0.5 * s * np.sign(delta[cols])
+    try:
+        step = np.zeros_like(delta)
+        step[cols] = np.linalg.solve(gram, rhs)
+    except np.linalg.LinAlgError:
+        return None
+    if not np.array_equal(np.sign(step[cols]), np.sign(delta[cols])):
+        return None
+    g, met = _kkt_met(design, step, r0, s, tol)
+    return step, g, met, gram
+
+
+def solve_l1_deviation(X, yc, w, design, s, *, fit_intercept, tol, max_iter):
+    """δ minimising ``‖Z δ - r0‖² + s ‖δ‖₁`` by scikit-learn's coordinate descent.
+
+    ``Z = W^{1/2}(X - 1x̄ᵀ)`` is ``design``, ``r0 = W^{1/2} yc`` with ``yc``
+    the weighted centred targets ``y' - ȳ'`` of ``y' = y - Xθ₀``.
+    scikit-learn's ``Lasso`` (cyclic coordinate descent with per-coordinate
+    steps, so graded columns converge alike) runs warm-started with a
+    duality-gap tolerance that tightens until the KKT conditions of
+    :func:`_kkt_met` hold to ``tol``, or ``max_iter`` epochs in all are spent.
+    The duality gap is quadratic in the distance to the optimum, so it cannot
+    certify KKT violations much below ``sqrt(eps)``: where coordinate descent
+    stops short of ``tol`` by its own criterion (not for want of
+    iterations), :func:`_active_set_step` solves the conditions on its
+    support and signs exactly. Returns an :class:`L1Solution`.
+    """
+    r0 = design.sw * yc
+    data, target, weight, center, a, order = _cd_problem(
+        X, yc, w, design, s, fit_intercept
+    )
+    lasso = Lasso(
+        alpha=a,
+        fit_intercept=center,
+        precompute=False,
+        copy_X=False,
+        warm_start=True,
+        selection="cyclic",
+    )
+    delta, used = np.full(X.shape[1], np.nan), 0
+    cd_tol = float(tol)
+    while used < max_iter:
+        lasso.set_params(tol=cd_tol, max_iter=int(max_iter - used))
+        with warnings.catch_warnings():
+            # reaching max_iter is judged below, by the KKT conditions
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            try:
+                lasso.fit(data, target, sample_weight=weight)
+            except ValueError as exc:
+                if "non-finite" not in str(exc):
+                    raise
+                raise ValueError(
+                    "RegularityLasso diverged (non-finite coefficients); scale X."
+                ) from None
+        budget_spent = lasso.n_iter_ >= max_iter - used
+        used += int(lasso.n_iter_)
+        previous, delta = delta, np.empty(X.shape[1])
+        delta[order] = lasso.coef_
+        g, converged = _kkt_met(design, delta, r0, s, tol)
+        if converged:
+            return L1Solution(delta, g, used, True)
+        # stopped by its duality gap: finish on the support it found
+        step = None if budget_spent else _active_set_step(design, delta, r0, s, tol)
+        if step is not None and step[2]:
+            return L1Solution(step[0], step[1], used, True, step[3])
+        if np.array_equal(delta, previous):
+            break  # coordinate descent cannot improve on it
+        cd_tol *= 1e-2  # a tighter duality gap, from where it stopped
+    return L1Solution(delta, g, used, False)
+
+
+def active_set_tangent(design, delta, theta0_dot, gram=None):
+    """``δ̇``: zero off the support ``S`` of δ, ``-G_SS⁻¹((G θ̇₀)_S + sign(δ_S)/2)``
+    on it (``G = Zᵀ Z``; ``gram`` is ``G_SS`` when already formed)."""
+    delta_dot = np.zeros_like(delta)
+    cols = np.flatnonzero(delta)
+    if cols.size == 0:
+        return delta_dot
+    if gram is None:
+        # X_cSᵀ W X_cS for the active columns only, without cancellation
+        gram = design.centered.column_gram(cols)
+    rhs = design.rmatmat(design.matmat(theta0_dot))[cols] + 0.5 * np.sign(delta[cols])
+    try:
+        delta_dot[cols] = -np.linalg.solve(gram, rhs)
+    except np.linalg.LinAlgError:
+        raise ValueError(
+            f"The active set ({cols.size} coordinates) has a singular "
+            "Gram matrix, so the tangent is not defined there; raise alpha."
+        ) from None
+    return delta_dot
+
+
+class RegularityLasso(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimator):
     """Linear regression with an L1 pull toward a prior, and its tangent.
 
     Minimises ``Σ_i w_i (x_iᵀθ + b - y_i)² + alpha ‖θ - θ₀(alpha)‖₁``
     (paper eq. 97): a user's model differs from the shared model ``θ₀`` in
     few coordinates. Without a prior ``θ₀ = 0`` and this is the lasso (in
     :class:`RegularityRidge`'s scaling: ``sklearn.linear_model.Lasso(a)`` is
-    ``RegularityLasso(alpha=2 a n)`` for unit weights). Solved by FISTA, a
-    proximal gradient method; the tangent is exact on the active set.
+    ``RegularityLasso(alpha=2 a n)`` for unit weights). Solved by
+    scikit-learn's coordinate descent; the tangent is exact on the active
+    set. There is no exact leave-one-out for the L1 penalty, so no
+    ``loo_curve``, ``sample_information``, ``influence_diagnostics`` or
+    ``predict(return_std=True)``; the query scores are those the tangent
+    gives (``heuristic="sld"``, ``batch="topk"``).
 
     Parameters
     ----------
@@ -123,9 +247,10 @@ class RegularityLasso(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEst
     fit_intercept : bool, default=True
         Unpenalised intercept.
     tol : float, default=1e-6
-        KKT tolerance relative to alpha.
+        Tolerance of the optimality (KKT) conditions, relative to alpha.
     max_iter : int, default=10000
-        FISTA iterations; a ``ConvergenceWarning`` names it when reached.
+        Coordinate-descent epochs (passes over the features), in all; a
+        ``ConvergenceWarning`` names it when they run out before ``tol``.
 
     Attributes
     ----------
@@ -143,6 +268,12 @@ class RegularityLasso(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEst
     noise_variance_ : float
         ``Σ w r² / (Σw - |active| - [intercept])``.
     n_iter_ : int
+        Coordinate-descent epochs run (0 for a fit on no samples). An int,
+        as the model has one target (the ridge and kernel models give one
+        count per target).
+    n_samples_fit_ : int
+        Training samples of the last fit; 0 for a fit on no samples (the
+        model is then its prior).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
 
@@ -170,7 +301,8 @@ class RegularityLasso(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEst
     array([False, False, False,  True, False])
     """
 
-    _fit_state = LINEAR_FIT_STATE
+    # private per-fit state, forgotten by a refit (besides the public ``*_``)
+    _fit_state = ("_y_ndim",)
 
     def __init__(
         self, alpha=1.0, *, prior=None, fit_intercept=True, tol=1e-6, max_iter=10000
@@ -190,11 +322,11 @@ class RegularityLasso(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEst
         check_positive(self.alpha, "alpha")
         check_bool(self.fit_intercept, "fit_intercept")
         check_positive(self.tol, "tol")
-        check_positive(self.max_iter, "max_iter", kind=int)
+        check_positive(self.max_iter, "max_iter", kind=numbers.Integral)
         check_prior_param(self.prior)
 
     def fit(self, X, y, sample_weight=None):
-        """Fit θ by FISTA, then the tangent on the active set.
+        """Fit θ by coordinate descent, then the tangent on the active set.
 
         Parameters
         ----------
@@ -220,6 +352,7 @@ class RegularityLasso(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEst
                 prior["intercept_tangent"][0],
                 prior["noise_variance"][0],
                 n_iter=0,
+                n_samples=0,
             )
         X, y = validate_data(
             self, X, y, accept_sparse="csr", dtype=np.float64, y_numeric=True
@@ -236,48 +369,50 @@ class RegularityLasso(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEst
             X, y_dev[:, None], w, self.fit_intercept
         )
         design = CenteredDesign(X, x_mean, w)
-        r0 = design.sw * (y_dev - y_mean[0])
-        s = float(self.alpha)
-        delta, g, n_iter, converged = _solve_l1_deviation(
-            design, r0, s, self.tol, self.max_iter
-        )
-        if not converged:
+        solution = solve_l1_deviation(
+            X, y_dev - y_mean[0], w, design, float(self.alpha),
+            fit_intercept=self.fit_intercept, tol=self.tol, max_iter=self.max_iter,
+        )  # fmt: skip
+        if not solution.converged:
             warnings.warn(
                 f"RegularityLasso did not reach tol={self.tol:g} in "
                 f"max_iter={self.max_iter} iterations; increase max_iter.",
                 ConvergenceWarning,
                 stacklevel=2,
             )
+        delta = solution.delta
         active = delta != 0
-        delta_dot = np.zeros(p)
-        if active.any():
-            cols = np.flatnonzero(active)
-            # X_cSᵀ W X_cS for the active columns only, without cancellation
-            G_SS = design.centered.column_gram(cols)
-            rhs = design.rmatmat(design.matmat(theta0_dot))[cols] + 0.5 * np.sign(
-                delta[cols]
-            )
-            try:
-                delta_dot[cols] = -np.linalg.solve(G_SS, rhs)
-            except np.linalg.LinAlgError:
-                raise ValueError(
-                    f"The active set ({cols.size} coordinates) has a singular "
-                    "Gram matrix, so the tangent is not defined there; raise alpha."
-                ) from None
+        delta_dot = active_set_tangent(design, delta, theta0_dot, solution.gram)
         coef = theta0 + delta
         coef_tangent = theta0_dot + delta_dot
         intercept = y_mean[0] - x_mean @ delta  # b = ȳ' - x̄ᵀδ = ȳ - x̄ᵀθ
         resid = np.asarray(X @ coef) + intercept - y
         dof = w_sum - active.sum() - float(self.fit_intercept)
         rss = float(w @ resid**2)
-        noise = rss / dof if dof > 1e-8 * w_sum else rss / w_sum
+        noise = noise_variance(rss, w_sum, dof)
         return self._set(
-            prior, coef, coef_tangent, intercept, -x_mean @ coef_tangent, noise, n_iter
+            prior,
+            coef,
+            coef_tangent,
+            intercept,
+            -x_mean @ coef_tangent,
+            noise,
+            solution.n_iter,
+            n,
         )
 
     def _set(
-        self, prior, coef, coef_tangent, intercept, intercept_tangent, noise, n_iter
+        self,
+        prior,
+        coef,
+        coef_tangent,
+        intercept,
+        intercept_tangent,
+        noise,
+        n_iter,
+        n_samples,
     ):
+        """Assign every fitted attribute (the one place that does)."""
         self.coef_ = np.asarray(coef, dtype=float)
         self.coef_tangent_ = np.asarray(coef_tangent, dtype=float)
         self.intercept_ = float(intercept)
@@ -285,10 +420,9 @@ class RegularityLasso(WeightsOnlyMixin, RegularityMixin, RegressorMixin, BaseEst
         self.active_ = self.coef_ != prior["coef"][:, 0]
         self.alpha_ = float(self.alpha)
         self.noise_variance_ = float(noise)
-        self._noise_variance = np.array([self.noise_variance_])
         self.n_iter_ = int(n_iter)
+        self.n_samples_fit_ = int(n_samples)
         self._y_ndim = 1
-        self._spectral = None
         return self
 
     def _validate_X(self, X):
