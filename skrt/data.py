@@ -28,6 +28,15 @@ __all__ = ["rank_by_information", "summarize"]
 def _final_model(estimator):
     """(model with sample_information, transform for validation inputs)."""
     model, transform = split_pipeline(estimator)
+    if not hasattr(model, "sample_information") and hasattr(
+        model, "__skrt_acquisition__"
+    ):  # a tangent-only skrt model (SGDFRegressor, RegularityLasso)
+        raise TypeError(
+            "sample_information needs the exact leave-one-out change of every "
+            f"training sample, which {type(model).__name__} does not keep; use "
+            "a RegularityRidge, a RegularityKernelRidge or a Pipeline ending in "
+            "one."
+        )
     if not hasattr(model, "sample_information"):
         raise TypeError(
             "estimator must be a RegularityRidge, a RegularityKernelRidge or a "
