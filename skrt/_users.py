@@ -4,6 +4,7 @@ carries its own regularity tangent (``MATH.md`` section 6, paper 3.4.1)."""
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -11,7 +12,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._lasso import RegularityLasso
-from ._ridge import RegularityRidge, prior_from
+from ._prior import prior_from
+from ._ridge import RegularityRidge
 from ._validation import (
     check_bool,
     check_choice,
@@ -149,6 +151,43 @@ def _group_rows(groups):
     rows = np.argsort(inverse, kind="stable")
     ends = np.cumsum(np.bincount(inverse, minlength=len(users)))[:-1]
     return list(zip(users, np.split(rows, ends), strict=True))
+
+
+def _keyword_only(method, args, given, defaults):
+    """The keyword values ``given``, updated with those passed by position.
+
+    ``groups`` (and ``score_samples``'s ``heuristic``) became keyword-only:
+    where the estimators have ``return_std`` and ``y``, a positional
+    ``groups`` read ``score_samples(X, y)`` as user labels. A positional
+    value still works, with a FutureWarning. ``defaults`` maps the
+    parameter names, in their old positional order, to their defaults.
+    """
+    names = tuple(defaults)
+    if not args:
+        return given
+    if len(args) > len(names):
+        raise TypeError(
+            f"MultiUserRegularity.{method}() takes X and at most {len(names)} "
+            f"more positional argument(s); got {1 + len(args)}."
+        )
+    passed = names[: len(args)]
+    warnings.warn(
+        f"Passing {', '.join(passed)} to MultiUserRegularity.{method} by "
+        f"position is deprecated; it will be keyword-only in a future release: "
+        f"write {method}(X, {', '.join(f'{n}=...' for n in passed)}).",
+        FutureWarning,
+        stacklevel=3,
+    )
+    out = dict(given)
+    for name, value in zip(passed, args, strict=False):
+        default = defaults[name]
+        clash = given[name] is not None if default is None else given[name] != default
+        if clash:
+            raise TypeError(
+                f"MultiUserRegularity.{method}() got multiple values for {name!r}."
+            )
+        out[name] = value
+    return out
 
 
 def _check_user(user):
@@ -349,19 +388,21 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
             out[rows] = getattr(self.user_model(user), method)(X[rows], **kwargs)
         return out
 
-    def predict(self, X, groups=None):
+    def predict(self, X, *args, groups=None):
         """Each row's prediction by its user's model (None: the shared model).
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         groups : array-like of shape (n_samples,), default=None
+            Keyword-only (by position it is deprecated: FutureWarning).
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        return self._per_user(X, groups, "predict")
+        given = _keyword_only("predict", args, {"groups": groups}, {"groups": None})
+        return self._per_user(X, given["groups"], "predict")
 
     def predict_tangent(self, X, groups=None):
         """``df(x)/ds`` by each row's user model (None: the shared model).
@@ -377,21 +418,31 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
         """
         return self._per_user(X, groups, "predict_tangent")
 
-    def score_samples(self, X, groups=None, heuristic="sld"):
+    def score_samples(self, X, *args, groups=None, heuristic="sld"):
         """Unlabeled query scores by each row's user model.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         groups : array-like of shape (n_samples,), default=None
+            Keyword-only (by position it is deprecated: FutureWarning; the
+            estimators' second parameter is the labels ``y``).
         heuristic : str, default="sld"
-            As in :meth:`RegularityRidge.score_samples`.
+            As in :meth:`RegularityRidge.score_samples`. Keyword-only.
 
         Returns
         -------
         scores : ndarray of shape (n_samples,)
         """
-        return self._per_user(X, groups, "score_samples", heuristic=heuristic)
+        given = _keyword_only(
+            "score_samples",
+            args,
+            {"groups": groups, "heuristic": heuristic},
+            {"groups": None, "heuristic": "sld"},
+        )
+        return self._per_user(
+            X, given["groups"], "score_samples", heuristic=given["heuristic"]
+        )
 
     def query(
         self,
@@ -425,7 +476,7 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
         """
         model = self.user_model(user)
         X_pool = validate_data(self, X_pool, accept_sparse="csr", reset=False)
-        if getattr(model, "solver_", None) == "prior" or self.penalty == "l1":
+        if model.n_samples_fit_ == 0 or self.penalty == "l1":
             batch = "topk"
         return regularity_sampling(
             model,

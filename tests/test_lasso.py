@@ -200,3 +200,63 @@ def test_graded_columns_converge_and_match_sklearn(rng):
             warnings.simplefilter("ignore", ConvergenceWarning)
             ref = Lasso(alpha=s / 80, tol=1e-14, max_iter=10**6).fit(X, y)
         assert np.allclose(fit.coef_, ref.coef_, rtol=1e-8, atol=0.0)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_sparse_and_dense_meet_kkt_on_offsets_and_extreme_weights(rng, fit_intercept):
+    # issue 14 point 7: the solve is scikit-learn's coordinate descent; the
+    # columns stored on most rows (offset 1e6 here) are centred before it
+    # sees them, and weights over 16 orders of magnitude stay exact
+    import scipy.sparse as sp
+
+    n = 50
+    X = rng.randn(n, 6) * (rng.rand(n, 6) < 0.3)
+    # offsets only with an intercept (without, such columns are nearly
+    # collinear and no solver converges in reasonable time)
+    X[:, :2] = rng.randn(n, 2) + (1e6 if fit_intercept else 0.0)
+    X[:, 2] *= 1e-4  # a small-scale column next to them
+    w = 10.0 ** rng.uniform(-8, 8, n)
+    y = X @ [1.0, -2.0, 3e4, 0.0, 1.5, 0.0] + 0.1 * rng.randn(n)
+    prior = {"coef": rng.randn(6) * 0.1, "coef_tangent": rng.randn(6)}
+    s = 1e-3 * w.sum()
+    make = lambda: RegularityLasso(  # noqa: E731
+        alpha=s, prior=prior, fit_intercept=fit_intercept, tol=1e-10,
+        max_iter=10**6,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # none, ours or sklearn's
+        dense = make().fit(X, y, sample_weight=w)
+        sparse = make().fit(sp.csr_matrix(X), y, sample_weight=w)
+    assert relative_error(sparse.coef_, dense.coef_) < 1e-8
+    assert relative_error(sparse.coef_tangent_, dense.coef_tangent_) < 1e-7
+    assert np.array_equal(sparse.active_, dense.active_)
+    # the KKT conditions of Σ w r² + s‖θ - θ₀‖₁ at the returned model
+    r = X @ dense.coef_ + dense.intercept_ - y
+    g = 2.0 * X.T @ (w * r)
+    if fit_intercept:
+        g = 2.0 * (X - np.average(X, axis=0, weights=w)).T @ (w * r)
+    on = dense.active_
+    assert np.all(np.abs(g[~on]) <= s * (1 + 1e-6))
+    assert np.allclose(
+        g[on], -s * np.sign((dense.coef_ - prior["coef"])[on]), rtol=1e-5
+    )
+
+
+def test_fit_records_and_integer_types(rng):
+    # issue 14 points 2, 5, 6: numpy integers for max_iter, n_samples_fit_
+    # on every fit (0: the prior), an int n_iter_ (one target); no exact
+    # leave-one-out methods at all
+    X, y = rng.randn(40, 4), rng.randn(40)
+    model = RegularityLasso(alpha=2.0, max_iter=np.int64(500)).fit(X, y)
+    assert model.n_samples_fit_ == 40
+    assert isinstance(model.n_iter_, int) and 0 < model.n_iter_ <= 500
+    with pytest.raises(TypeError, match="max_iter"):
+        RegularityLasso(max_iter=500.0).fit(X, y)
+    empty = RegularityLasso(prior={"coef": np.ones(4)}).fit(X[:0], y[:0])
+    assert empty.n_samples_fit_ == 0 and empty.n_iter_ == 0
+    for name in ("loo_curve", "sample_information", "influence_diagnostics"):
+        assert not hasattr(model, name)
+    with pytest.raises(TypeError, match="return_std"):
+        model.predict(X, return_std=True)
+    with pytest.warns(ConvergenceWarning, match=r"tol=1e-14 in max_iter=3 "):
+        RegularityLasso(alpha=0.01, tol=1e-14, max_iter=3).fit(X, y)

@@ -370,3 +370,51 @@ def test_a_user_whose_weights_are_all_zero_is_a_user_without_data(rng):
             X, y, groups=groups, sample_weight=w2
         )
         assert two.users_[1].alpha_ == 1.0
+
+
+def test_groups_is_keyword_only_with_a_deprecation_path(rng):
+    # issue 14 point 6: score_samples(X, y) read y as user labels; a
+    # positional groups still works for now, with a FutureWarning
+    X, y = rng.randn(40, 3), rng.randn(40)
+    groups = np.repeat([0, 1], 20)
+    model = MultiUserRegularity(alpha=1.0).fit(X, y, groups=groups)
+    want = model.predict(X, groups=groups)
+    with pytest.warns(FutureWarning, match=r"groups .*keyword-only.*groups=\.\.\."):
+        assert np.array_equal(model.predict(X, groups), want)
+    scores = model.score_samples(X, groups=groups, heuristic="sld")
+    with pytest.warns(FutureWarning, match="keyword-only"):
+        assert np.array_equal(model.score_samples(X, groups), scores)
+    with pytest.warns(FutureWarning, match="groups, heuristic"):
+        assert np.array_equal(model.score_samples(X, groups, "sld"), scores)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # the keyword form is quiet
+        model.predict(X, groups=groups)
+        model.score_samples(X, groups=groups)
+    with pytest.raises(TypeError, match="multiple values for 'groups'"):
+        with pytest.warns(FutureWarning):
+            model.predict(X, groups, groups=groups)
+    with pytest.raises(TypeError, match="at most 1 more positional"):
+        model.predict(X, groups, groups)
+
+
+def test_an_empty_fit_is_n_samples_fit_zero_and_queries_the_same(rng):
+    # issue 14 point 5: no fake solver name; MultiUserRegularity.query on a
+    # user without data is regularity_sampling of that user's model with
+    # batch="topk" (greedy batches need training data), for both penalties
+    from skrt import RegularityLasso
+    from skrt.query import regularity_sampling
+
+    X, y = rng.randn(60, 3), rng.randn(60)
+    pool = rng.randn(25, 3)
+    for penalty, kind in (("l2", RegularityRidge), ("l1", RegularityLasso)):
+        model = MultiUserRegularity(alpha=1.0, penalty=penalty).fit(
+            X, y, groups=np.repeat([0, 1], 30)
+        )
+        empty = model.user_model("new")
+        assert isinstance(empty, kind) and empty.n_samples_fit_ == 0
+        assert model.users_[0].n_samples_fit_ == 30
+        idx, scores = model.query(pool, "new", n_instances=3, batch="greedy")
+        want_idx, want = regularity_sampling(empty, pool, 3, batch="topk")
+        assert np.array_equal(idx, want_idx) and np.array_equal(scores, want)
+        with pytest.raises(ValueError, match="batch='topk'"):
+            regularity_sampling(empty, pool, 3, batch="greedy")

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from skrt import MultiUserRegularity, RegularityLasso, RegularityRidge, prior_from
 from skrt.query import regularity_sampling
 
-from ._harness import Case, Correct, Raises, params, rel_err, run_case
+from ._harness import Case, Correct, Raises, Warns, params, rel_err, run_case
 
 _RNG = np.random.RandomState(8)
 N, P = 24, 3
@@ -226,6 +226,16 @@ def lasso_refits(pred):
         rows = G0 == u
         own = RegularityLasso(alpha=2.0, prior=prior).fit(X0[rows], Y0[rows])
         assert rel_err(pred[rows], own.predict(X0[rows])) < 1e-8
+
+
+def _same_as_keyword(method):
+    """Check: the result equals ``method(X0, groups=G0)``."""
+
+    def check(result):
+        model = MultiUserRegularity(alpha=2.0).fit(X0, Y0, groups=G0)
+        assert np.array_equal(result, getattr(model, method)(X0, groups=G0))
+
+    return check
 
 
 _GRADED = X0 * [1e6, 1.0, 1e-6]
@@ -496,6 +506,28 @@ CASES = [
         "score_samples_heuristic",
         then("score_samples", X0, groups=G0, heuristic="x"),
         Raises("heuristic must be one of"),
+    ),
+    # ------------------ groups is keyword-only (positional: deprecated)
+    Case(
+        "predict_groups_by_position",
+        then("predict", X0, G0),
+        Warns(FutureWarning, "groups .*keyword-only", _same_as_keyword("predict")),
+    ),
+    Case(
+        "score_samples_y_by_position",
+        # the estimators' score_samples(X, y): here y would be user labels
+        then("score_samples", X0, Y0),
+        Warns(FutureWarning, "score_samples by position is deprecated"),
+    ),
+    Case(
+        "predict_groups_twice",
+        then("predict", X0, G0, groups=G0),
+        Raises("multiple values for 'groups'"),
+    ),
+    Case(
+        "score_samples_three_positional",
+        then("score_samples", X0, G0, "sld", "extra"),
+        Raises("at most 2 more positional"),
     ),
 ]
 
