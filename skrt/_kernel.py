@@ -30,6 +30,7 @@ from ._kernel_exact import (
 from ._kernel_search import choose_gamma
 from ._krylov import GCVQuadrature, krylov_fit, solve_cg
 from ._linalg import Spectral, decompose_kernel, default_alpha_bounds, gcv_estimate
+from ._ridge import set_fit_record
 from ._validation import (
     check_bounds,
     check_choice,
@@ -87,6 +88,7 @@ class KernelSolution:
 
     solver: str
     alpha: float
+    n_samples: int
     n_iter: np.ndarray
     dual: np.ndarray
     dual_tangent: np.ndarray
@@ -425,25 +427,9 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         """Assign every fitted attribute from a solver's
         :class:`KernelSolution`, and remove those its path does not produce
         (the leave-one-out record without a decomposition)."""
-        self._y_ndim = y_ndim
-        self.solver_ = sol.solver
-        self.alpha_ = float(sol.alpha)
-        self.n_samples_fit_ = sol.dual.shape[0]
-        self.n_iter_ = sol.n_iter
+        set_fit_record(self, sol, y_ndim)
         self.dual_coef_ = self._unravel_rows(sol.dual)
         self.dual_coef_tangent_ = self._unravel_rows(sol.dual_tangent)
-        self.noise_variance_ = self._unravel(sol.noise_variance)
-        self.gcv_error_ = self._unravel(sol.gcv_error)
-        loo = sol.loo
-        for name, value, unravel in (
-            ("leverage_", loo and loo.leverage, None),
-            ("loo_residuals_", loo and loo.loo_residual, self._unravel_rows),
-            ("loo_error_", loo and loo.loo_error, self._unravel),
-        ):
-            if loo is not None:
-                setattr(self, name, value if unravel is None else unravel(value))
-            elif name in vars(self):
-                delattr(self, name)
         self._sti_dual = sol.sti_dual
         self._spectral = sol.spectral
         self._exact = sol.exact
@@ -489,6 +475,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         common = dict(
             solver="eigen",
             alpha=s,
+            n_samples=Y.shape[0],
             n_iter=np.ones(Y.shape[1], dtype=int),
             spectral=spec,
         )
@@ -657,6 +644,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         return KernelSolution(
             solver="cg",
             alpha=s,
+            n_samples=Y_all.shape[0],
             n_iter=fit.n_iter,
             dual=full[0],
             dual_tangent=full[1],

@@ -359,16 +359,11 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         """Assign every fitted attribute from a solver's
         :class:`RidgeSolution`, and remove those its path does not produce
         (the leave-one-out record without a decomposition)."""
-        self._y_ndim = y_ndim
-        self.solver_ = sol.solver
-        self.alpha_ = float(sol.alpha)
-        self.n_samples_fit_ = sol.n_samples
-        self.n_iter_ = sol.n_iter
+        set_fit_record(self, sol, y_ndim)
         self.coef_ = self._unravel(sol.coef.T)
         self.coef_tangent_ = self._unravel(sol.coef_tangent.T)
         self.intercept_ = self._unravel(sol.intercept)
         self.intercept_tangent_ = self._unravel(sol.intercept_tangent)
-        self.noise_variance_ = self._unravel(sol.noise_variance)
         self._x_mean = sol.x_mean
         self._offset = sol.offset
         self._x_mean_lo = sol.x_mean_lo
@@ -380,13 +375,6 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self._design = sol.design
         self._cg_scale = sol.cg_scale
         self._max_iter = sol.max_iter
-        _set_or_remove(self, "gcv_error_", sol.gcv_error, self._unravel)
-        loo = sol.loo
-        _set_or_remove(self, "leverage_", loo and loo.leverage)
-        _set_or_remove(
-            self, "loo_residuals_", loo and loo.loo_residual, self._unravel_rows
-        )
-        _set_or_remove(self, "loo_error_", loo and loo.loo_error, self._unravel)
         return self
 
     # Views of the public weights in the (n_features, n_targets) / (n_targets,)
@@ -743,21 +731,29 @@ def _solution(solver, s, w, center, centered, fit_intercept, resid, **fields):
     )
 
 
-class _NoLeaveOneOut:
-    """The leave-one-out record of a path without one: every field None."""
-
-    leverage = loo_residual = loo_error = None
-
-
-_NO_LOO = _NoLeaveOneOut()
-
-
-def _set_or_remove(estimator, name, value, transform=None):
-    """Set a fitted attribute, or remove it where the path has no value."""
-    if value is not None:
-        setattr(estimator, name, value if transform is None else transform(value))
-    elif name in vars(estimator):
-        delattr(estimator, name)
+def set_fit_record(estimator, sol, y_ndim):
+    """The fitted attributes every solution of the ridge and kernel models
+    has: ``solver_``, ``alpha_``, ``n_samples_fit_``, ``n_iter_``,
+    ``noise_variance_``, ``gcv_error_`` and the leave-one-out record
+    (``leverage_``, ``loo_residuals_``, ``loo_error_``), each removed where
+    the solution has none."""
+    estimator._y_ndim = y_ndim
+    estimator.solver_ = sol.solver
+    estimator.alpha_ = float(sol.alpha)
+    estimator.n_samples_fit_ = sol.n_samples
+    estimator.n_iter_ = sol.n_iter
+    estimator.noise_variance_ = estimator._unravel(sol.noise_variance)
+    loo = sol.loo
+    for name, value, unravel in (
+        ("gcv_error_", sol.gcv_error, estimator._unravel),
+        ("leverage_", loo and loo.leverage, None),
+        ("loo_residuals_", loo and loo.loo_residual, estimator._unravel_rows),
+        ("loo_error_", loo and loo.loo_error, estimator._unravel),
+    ):
+        if value is not None:
+            setattr(estimator, name, value if unravel is None else unravel(value))
+        elif name in vars(estimator):
+            delattr(estimator, name)
 
 
 def penalised_inverse(Z, s, spectral, design, cg_scale, max_iter, tol, what):
