@@ -48,7 +48,7 @@ from ._validation import check_bool, check_positive, check_sample_weight
 
 
 def _kkt_met(design, delta, r0, s, tol):
-    """The gradient ``g = 2 Zᵀ(Zδ - r0)`` and whether δ is optimal to ``tol``.
+    """Whether δ is optimal to ``tol``, with ``g = 2 Zᵀ(Zδ - r0)``.
 
     Optimal: ``|g_j| <= s`` off the support and ``|g_j + s sign δ_j| <= tol s``
     on it, each up to the round-off floor ``128 eps d_j ‖r0‖`` of ``g_j``
@@ -62,20 +62,20 @@ def _kkt_met(design, delta, r0, s, tol):
         raise ValueError("RegularityLasso diverged (non-finite gradient); scale X.")
     d = np.sqrt(design.diagonal())
     floor = 128.0 * np.finfo(float).eps * d * float(np.linalg.norm(r0))
-    return g, bool(np.all(kkt <= tol * s + floor))
+    return bool(np.all(kkt <= tol * s + floor))
 
 
 def _cd_problem(X, yc, w, design, s, fit_intercept):
     """scikit-learn ``Lasso`` arguments that solve for δ, and their column order.
 
-    Dense X is handed over centred and weighted, ``Z = W^{1/2}(X - 1x̄ᵀ)``
-    with targets ``r0 = W^{1/2} yc`` and no intercept, ``(1/2n)‖r0 - Zδ‖² + (s/2n)‖δ‖₁``
-    (``x - x̄`` is exact for a column with a large offset). Sparse X stays
-    sparse (CSC with 32-bit indices, as scikit-learn's solver needs) with
-    ``sample_weight=w`` and the centred targets ``yc`` (uncentred targets
-    with a large mean cost its sparse solver digits),
-    ``(1/2Σw) Σ w (yc - x̃ᵀδ)² + (s/2Σw)‖δ‖₁``, and
-    scikit-learn centres it implicitly: that cancels every digit of a column
+    Dense X is handed over centred and weighted, ``Z = W^{1/2}(X - 1x̄ᵀ)``,
+    with targets ``r0 = W^{1/2} yc`` and no intercept:
+    ``(1/2n)‖r0 - Zδ‖² + (s/2n)‖δ‖₁`` (``x - x̄`` is exact for a column
+    with a large offset). Sparse X stays sparse (CSC with 32-bit indices, as
+    scikit-learn's solver needs), with ``sample_weight=w`` and the centred
+    targets ``yc`` (uncentred targets with a large mean cost its sparse
+    solver digits): ``(1/2Σw) Σ w (yc - x̃ᵀδ)² + (s/2Σw)‖δ‖₁``. Its solver
+    centres the columns implicitly, which cancels every digit of a column
     with a large offset, so the columns stored on more than half the rows
     (the only ones whose spread can be small next to their mean) are stored
     in full, explicitly centred, after the others. Returns
@@ -104,14 +104,13 @@ def _cd_problem(X, yc, w, design, s, fit_intercept):
 class L1Solution:
     """What :func:`solve_l1_deviation` returns.
 
-    ``delta`` is δ, ``gradient`` ``g = 2 Zᵀ(Zδ - r0)``, ``n_iter`` the
-    coordinate-descent epochs, ``converged`` whether the KKT conditions hold
-    to ``tol``; ``gram`` is ``G_SS = Z_Sᵀ Z_S`` on the support of δ when the
-    active-set step formed it (the tangent reuses it), else None.
+    ``delta`` is δ, ``n_iter`` the coordinate-descent epochs, ``converged``
+    whether the KKT conditions hold to ``tol``; ``gram`` is
+    ``G_SS = Z_Sᵀ Z_S`` on the support of δ when the active-set step formed
+    it (the tangent reuses it), else None.
     """
 
     delta: np.ndarray
-    gradient: np.ndarray
     n_iter: int
     converged: bool
     gram: np.ndarray | None = None
@@ -123,7 +122,7 @@ def _active_set_step(design, delta, r0, s, tol):
     On the support ``S`` with signs ``σ`` the conditions ``g_S + s σ = 0``
     are linear, ``G_SS δ_S = Z_Sᵀ r0 - s σ / 2``. The result is the lasso
     solution when its signs are ``σ`` and ``|g_j| <= s`` off ``S``; returns
-    ``(δ, g, met, G_SS)``, or None where ``G_SS`` is singular.
+    ``(δ, G_SS)`` when it is (to ``tol``), else None.
     """
     cols = np.flatnonzero(delta)
     if cols.size == 0:
@@ -137,8 +136,7 @@ def _active_set_step(design, delta, r0, s, tol):
         return None
     if not np.array_equal(np.sign(step[cols]), np.sign(delta[cols])):
         return None
-    g, met = _kkt_met(design, step, r0, s, tol)
-    return step, g, met, gram
+    return (step, gram) if _kkt_met(design, step, r0, s, tol) else None
 
 
 def solve_l1_deviation(X, yc, w, design, s, *, fit_intercept, tol, max_iter):
@@ -187,17 +185,16 @@ def solve_l1_deviation(X, yc, w, design, s, *, fit_intercept, tol, max_iter):
         used += int(lasso.n_iter_)
         previous, delta = delta, np.empty(X.shape[1])
         delta[order] = lasso.coef_
-        g, converged = _kkt_met(design, delta, r0, s, tol)
-        if converged:
-            return L1Solution(delta, g, used, True)
+        if _kkt_met(design, delta, r0, s, tol):
+            return L1Solution(delta, used, True)
         # stopped by its duality gap: finish on the support it found
         step = None if budget_spent else _active_set_step(design, delta, r0, s, tol)
-        if step is not None and step[2]:
-            return L1Solution(step[0], step[1], used, True, step[3])
+        if step is not None:
+            return L1Solution(step[0], used, True, step[1])
         if np.array_equal(delta, previous):
             break  # coordinate descent cannot improve on it
         cd_tol *= 1e-2  # a tighter duality gap, from where it stopped
-    return L1Solution(delta, g, used, False)
+    return L1Solution(delta, used, False)
 
 
 def active_set_tangent(design, delta, theta0_dot, gram=None):
