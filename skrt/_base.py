@@ -6,7 +6,7 @@
 estimator's ``_validate_X``, ``_predict_raw`` and ``_tangent``.
 
 :class:`ExactLOOMixin` (the ridge and kernel models, which keep what
-``M⁻¹ = (X̃ᵀWX̃ + sP)⁻¹`` needs): choosing alpha, the leave-one-out record,
+``M⁻¹ = (X̃ᵀWX̃ + sP)⁻¹`` needs): choosing alpha by exact LOO or GCV,
 ``predict(return_std=True)``, ``loo_curve``, ``sample_information`` and
 ``influence_diagnostics``, and the curvature part of the acquisition, from
 the per-row pieces ``_variance``, ``_sti_response``,
@@ -214,11 +214,6 @@ class TangentMixin:
         what = f"The heuristic={heuristic!r} score"
         return check_finite(scores.scores(), X, "X", what)
 
-    def _require_spectral(self, what):
-        if getattr(self, "_spectral", None) is None:
-            raise ValueError(f"{what} {self._no_decomposition_advice()}")
-        return self._spectral
-
     def _no_decomposition_advice(self):
         return (
             f"needs (X̃ᵀWX̃ + sP)⁻¹, which {type(self).__name__} does not keep; "
@@ -275,12 +270,17 @@ class TangentMixin:
 
 class ExactLOOMixin:
     """Methods of the models that keep ``M⁻¹`` (RegularityRidge,
-    RegularityKernelRidge): alpha by exact LOO or GCV, the leave-one-out
-    record, ``predict(return_std=True)``, ``loo_curve``,
+    RegularityKernelRidge): alpha by exact LOO or GCV,
+    ``predict(return_std=True)``, ``loo_curve``,
     ``sample_information``, ``influence_diagnostics`` and the curvature
     part of the acquisition. Use with :class:`TangentMixin`
     (:class:`RegularityMixin` combines both).
     """
+
+    def _require_spectral(self, what):
+        if getattr(self, "_spectral", None) is None:
+            raise ValueError(f"{what} {self._no_decomposition_advice()}")
+        return self._spectral
 
     def _select_alpha(self, criterion, bounds, constant_target):
         if not isinstance(self.alpha, str):
@@ -585,7 +585,7 @@ class ExactLOOMixin:
     def _choose_alpha(self, spec, Y):
         """alpha_ on the decomposition path: exact LOO or GCV over a continuum."""
         bounds = default_alpha_bounds(spec.lam.max(initial=0.0))
-        constant = _is_constant(spec.yc, Y)
+        constant = is_constant(spec.yc, Y)
         if self.alpha == "loo":
 
             def criterion(a):
@@ -596,35 +596,6 @@ class ExactLOOMixin:
         return self._select_alpha(
             lambda a: gcv_path(spec, a).mean(axis=1), bounds, constant
         )
-
-    def _record_gcv_estimate(self, rss, w_sum, df):
-        """noise_variance_ and gcv_error_ from the weighted RSS per target and
-        an (estimated) df, on paths without the decomposition."""
-        self.noise_variance_ = self._unravel(_noise_variance(rss, w_sum, w_sum - df))
-        self._noise_variance = np.atleast_1d(self.noise_variance_)
-        dof = 1.0 - df / w_sum
-        gcv = rss / w_sum / dof**2 if dof > 1e-12 else np.full(np.shape(rss), np.inf)
-        self.gcv_error_ = self._unravel(gcv)
-
-    def _record_leave_one_out(self, spec, s):
-        """Set leverage_, loo_residuals_, loo_error_, gcv_error_ and
-        noise_variance_ at alpha s; return the training residuals f - y."""
-        w, w_sum = spec.w, spec.w_sum
-        # r = f(x) - y on the training set; h = w g; 1 - m g with m = min(w, 1)
-        resid = spec.residual(s)
-        denom = spec.loo_denominator(s)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            loo = np.where((denom > 1e-14)[:, None], -resid / denom[:, None], np.inf)
-        self.leverage_ = w * spec.unit_leverage(s)
-        self.loo_residuals_ = self._unravel_rows(loo)
-        finite = np.isfinite(loo).all()
-        loo_error = (w @ loo**2) / w_sum if finite else np.full(loo.shape[1], np.inf)
-        self.loo_error_ = self._unravel(loo_error)
-        self.gcv_error_ = self._unravel(gcv_path(spec, s)[0])
-        dof = float(spec.residual_dof(s))
-        self.noise_variance_ = self._unravel(_noise_variance(w @ resid**2, w_sum, dof))
-        self._noise_variance = np.atleast_1d(self.noise_variance_)
-        return resid
 
 
 class RegularityMixin(ExactLOOMixin, TangentMixin):
@@ -638,15 +609,14 @@ _EMPTY_FIT_CROSS = (
 )
 
 
-def _noise_variance(rss, w_sum, dof):
-    """Σ w r² / (Σw - df), or Σ w r² / Σw when no residual dof remain."""
-    return rss / dof if dof > 1e-8 * w_sum else rss / w_sum
-
-
-def _is_constant(Yc, Y):
+def is_constant(Yc, Y):
     """Whether every centred target is zero up to round-off."""
     scale = np.abs(Y).max(initial=0.0)
     return bool(np.all(np.abs(Yc) <= 1e-12 * max(scale, 1e-300)))
+
+
+# the old name, until the estimators import is_constant
+_is_constant = is_constant
 
 
 class WeightsOnlyMixin:
@@ -661,9 +631,3 @@ class WeightsOnlyMixin:
 
     def _tangent(self, X):
         return (np.asarray(X @ self.coef_tangent_) + self.intercept_tangent_)[:, None]
-
-    def _acquisition_parts(self):
-        return None, None, {}
-
-    def _variance(self, X):
-        self._require_spectral("The predictive variance")
