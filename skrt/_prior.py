@@ -25,9 +25,14 @@ fixed.
 
 This module validates the ``prior`` parameter (:func:`check_prior_param`),
 turns it into checked arrays (:func:`prior_arrays`), validates the empty
-training set of a prior-only fit (:func:`validate_empty`) and builds a prior
+training set of a prior-only fit (:func:`validate_empty`), builds a prior
 from a fitted shared model (:func:`prior_from`, public as
-``skrt.prior_from``).
+``skrt.prior_from``) and gives the exact leave-one-out residual of a sample
+whose removal leaves no data: the prior's (:func:`leave_out_to_the_prior`).
+
+A model fitted on no data of its own records ``n_samples_fit_ == 0`` (and
+sets no ``solver_``): that is how the query side recognises a model that is
+its prior.
 """
 
 from __future__ import annotations

@@ -25,12 +25,11 @@ from ._linalg import (
     gcv_estimate,
     weighted_center,
 )
-from ._prior import (  # noqa: F401  (old home: re-exported until _lasso switches)
-    PRIOR_KEYS,
+from ._prior import (
     check_prior_param,
     leave_out_to_the_prior,
     prior_arrays,
-    prior_from,
+    prior_from,  # noqa: F401  (public as skrt.prior_from, imported from here)
     validate_empty,
 )
 from ._validation import (
@@ -69,16 +68,6 @@ RIDGE_FIT_STATE = (
     "_sti_intercept",
     "_y_ndim",
     "_cg_scale",
-)
-
-# The private per-fit state RegularityLasso lists (kept here, where _lasso
-# imports it from, until it moves to _lasso.py).
-LINEAR_FIT_STATE = RIDGE_FIT_STATE + (
-    "_coef",
-    "_coef_tangent",
-    "_intercept",
-    "_intercept_tangent",
-    "_noise_variance",
 )
 
 
@@ -172,9 +161,8 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     noise_variance_ : float or ndarray of shape (n_targets,)
         Residual variance ``Σ w_i r_i² / (Σ w_i - df)``, ``df = Σ h_i``.
     solver_ : str
-        The solver used ("eigen", "svd" or "cg"); ``"prior"`` for a model
-        fitted on no samples (kept for compatibility: test
-        ``n_samples_fit_ == 0`` instead).
+        The solver used ("eigen", "svd" or "cg"). Not set for a model
+        fitted on no samples (``n_samples_fit_ == 0``: it is its prior).
     n_iter_ : ndarray of shape (n_targets,) of int
         Conjugate-gradient iterations per target (the larger of the weight
         and tangent solves) with ``solver="cg"``; 1 for the closed forms,
@@ -434,8 +422,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             )
         k = prior["coef"].shape[1]
         return RidgeSolution(
-            # "prior" is kept for skrt._users until it reads n_samples_fit_
-            solver="prior",
+            solver=None,  # no solver ran: n_samples_fit_ == 0 says it
             alpha=float(self.alpha),
             n_samples=0,
             n_iter=np.zeros(k, dtype=int),
@@ -683,7 +670,7 @@ class RidgeSolution:
     ``design``/``cg_scale``/``max_iter`` None without conjugate gradients.
     """
 
-    solver: str
+    solver: str | None
     alpha: float
     n_samples: int
     n_iter: np.ndarray
@@ -733,18 +720,19 @@ def _solution(solver, s, w, center, centered, fit_intercept, resid, **fields):
 
 def set_fit_record(estimator, sol, y_ndim):
     """The fitted attributes every solution of the ridge and kernel models
-    has: ``solver_``, ``alpha_``, ``n_samples_fit_``, ``n_iter_``,
+    has: ``solver_`` (not set for a prior-only fit: no solver ran),
+    ``alpha_``, ``n_samples_fit_``, ``n_iter_``,
     ``noise_variance_``, ``gcv_error_`` and the leave-one-out record
     (``leverage_``, ``loo_residuals_``, ``loo_error_``), each removed where
     the solution has none."""
     estimator._y_ndim = y_ndim
-    estimator.solver_ = sol.solver
     estimator.alpha_ = float(sol.alpha)
     estimator.n_samples_fit_ = sol.n_samples
     estimator.n_iter_ = sol.n_iter
     estimator.noise_variance_ = estimator._unravel(sol.noise_variance)
     loo = sol.loo
     for name, value, unravel in (
+        ("solver_", sol.solver, None),
         ("gcv_error_", sol.gcv_error, estimator._unravel),
         ("leverage_", loo and loo.leverage, None),
         ("loo_residuals_", loo and loo.loo_residual, estimator._unravel_rows),
