@@ -1,5 +1,5 @@
 """Many users: per-user ridge models pulled toward a shared model that
-carries its own regularity tangent (``MATH.md`` section 6, paper 3.4.1)."""
+carries its own regularity tangent (:ref:`math-prior`, paper 3.4.1)."""
 
 from __future__ import annotations
 
@@ -218,7 +218,7 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
         Regularity of the shared model (as in :class:`RegularityRidge`).
     user_alpha : "shared", "loo" or float, default="shared"
         ``"shared"`` uses the shared model's ``alpha_`` for every user (the
-        two-level model of ``MATH.md`` section 6, one ``s``); ``"loo"``
+        two-level model of :ref:`math-prior`, one ``s``); ``"loo"``
         chooses each user's own pull toward the shared model by exact
         leave-one-out with θ₀ held fixed (users with fewer than 3 rows fall
         back to the shared alpha); a float fixes it.

@@ -1,6 +1,6 @@
 """Independent oracles and data generators for the property tests.
 
-Everything here is written straight from MATH.md with dense numpy linear
+Everything here is written straight from the formulas of docs/math.rst with dense numpy linear
 algebra on the augmented design, sharing no code with skrt.
 """
 

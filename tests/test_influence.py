@@ -1,6 +1,6 @@
 """Sample information and influence diagnostics against independent oracles:
 brute-force refits (scikit-learn's Ridge), explicit matrices written from
-MATH.md, and statsmodels' OLSInfluence in the OLS limit."""
+docs/math.rst, and statsmodels' OLSInfluence in the OLS limit."""
 
 import warnings
 

@@ -66,7 +66,7 @@ def test_converges_to_the_closed_form_coef_and_tangent(sparse):
 
 
 def _naive_steps(X, y, w, s, eta, batch, fit_intercept=True, center=None, W=None):
-    """Reference: the simultaneous dense update of MATH.md section 5, on rows
+    """Reference: the simultaneous dense update of docs/math.rst, math-sgdf, on rows
     centred at ``center`` (the first chunk's weighted mean): f = (x - m)ᵀθ + β,
     b = β - mᵀθ, unit intercept step for an explicit eta0."""
     n, p = X.shape

@@ -1,5 +1,5 @@
 """Hierarchical regularity: user models pulled toward a shared model θ₀(s)
-whose tangent they inherit (MATH.md section 6), against explicit matrices,
+whose tangent they inherit (docs/math.rst, math-prior), against explicit matrices,
 finite differences of the whole two-level fit and brute-force refits."""
 
 import pickle

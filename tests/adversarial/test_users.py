@@ -1,7 +1,7 @@
 """MultiUserRegularity on hostile input: every case states its outcome.
 
 Correct cases are checked against the two-level model solved exactly in
-rational arithmetic (``fractions``; MATH.md section 6): the shared ridge
+rational arithmetic (``fractions``; docs/math.rst, math-prior): the shared ridge
 ``θ̃₀ = M₀⁻¹ X̃ᵀWy`` with ``M₀ = X̃ᵀWX̃ + sP`` (P leaves the intercept free),
 each user's ``θ̃ᵤ = Mᵤ⁻¹ (X̃ᵤᵀWᵤyᵤ + sPθ̃₀)`` and the tangents
 ``θ̃̇₀ = -M₀⁻¹Pθ̃₀``, ``θ̃̇ᵤ = Mᵤ⁻¹P(θ̃₀ + sθ̃̇₀ - θ̃ᵤ)``; a user without data (or
