@@ -1,7 +1,7 @@
 """Independent oracles and data generators for the property tests.
 
-Everything here is written straight from the formulas of docs/math.rst with dense numpy linear
-algebra on the augmented design, sharing no code with skrt.
+Everything here is written straight from the formulas of docs/math.rst with
+dense numpy linear algebra on the augmented design, sharing no code with skrt.
 """
 
 import numpy as np
