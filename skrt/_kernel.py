@@ -419,7 +419,18 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         if self.kernel == "rbf" and not sp.issparse(X) and n:
             self._kernel_center = X.mean(axis=0)
         self._w = w
-        self.gamma_ = choose_gamma(self, X, Y, w) if self.gamma == "loo" else self.gamma
+        gamma = self.gamma
+        if gamma == "loo":
+            gamma = choose_gamma(
+                X,
+                Y,
+                w,
+                kernel=self.kernel,
+                gamma_bounds=self.gamma_bounds,
+                center=getattr(self, "_kernel_center", None),
+                choose_alpha=self._choose_alpha,
+            )
+        self.gamma_ = gamma
         solve = self._fit_krylov if solver == "cg" else self._fit_spectral
         return self._set_solution(solve(X, Y, w), y.ndim)
 

@@ -68,7 +68,7 @@ _GAMMA_IDENTITY = 50.0
 _GAMMA_STEP = 0.5  # decades between the gamma grid's points
 
 
-def choose_gamma(model, X, Y, w):
+def choose_gamma(X, Y, w, *, kernel, gamma_bounds, center, choose_alpha):
     """gamma minimising the LOO error at its own LOO-optimal alpha.
 
     A grid in log gamma (half a decade apart) around the inverse mean
@@ -78,14 +78,18 @@ def choose_gamma(model, X, Y, w):
 
     Parameters
     ----------
-    model : RegularityKernelRidge
-        The estimator being fitted: its ``kernel`` ("rbf" or "laplacian"),
-        ``gamma_bounds``, the centre of its rbf distances, and its alpha
-        search (``_choose_alpha``).
     X : {ndarray, sparse matrix} of shape (n_samples, n_features)
     Y : ndarray of shape (n_samples, n_targets)
     w : ndarray of shape (n_samples,)
         Sample weights; rows of weight 0 are left out.
+    kernel : {"rbf", "laplacian"}
+    gamma_bounds : (float, float) or None
+        The search range; None for the automatic limits.
+    center : ndarray of shape (n_features,) or None
+        Subtracted from X before the rbf distances (no cancellation under
+        a large common offset).
+    choose_alpha : callable
+        ``choose_alpha(spec, Y) -> s``: the estimator's alpha at each gamma.
 
     Returns
     -------
@@ -100,8 +104,7 @@ def choose_gamma(model, X, Y, w):
     rows = w > 0
     X, Y, w = X[rows], Y[rows], w[rows]
     with np.errstate(over="ignore", invalid="ignore"):
-        if model.kernel == "rbf":
-            center = getattr(model, "_kernel_center", None)
+        if kernel == "rbf":
             D = euclidean_distances(X if center is None else X - center, squared=True)
         else:
             D = manhattan_distances(X)
@@ -115,7 +118,7 @@ def choose_gamma(model, X, Y, w):
     # a sample instead of weighting it)
     mean_d = (w @ D @ w) / w.sum() ** 2
     g0 = 1.0 / mean_d if mean_d > 0 else 1.0
-    lo, hi, user = gamma_limits(model.gamma_bounds, D, g0)
+    lo, hi, user = gamma_limits(gamma_bounds, D, g0)
     step = _GAMMA_STEP * np.log(10.0)
     t0 = float(np.clip(np.log(g0), lo, hi))
     log_grid = grid_between(t0 - 4 * step, t0 + 4 * step, lo, hi, step)
@@ -125,7 +128,7 @@ def choose_gamma(model, X, Y, w):
         if t not in memo:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RegularityBoundWarning)
-                memo[t] = loo_and_gamma_slope(model, D, np.exp(t), Y, w)
+                memo[t] = loo_and_gamma_slope(choose_alpha, D, np.exp(t), Y, w)
         return memo[t]
 
     vals = np.array([evaluate(t)[0] for t in log_grid])
@@ -220,9 +223,12 @@ def grid_between(a, b, lo, hi, step):
     return np.linspace(a, b, max(2, int(np.ceil((b - a) / step - 1e-9)) + 1))
 
 
-def loo_and_gamma_slope(model, D, gamma, Y, w):
+def loo_and_gamma_slope(choose_alpha, D, gamma, Y, w):
     """LOO error at the LOO-optimal alpha for this gamma, and its derivative
     in log gamma (the partial at fixed alpha, by the envelope theorem).
+
+    ``choose_alpha(spec, Y) -> s`` picks alpha on this gamma's
+    decomposition (the estimator's ``_choose_alpha``).
 
     With ``K̃ = W^{1/2} K W^{1/2}``, ``B = (K̃ + sI)⁻¹`` and
     ``dK/dγ = -D ⊙ K``: the weighted hat matrix moves by ``s B dK̃ B`` and the
@@ -230,7 +236,7 @@ def loo_and_gamma_slope(model, D, gamma, Y, w):
     """
     K = np.exp(-gamma * D)
     spec = decompose_kernel(K, Y, w, check_symmetric=False)
-    s = model._choose_alpha(spec, Y)
+    s = choose_alpha(spec, Y)
     sw = np.sqrt(w)
     dK = -gamma * D * K * sw[:, None] * sw[None, :]  # d K̃ / d log γ
     U = spec.P * (sw[:, None] / np.sqrt(spec.lam))

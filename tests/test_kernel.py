@@ -292,7 +292,7 @@ def test_gamma_slope_against_finite_differences(data, kernel, gamma):
     D = pairwise_distances(X, metric="sqeuclidean" if kernel == "rbf" else "manhattan")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RegularityBoundWarning)
-        value, slope = loo_and_gamma_slope(model, D, gamma, Y, w)
+        value, slope = loo_and_gamma_slope(model._choose_alpha, D, gamma, Y, w)
         s = model._choose_alpha(decompose_kernel(np.exp(-gamma * D), Y, w), Y)
 
     def loo(g):  # at the fixed alpha s
