@@ -17,7 +17,7 @@ from sklearn.metrics.pairwise import (
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import RegularityMixin, _is_constant, reset_fitted
+from ._base import RegularityMixin, is_constant, reset_fitted
 from ._batch import block_rows, map_rows
 from ._influence import LeaveOneOut, leave_one_out_record
 from ._kernel_exact import (
@@ -630,7 +630,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         s = self._select_alpha(
             lambda a: quad.gcv(a).mean(axis=1),
             default_alpha_bounds(quad.lam_max),
-            _is_constant(Y, Y),
+            is_constant(Y, Y),
         )
         fit = krylov_fit(
             self._system(kernel_matmat, w, s),

@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import RegularityMixin, _is_constant, reset_fitted
+from ._base import RegularityMixin, is_constant, reset_fitted
 from ._influence import LeaveOneOut, leave_one_out_record
 from ._krylov import CenteredDesign, GCVQuadrature, krylov_fit, solve_cg
 from ._linalg import (
@@ -498,7 +498,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         s = self._select_alpha(
             lambda a: quad.gcv(a).mean(axis=1),
             default_alpha_bounds(quad.lam_max),
-            _is_constant(Yc, Y),
+            is_constant(Yc, Y),
         )
         # Jacobi scaling: CG and its stopping rule independent of column units
         scale = np.sqrt(design.diagonal() + s)
