@@ -1,7 +1,8 @@
 """Weighted centring of a design, and centred products that do not cancel.
 
 With weights ``w`` (``Σw = w_sum``) the centred design is ``Xc = X - 1 x̄ᵀ``
-with ``x̄ = Xᵀw / Σw``; the model works with ``Z = W^{1/2} Xc`` (``MATH.md``).
+with ``x̄ = Xᵀw / Σw``; the model works with ``Z = W^{1/2} Xc``
+(``docs/math.rst`` § ``math-centering``).
 The shortcut products
 
 .. math::

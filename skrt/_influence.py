@@ -1,16 +1,18 @@
 """Exact leave-one-out changes of a fitted ridge or kernel ridge model.
 
 Array-in/array-out closed forms on one :class:`~skrt._linalg.Spectral`
-decomposition: the sample information of the SUI paper (MATH.md section 7)
-and the classical influence diagnostics (leverage, studentized residuals,
-Cook's distance, DFFITS, DFBETA(S)). No refits and no loop over samples:
-every quantity is a product with ``P`` (n x rank) or a Gram of it.
+decomposition: the sample information of the SUI paper (``docs/math.rst``
+§ ``math-sample-information``) and the classical influence diagnostics
+(leverage, studentized residuals, Cook's distance, DFFITS, DFBETA(S)). No
+refits and no loop over samples: every quantity is a product with ``P``
+(n x rank) or a Gram of it.
 
-Notation (MATH.md sections 1-2): ``M = X̃ᵀWX̃ + sP`` in augmented
-coordinates, ``g_i = x̃_iᵀM⁻¹x̃_i`` (unit leverage), ``h_i = w_i g_i``,
-residual ``r_i = f(x_i) - y_i``. Leaving out one observation of sample i
-removes ``m_i = min(w_i, 1)`` of its weight (the package's frequency-weight
-convention); by Sherman-Morrison the parameters then change by
+Notation (``docs/math.rst`` §§ ``math-notation``, ``math-loo``):
+``M = X̃ᵀWX̃ + sP`` in augmented coordinates, ``g_i = x̃_iᵀM⁻¹x̃_i`` (unit
+leverage), ``h_i = w_i g_i``, residual ``r_i = f(x_i) - y_i``. Leaving out
+one observation of sample i removes ``m_i = min(w_i, 1)`` of its weight (the
+package's frequency-weight convention); by Sherman-Morrison the parameters
+then change by
 
 .. math::
 
@@ -216,7 +218,7 @@ def influence_diagnostics(spec: Spectral, s: float, dfbeta_basis=None):
     - DFFITS ``external · √(m g / (1 - m g))``;
     - DFBETA ``θ̃ - θ̃_(-i) = -M⁻¹x̃_i e_i`` (intercept first) and DFBETAS
       ``DFBETA / (σ_(i) √diag(M⁻¹))``;
-    - self-influence ``σ_iᵀH⁻¹σ_i = 2 r² g`` (MATH.md section 2).
+    - self-influence ``σ_iᵀH⁻¹σ_i = 2 r² g`` (``docs/math.rst`` § ``math-loo``).
     """
     e, resid, denom = leave_one_out_change(spec, s)
     e, resid = e[:, 0], resid[:, 0]

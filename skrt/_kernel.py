@@ -207,7 +207,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
 
     Notes
     -----
-    With ``K̃ = W^{1/2} K W^{1/2} = U diag(λ) Uᵀ`` (``MATH.md`` section 4):
+    With ``K̃ = W^{1/2} K W^{1/2} = U diag(λ) Uᵀ`` (:ref:`math-kernel`):
 
     .. math::
 
@@ -517,7 +517,8 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         return KernelSolution(
             dual=dual,
             dual_tangent=dual_tangent,
-            # with T = training set, H⁻¹σ_T = (K + s W⁻¹)⁻¹ r = s α̇ (MATH.md §1)
+            # with T = training set, H⁻¹σ_T = (K + s W⁻¹)⁻¹ r = s α̇
+            # (docs/math.rst § math-kernel)
             sti_dual=s * dual_tangent,
             noise_variance=loo.noise_variance,
             gcv_error=loo.gcv_error,

@@ -1,11 +1,11 @@
 """Numerical core: one spectral decomposition, and the closed forms of
 ridge regression evaluated at any regularity ``s``.
 
-Notation follows ``MATH.md``: ``Z = W^{1/2} Xc`` is the weighted centred
-design, ``A(s) = Zᵀ Z + s I``, ``Zᵀ Z = V diag(lam) Vᵀ`` its (truncated)
-eigendecomposition. Rows of ``P = Xc V`` are the training samples in the
-eigenbasis (unweighted), and ``c = Pᵀ W yc`` holds the projected targets, so
-that for every ``s``
+Notation follows ``docs/math.rst`` § ``math-spectral``: ``Z = W^{1/2} Xc``
+is the weighted centred design, ``A(s) = Zᵀ Z + s I``,
+``Zᵀ Z = V diag(lam) Vᵀ`` its (truncated) eigendecomposition. Rows of
+``P = Xc V`` are the training samples in the eigenbasis (unweighted), and
+``c = Pᵀ W yc`` holds the projected targets, so that for every ``s``
 
 .. math::
 

@@ -165,7 +165,7 @@ def prior_from(model):
     prior : dict
         Copies of those five, under the keys ``RegularityRidge(prior=...)``
         reads. Use the shared model's ``alpha_`` as the user's alpha for the
-        two-level model of ``MATH.md`` section 6.
+        two-level model of :ref:`math-prior`.
 
     Examples
     --------

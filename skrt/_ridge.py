@@ -118,9 +118,9 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         Seeds the Rademacher probes of the stochastic trace estimate
         (``solver="cg"`` only).
     prior : dict or None, default=None
-        A shared model to be pulled toward instead of zero (``MATH.md``
-        section 6): the penalty becomes ``alpha ‖θ - θ₀(alpha)‖²``, where
-        the shared weights move with alpha along their own tangent. Keys:
+        A shared model to be pulled toward instead of zero
+        (:ref:`math-prior`): the penalty becomes ``alpha ‖θ - θ₀(alpha)‖²``,
+        where the shared weights move with alpha along their own tangent. Keys:
         ``"coef"`` (θ₀, required, shaped like ``coef_``), ``"coef_tangent"``
         (θ̇₀, default 0), ``"intercept"``, ``"intercept_tangent"`` (used
         only without training data, default 0) and ``"noise_variance"``
@@ -182,7 +182,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     Notes
     -----
     With ``W^{1/2} Xc = U S Vᵀ`` and ``λ = S²``, every quantity is a
-    closed form in ``s`` (``MATH.md`` sections 1-2):
+    closed form in ``s`` (:ref:`math-tangent`, :ref:`math-spectral`):
 
     .. math::
 
