@@ -61,8 +61,9 @@ class TangentMixin:
     tangent, the loss derivative, query scores and the acquisition hook.
 
     The estimator supplies ``_validate_X``, ``_predict_raw`` and
-    ``_tangent`` (per-row pieces of shape (n, n_targets)), ``_y_ndim`` and
-    ``noise_variance_``; ``_loss_gradient`` and ``_no_decomposition_advice``
+    ``_tangent`` (per-row pieces of shape (n, n_targets)), ``_y_ndim``,
+    ``noise_variance_`` and ``n_samples_fit_`` (0 for a model fitted on no
+    data, its prior); ``_loss_gradient`` and ``_no_decomposition_advice``
     may be overridden.
     """
 
@@ -237,7 +238,7 @@ class TangentMixin:
             data) and the advice for what the model lacks.
         """
         check_is_fitted(self)
-        n_fit = self._n_samples_fit()
+        n_fit = int(self.n_samples_fit_)
         sti, curvature, reasons = self._acquisition_parts()
         if n_fit == 0:  # no training data, so no M⁻¹ of it to condition on
             curvature = None
@@ -258,14 +259,6 @@ class TangentMixin:
         """(sti, curvature, reasons) of the acquisition: a model with the
         tangent alone has neither."""
         return None, None, {}
-
-    def _n_samples_fit(self):
-        """Training rows behind the fit: ``n_samples_fit_`` where recorded,
-        0 for a model that is its prior, else None."""
-        n = getattr(self, "n_samples_fit_", None)
-        if n is not None:
-            return int(n)
-        return 0 if getattr(self, "solver_", None) == "prior" else None
 
 
 class ExactLOOMixin:
@@ -543,33 +536,19 @@ class ExactLOOMixin:
         return spec, T, [spec.w * resid[:, j] ** 2 for j in range(resid.shape[1])]
 
     def _acquisition_parts(self):
-        """The STI response and the curvature backend of the fitted model.
-
-        Read from the fitted state: the stored decomposition (``_spectral``:
-        variance, SSI coordinates and columns), a Cholesky factor (``_exact``:
-        variance and columns) or neither (Krylov: columns by conjugate
-        gradients); a kernel given as ``"precomputed"`` has no ``k(x, x)``
-        or ``k(x_c, x_i)`` between candidates.
-        """
+        """The STI response and the curvature backend of the fitted model:
+        variance, SSI coordinates and columns from the stored decomposition
+        (``_spectral``), or columns alone by conjugate gradients (Krylov).
+        A model with other sources of ``M⁻¹`` overrides it (kernel ridge:
+        a Cholesky factor, a precomputed kernel)."""
         spec = getattr(self, "_spectral", None)
-        exact = getattr(self, "_exact", None)
-        precomputed = getattr(self, "kernel", None) == "precomputed"
-        reasons = {}
-        variance, cross = self._variance, self._pool_cross
-        if spec is None and exact is None:
-            variance = None
-        elif precomputed:
-            variance = None
-            reasons["variance"] = (
-                "needs k(x, x), which kernel='precomputed' does not give; use a "
-                "named or callable kernel."
-            )
-        if precomputed:
-            cross = None
-            reasons["cross"] = (
-                "needs k(x_c, x_i) between candidates, which kernel='precomputed' "
-                "does not give; use batch='topk'."
-            )
+        variance = None if spec is None else self._variance
+        return self._sti_response, self._curvature(spec, variance, self._pool_cross), {}
+
+    def _curvature(self, spec, variance, cross):
+        """The curvature backend: ``variance`` and ``cross`` as given (None
+        where the model lacks them), the SSI coordinates and reference where
+        the decomposition ``spec`` is kept."""
         coordinates = reference = None
         if spec is not None:
 
@@ -579,8 +558,7 @@ class ExactLOOMixin:
             def reference(heuristic):
                 return self._ssi_reference(heuristic)[1:]
 
-        curvature = Curvature(cross, variance, coordinates, reference)
-        return self._sti_response, curvature, reasons
+        return Curvature(cross, variance, coordinates, reference)
 
     def _choose_alpha(self, spec, Y):
         """alpha_ on the decomposition path: exact LOO or GCV over a continuum."""
@@ -613,10 +591,6 @@ def is_constant(Yc, Y):
     """Whether every centred target is zero up to round-off."""
     scale = np.abs(Y).max(initial=0.0)
     return bool(np.all(np.abs(Yc) <= 1e-12 * max(scale, 1e-300)))
-
-
-# the old name, until the estimators import is_constant
-_is_constant = is_constant
 
 
 class WeightsOnlyMixin:

@@ -703,6 +703,26 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             cache["z"] = z
         return z
 
+    def _acquisition_parts(self):
+        """The linear model's parts, plus the Cholesky factor (``_exact``:
+        variance and columns); a ``"precomputed"`` kernel gives no
+        ``k(x, x)`` nor ``k(x_c, x_i)`` between candidates, so neither."""
+        spec, exact = self._spectral, self._exact
+        variance = None if spec is None and exact is None else self._variance
+        cross, reasons = self._pool_cross, {}
+        if self.kernel == "precomputed":
+            if variance is not None:
+                reasons["variance"] = (
+                    "needs k(x, x), which kernel='precomputed' does not give; "
+                    "use a named or callable kernel."
+                )
+            variance = cross = None
+            reasons["cross"] = (
+                "needs k(x_c, x_i) between candidates, which kernel='precomputed' "
+                "does not give; use batch='topk'."
+            )
+        return self._sti_response, self._curvature(spec, variance, cross), reasons
+
     def _variance(self, X):
         """φ(x)ᵀ (ΦᵀWΦ + sI)⁻¹ φ(x) = (k(x,x) - kᵀ(K + sW⁻¹)⁻¹k) / s, the
         inner term ``Σ z²/(λ(λ+s))`` from the decomposition, or ``‖L⁻¹W^½k‖²``

@@ -180,6 +180,12 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
         Epochs run by the last ``fit`` (a full-batch step counts as one), or
         the number of ``partial_fit`` calls since the state was created (each
         is one epoch). ``refine_tangent`` leaves it unchanged.
+    n_samples_fit_ : int
+        Training rows behind the weights (zero-weight rows included): the
+        rows of the last ``fit`` (without the held-out rows of
+        ``alpha="online"``), plus the rows of every ``partial_fit`` chunk
+        since (or since the first ``partial_fit`` call).
+        ``refine_tangent`` leaves it unchanged.
     t_ : int
         Steps taken (mini-batch and full-batch) since the solver state was
         created: it accumulates over ``partial_fit`` calls and
@@ -384,7 +390,7 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
         self._warn_outcome(cfg, stop, error)
         if cfg.tangent and self.tangent_solver == "cg":
             solve_tangent_cg(state, cfg, X, w)
-        self._finish(X, y, w)
+        self._finish(X, y, w, n_samples=X.shape[0])
         return self
 
     def _warn_outcome(self, cfg, stop, error):
@@ -465,11 +471,13 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
         state.epochs += 1
         objective = full_pass(state, cfg, X, Xm, y, w)["objective"]
         check_divergence(state, cfg, objective, None)
-        self._finish(X, y, w)
+        seen = 0 if first else self.n_samples_fit_
+        self._finish(X, y, w, n_samples=seen + X.shape[0])
         return self
 
-    def _finish(self, X, y, w):
-        """Assign every fitted attribute from the solver state."""
+    def _finish(self, X, y, w, n_samples):
+        """Assign every fitted attribute from the solver state; ``n_samples``
+        is the new ``n_samples_fit_`` (the rows behind the weights)."""
         state = self._sgd
         st = state.dual
         st.renormalise()  # θ = u, θ̇ = v
@@ -480,6 +488,7 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
         self.alpha_ = float(state.alpha)
         self.n_iter_ = int(state.epochs)
         self.t_ = int(state.steps)
+        self.n_samples_fit_ = int(n_samples)
         rss = blocked_sum(
             X,
             lambda Xb, rows: (
@@ -523,7 +532,7 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
             eta = check_positive(eta, "eta")
         cfg = self._settings()
         refine_tangent_epochs(state, cfg, X, y, w, n_iter, eta)
-        self._finish(X, y, w)
+        self._finish(X, y, w, n_samples=self.n_samples_fit_)
         return self
 
     # ----------------------------------------------------- prediction
