@@ -15,7 +15,7 @@ summed over the targets ``k``, with a term ``T`` per heuristic:
 ``"sti"``          ``(x̃ᵀ H⁻¹ σ_T)²``, ``σ_T = Σ_j w_j σ_j`` (squared total
                    influence)
 ``"ssi"``          ``Σ_j w_j r_j² κ(j, x)²`` (sum of squared influences,
-                   ``Σ_j w_j (x̃ᵀ H⁻¹ σ_j)² / 4``)
+                   ``Σ_j w_j (x̃ᵀ H⁻¹ σ_j)²``: ``x̃ᵀH⁻¹σ_j = r_j κ(j, x)``)
 ``"ssi_unlabeled"``  ``Σ_j w_j κ(j, x)²``
 ``"variance"``     ``κ(x, x) = x̃ᵀ M⁻¹ x̃`` (predictive variance)
 =================  =========================================================
@@ -24,7 +24,7 @@ and a weight ``g`` that is the squared loss gradient of the candidate
 (:func:`score`): ``L'(r)²`` when its label is known (the labeled form),
 ``E[L'(r)²] = 4σ²`` under ``y ~ N(f(x), σ²)`` when it is not
 (:func:`unlabeled_weight`). ``"ssi_unlabeled"`` does without both labels
-(``g = 4``: ``Σ_j (2 x̃_jᵀ H⁻¹ 2 x̃)² = 4 T``) and ``"variance"`` is the
+(``g = 4``: ``Σ_j w_j (2 x̃_jᵀ H⁻¹ 2 x̃)² = 4 T``) and ``"variance"`` is the
 plain baseline (``g = 1``); neither has a labeled form.
 
 Each heuristic declares the parts of the acquisition protocol it needs

@@ -133,17 +133,21 @@ def solve_cg(A, b, *, x0=None, tol, max_iter, what, scale=None):
 
         \\|\\hat r\\| \\le \\mathrm{tol}\\,\\|\\hat b\\|
         \\quad\\text{and}\\quad
-        |\\hat r_j| \\le \\mathrm{tol}\\,|\\hat u_j|
-            + \\varepsilon |\\hat b_j| + \\varepsilon^2 \\|\\hat b\\|
-        \\ \\forall j.
+        |\\hat r_j| \\le \\mathrm{tol}\\,|\\hat u_j| + \\phi_j
+        \\ \\forall j, \\qquad
+        \\phi_j = 16\\varepsilon\\,\\big(c_j \\textstyle\\sum_k c_k |\\hat u_k|
+            + |\\hat u_j|\\big) \\ge 16\\varepsilon\\,(|\\hat A|\\,|\\hat u|)_j,
 
-    A solution whose entries differ by many orders of magnitude (a heavily
-    shrunk small-scale column next to a large one) meets the first test long
-    before its small entries are right; the second bounds the error entry by
-    entry, ``|δû| <= |Â⁻¹| (tol |û| + ε|b̂| + ε²‖b̂‖)``, so each coefficient
-    is accurate to about ``tol`` relative to itself where ``Â`` is well
-    conditioned (the columns' correlations set that, not their units), down
-    to the round-off of its own entry of ``b``.
+    the round-off of forming ``Â û``: ``c_j = min(sqrt((ZᵀZ)_jj) / d_j, 1)``
+    bounds ``|Â_jk| <= c_j c_k`` off the diagonal (Cauchy-Schwarz), from
+    ``A.gram_diagonal`` (``c = 1`` where ``A`` does not give it), and the
+    diagonal of ``Â`` is 1. A solution whose entries differ by many orders
+    of magnitude (a heavily shrunk small-scale column next to a large one)
+    meets the first test long before its small entries are right; the
+    second bounds the error entry by entry, ``|δû| <= |Â⁻¹| (tol |û| + φ)``,
+    so each coefficient is accurate to about ``tol`` relative to itself
+    where ``Â`` is well conditioned (the columns' correlations set that, not
+    their units), down to the round-off of the product ``Â û``.
 
     **Iteration.** Plain CG keeps its iterates in ``x0 + K(A, r0)``; for
     ``A = ZᵀZ + sI`` and ``b = Zᵀz`` that is ``range(Zᵀ)``, so the error has
