@@ -123,11 +123,14 @@ def _mean_correction(X, x_mean, w):
     n, p = X.shape
     if sp.issparse(X):
         X = X.tocsr()
-        rows = np.repeat(np.arange(n), np.diff(X.indptr))
         cols = X.indices
-        dev = np.bincount(cols, weights=w[rows] * (X.data - x_mean[cols]), minlength=p)
         # only fully stored columns: elsewhere each zero entry adds -w x̄
-        return np.where(np.bincount(cols, minlength=p) == n, dev, 0.0)
+        full = np.bincount(cols, minlength=p) == n
+        if not full.any():
+            return np.zeros(p)
+        rows = np.repeat(np.arange(n), np.diff(X.indptr))
+        dev = np.bincount(cols, weights=w[rows] * (X.data - x_mean[cols]), minlength=p)
+        return np.where(full, dev, 0.0)
     out = np.zeros(p)
     step = row_block(p)
     for start in range(0, n, step):
