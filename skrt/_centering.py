@@ -42,13 +42,19 @@ __all__ = [
 #: centred matrix, of a pool's scores): pools and designs are processed this
 #: many bytes at a time.
 BLOCK_BYTES = 32 * 2**20
+#: Bytes of one row block of kernel ridge's products ``K V`` (conjugate
+#: gradients beyond the rows whose K is kept in memory): each product
+#: recomputes K block by block, and a block four times :data:`BLOCK_BYTES`
+#: (128 MiB) makes fewer, larger kernel evaluations.
+KERNEL_BLOCK_BYTES = 4 * BLOCK_BYTES
 # Numerically constant column: rms(x - x̄) at most this many ulps of |x̄|.
 _CONSTANT_ULPS = 16.0
 
 
-def row_block(n_cols):
-    """Rows per block of a dense float64 temporary with ``n_cols`` columns."""
-    return max(1, BLOCK_BYTES // (8 * max(int(n_cols), 1)))
+def row_block(n_cols, block_bytes=BLOCK_BYTES):
+    """Rows per block of a dense float64 temporary with ``n_cols`` columns
+    and at most ``block_bytes`` bytes (at least one row)."""
+    return max(1, block_bytes // (8 * max(int(n_cols), 1)))
 
 
 def abs_max(X):
