@@ -1,11 +1,27 @@
 """Independent oracles and data generators for the property tests.
 
 Everything here is written straight from the formulas of docs/math.rst with
-dense numpy linear algebra on the augmented design, sharing no code with skrt.
+dense numpy linear algebra on the augmented design, sharing no code with skrt;
+:func:`fit_ridge` is the one exception: the model under test, fitted as the
+property tests fit it.
 """
+
+import warnings
 
 import numpy as np
 from hypothesis import strategies as st
+
+from skrt import RegularityRidge
+from skrt.exceptions import RegularityBoundWarning
+
+alphas_st = st.floats(1e-2, 1e2)
+
+
+def fit_ridge(X, y, w=None, **params):
+    """``RegularityRidge(**params)`` fitted, a minimum at a bound not warned."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RegularityBoundWarning)
+        return RegularityRidge(**params).fit(X, y, sample_weight=w)
 
 
 @st.composite

@@ -5,7 +5,12 @@ import runpy
 
 import pytest
 
-EXAMPLES = sorted((pathlib.Path(__file__).parents[1] / "examples").glob("*.py"))
+# examples that take over 3 s (pytest -m "not slow" skips them)
+SLOW = {"plot_many_users.py"}
+EXAMPLES = [
+    pytest.param(path, marks=pytest.mark.slow) if path.name in SLOW else path
+    for path in sorted((pathlib.Path(__file__).parents[1] / "examples").glob("*.py"))
+]
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)

@@ -2,25 +2,20 @@
 brute-force refits (scikit-learn's Ridge), explicit matrices written from
 docs/math.rst, and statsmodels' OLSInfluence in the OLS limit."""
 
-import warnings
-
 import numpy as np
 import pytest
-from _oracles import augmented_system, regression_data, relative_error
+from _oracles import (
+    alphas_st,
+    augmented_system,
+    fit_ridge,
+    regression_data,
+    relative_error,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.linear_model import Ridge
 
 from skrt import RegularityKernelRidge, RegularityRidge
-from skrt.exceptions import RegularityBoundWarning
-
-alphas_st = st.floats(1e-2, 1e2)
-
-
-def _fit(X, y, w=None, **params):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RegularityBoundWarning)
-        return RegularityRidge(**params).fit(X, y, sample_weight=w)
 
 
 def _refits(X, y, w, s, fit_intercept):
@@ -64,7 +59,7 @@ def test_function_information_against_brute_force_refits(
     data, alpha, fit_intercept, own_validation
 ):
     X, y, w = data
-    model = _fit(X, y, w, alpha=alpha, fit_intercept=fit_intercept)
+    model = fit_ridge(X, y, w, alpha=alpha, fit_intercept=fit_intercept)
     rng = np.random.RandomState(len(y))
     X_val = X if own_validation else X[:3] + rng.randn(3, X.shape[1])
     refits, _ = _refits(X, y, w, alpha, fit_intercept)
@@ -81,7 +76,7 @@ def test_function_information_against_brute_force_refits(
 @given(regression_data(multi_output=True), alphas_st, st.booleans())
 def test_weight_information_against_brute_force_refits(data, alpha, fit_intercept):
     X, y, w = data
-    model = _fit(X, y, w, alpha=alpha, fit_intercept=fit_intercept)
+    model = fit_ridge(X, y, w, alpha=alpha, fit_intercept=fit_intercept)
     refits, _ = _refits(X, y, w, alpha, fit_intercept)
     full = _full_params(model, fit_intercept)
     delta = (full[None] - refits)[:, int(fit_intercept) :, :]  # Δθ, no intercept
@@ -110,7 +105,9 @@ def test_diagnostics_match_statsmodels_in_the_ols_limit(data, fit_intercept):
     if np.linalg.cond(exog) > 1e6:
         return
     infl = sm.OLS(y, exog).fit().get_influence()
-    d = _fit(X, y, alpha=1e-10, fit_intercept=fit_intercept).influence_diagnostics()
+    d = fit_ridge(
+        X, y, alpha=1e-10, fit_intercept=fit_intercept
+    ).influence_diagnostics()
     assert np.allclose(d["leverage"], infl.hat_matrix_diag, atol=1e-7)
     assert np.allclose(d["residuals"], infl.resid, atol=1e-7 * np.abs(y).max())
     for ours, theirs in [
@@ -130,7 +127,7 @@ def test_diagnostics_against_brute_force_ridge_refits(data, alpha, fit_intercept
     X, y, w = data
     n = len(y)
     w_full = np.ones(n) if w is None else w
-    model = _fit(X, y, w, alpha=alpha, fit_intercept=fit_intercept)
+    model = fit_ridge(X, y, w, alpha=alpha, fit_intercept=fit_intercept)
     Xt, M, P = augmented_system(X, w, alpha, fit_intercept)
     hat = Xt @ np.linalg.solve(M, Xt.T * w_full)
     df = np.trace(hat)
@@ -173,7 +170,7 @@ def test_diagnostics_against_brute_force_ridge_refits(data, alpha, fit_intercept
 @given(regression_data(), alphas_st)
 def test_kernel_versions_equal_the_linear_ones_with_a_linear_kernel(data, alpha):
     X, y, w = data
-    linear = _fit(X, y, w, alpha=alpha, fit_intercept=False)
+    linear = fit_ridge(X, y, w, alpha=alpha, fit_intercept=False)
     kernel = RegularityKernelRidge(alpha=alpha, kernel="linear").fit(
         X, y, sample_weight=w
     )

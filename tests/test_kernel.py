@@ -11,7 +11,6 @@ from sklearn.kernel_approximation import Nystroem
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.pipeline import make_pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skrt import RegularityKernelRidge, RegularityRidge
 from skrt.exceptions import RegularityBoundWarning
@@ -20,21 +19,6 @@ from skrt.query import regularity_sampling, sld_sampling
 pytestmark = pytest.mark.filterwarnings(
     "ignore::skrt.exceptions.RegularityBoundWarning"
 )
-
-
-@parametrize_with_checks(
-    [
-        RegularityKernelRidge(),
-        RegularityKernelRidge(alpha="loo", kernel="rbf"),
-        RegularityKernelRidge(
-            alpha="gcv", kernel="rbf", solver="cg", tol=1e-10, random_state=0
-        ),
-        RegularityKernelRidge(kernel="precomputed"),
-        RegularityKernelRidge(alpha="loo", kernel="rbf", gamma="loo"),
-    ]
-)
-def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
 
 
 @st.composite

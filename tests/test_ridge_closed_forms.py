@@ -1,16 +1,15 @@
 """Closed forms of RegularityRidge against independent oracles."""
 
-import warnings
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from _oracles import (
+    alphas_st,
     augmented_system,
+    fit_ridge,
     hat_diagonal,
     regression_data,
     relative_error,
-    ridge_solution,
 )
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,19 +18,11 @@ from sklearn.linear_model import Ridge, RidgeCV
 from skrt import RegularityRidge
 from skrt.exceptions import RegularityBoundWarning
 
-alphas_st = st.floats(1e-2, 1e2)
-
-
-def _fit(X, y, w=None, **params):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RegularityBoundWarning)
-        return RegularityRidge(**params).fit(X, y, sample_weight=w)
-
 
 @given(regression_data(multi_output=True), alphas_st, st.booleans())
 def test_coef_equals_sklearn_ridge(data, alpha, fit_intercept):
     X, y, w = data
-    ours = _fit(X, y, w, alpha=alpha, fit_intercept=fit_intercept)
+    ours = fit_ridge(X, y, w, alpha=alpha, fit_intercept=fit_intercept)
     ref = Ridge(alpha=alpha, fit_intercept=fit_intercept, solver="svd").fit(
         X, y, sample_weight=w
     )
@@ -47,10 +38,10 @@ def test_coef_equals_sklearn_ridge(data, alpha, fit_intercept):
 @given(regression_data(multi_output=True), alphas_st, st.booleans())
 def test_tangent_against_central_differences(data, alpha, fit_intercept):
     X, y, w = data
-    model = _fit(X, y, w, alpha=alpha, fit_intercept=fit_intercept)
+    model = fit_ridge(X, y, w, alpha=alpha, fit_intercept=fit_intercept)
     h = 1e-4 * alpha
-    plus = _fit(X, y, w, alpha=alpha + h, fit_intercept=fit_intercept)
-    minus = _fit(X, y, w, alpha=alpha - h, fit_intercept=fit_intercept)
+    plus = fit_ridge(X, y, w, alpha=alpha + h, fit_intercept=fit_intercept)
+    minus = fit_ridge(X, y, w, alpha=alpha - h, fit_intercept=fit_intercept)
     fd_coef = (plus.coef_ - minus.coef_) / (2 * h)
     fd_intercept = (plus.intercept_ - minus.intercept_) / (2 * h)
     # central differences carry round-off of order eps ‖θ‖ / h
@@ -71,7 +62,7 @@ def test_tangent_against_central_differences(data, alpha, fit_intercept):
 @given(regression_data(), st.booleans())
 def test_loo_residuals_against_brute_force_refits(data, fit_intercept):
     X, y, w = data
-    model = _fit(X, y, w, alpha="loo", fit_intercept=fit_intercept)
+    model = fit_ridge(X, y, w, alpha="loo", fit_intercept=fit_intercept)
     s = model.alpha_
     w_full = np.ones(len(y)) if w is None else w
     brute = np.empty(len(y))
@@ -92,7 +83,7 @@ def test_loo_residuals_against_brute_force_refits(data, fit_intercept):
 @given(regression_data(multi_output=True), alphas_st, st.booleans())
 def test_leverage_is_the_weighted_hat_diagonal(data, alpha, fit_intercept):
     X, y, w = data
-    model = _fit(X, y, w, alpha=alpha, fit_intercept=fit_intercept)
+    model = fit_ridge(X, y, w, alpha=alpha, fit_intercept=fit_intercept)
     assert np.allclose(
         model.leverage_, hat_diagonal(X, w, alpha, fit_intercept), atol=1e-8
     )
@@ -102,7 +93,7 @@ def test_leverage_is_the_weighted_hat_diagonal(data, alpha, fit_intercept):
 def test_loo_curve_equals_ridgecv(data, fit_intercept):
     X, y, _ = data
     alphas = np.logspace(-3, 3, 13)
-    model = _fit(X, y, alpha=1.0, fit_intercept=fit_intercept)
+    model = fit_ridge(X, y, alpha=1.0, fit_intercept=fit_intercept)
     ref = RidgeCV(
         alphas=alphas, fit_intercept=fit_intercept, store_cv_results=True
     ).fit(X, y)
@@ -115,7 +106,7 @@ def test_alpha_never_worse_than_ridgecv_grid(data):
     X, y, _ = data
     bounds = (1e-4, 1e4)
     grid = np.geomspace(*bounds, 50)
-    model = _fit(X, y, alpha="loo", alpha_bounds=bounds)
+    model = fit_ridge(X, y, alpha="loo", alpha_bounds=bounds)
     ref = RidgeCV(alphas=grid).fit(X, y)
     # judge both choices by the same exact LOO error (RidgeCV's own figures
     # carry more round-off near interpolation than the brute-force truth)
@@ -148,7 +139,7 @@ def test_duality_loss_derivative_is_penalty_change(data, alpha):
     rng = np.random.RandomState(len(y))
     z_x = X.mean(axis=0) + X.std(axis=0) * rng.randn(X.shape[1])
     z_y = float(rng.randn() * np.std(y) + np.mean(y))
-    model = _fit(X, y, w, alpha=alpha)
+    model = fit_ridge(X, y, w, alpha=alpha)
     w_full = np.ones(len(y)) if w is None else w
 
     def penalty(eps):
@@ -167,91 +158,14 @@ def test_duality_loss_derivative_is_penalty_change(data, alpha):
     assert np.isclose(ours, fd, rtol=1e-3, atol=1e-9 * abs(penalty(0.0)) / h)
 
 
-@given(regression_data(multi_output=True), alphas_st, st.booleans())
-def test_heuristics_against_explicit_hessian(data, alpha, fit_intercept):
-    X, y, w = data
-    model = _fit(X, y, w, alpha=alpha, fit_intercept=fit_intercept)
-    n = len(y)
-    w_full = np.ones(n) if w is None else w
-    Y = np.reshape(y, (n, -1))
-    Xt, M, _ = augmented_system(X, w, alpha, fit_intercept)
-    H = 2 * M
-    theta = ridge_solution(X, y, w, alpha, fit_intercept)
-    R = Xt @ theta - Y  # r = f - y
-    rng = np.random.RandomState(1)
-    Xq = X[rng.randint(0, n, 6)] + rng.randn(6, X.shape[1]) * X.std(axis=0)
-    Yq = np.reshape(model.predict(Xq), (6, -1)) + rng.randn(6, Y.shape[1])
-    Xqt = np.hstack([np.ones((6, 1)), Xq]) if fit_intercept else Xq
-    Rq = Xqt @ theta - Yq
-    Hinv_xq = np.linalg.solve(H, Xqt.T)  # (d, 6)
-    sigma2 = np.reshape(model.noise_variance_, -1)
-    tangent = (
-        -np.linalg.solve(M, np.diag(np.r_[0.0, np.ones(X.shape[1])]) @ theta)
-        if (fit_intercept)
-        else -np.linalg.solve(M, theta)
-    )
-    xdot = Xqt @ tangent  # (6, k)
-
-    expected = {}
-    expected["sld"] = ((2 * Rq * xdot) ** 2).sum(1), (4 * sigma2 * xdot**2).sum(1)
-    sti_lab = np.zeros(6)
-    sti_unl = np.zeros(6)
-    ssi_lab = np.zeros(6)
-    ssi_unl = np.zeros(6)
-    for j in range(Y.shape[1]):
-        sig = 2 * R[:, j][:, None] * Xt  # σ_i, (n, d)
-        sig_T = (w_full[:, None] * sig).sum(0)
-        sig_q = 2 * Rq[:, j][:, None] * Xqt
-        sti_lab += (sig_q @ np.linalg.solve(H, sig_T)) ** 2
-        sti_unl += 4 * sigma2[j] * (Xqt @ np.linalg.solve(H, sig_T)) ** 2
-        infl = sig @ np.linalg.solve(H, sig_q.T)  # (n, 6): σ_iᵀH⁻¹σ_z
-        ssi_lab += w_full @ infl**2
-        ssi_unl += 4 * sigma2[j] * (w_full @ (sig @ Hinv_xq) ** 2)
-    expected["sti"] = sti_lab, sti_unl
-    expected["ssi"] = ssi_lab, ssi_unl
-    expected["ssi_unlabeled"] = (
-        None,
-        w_full @ (2 * Xt @ np.linalg.solve(H, 2 * Xqt.T)) ** 2,
-    )
-    expected["variance"] = None, np.einsum("ij,ji->i", Xqt, np.linalg.solve(M, Xqt.T))
-    yq = Yq[:, 0] if np.ndim(y) == 1 else Yq
-    for name, (lab, unl) in expected.items():
-        got = model.score_samples(Xq, heuristic=name)
-        assert np.allclose(got, unl, rtol=1e-6, atol=1e-7 * np.abs(unl).max()), name
-        if lab is not None:
-            got = model.score_samples(Xq, yq, heuristic=name)
-            assert np.allclose(got, lab, rtol=1e-6, atol=1e-7 * np.abs(lab).max()), name
-    # Bayesian-ridge predictive std
-    _, std = model.predict(Xq, return_std=True)
-    var = expected["variance"][1]
-    assert np.allclose(
-        np.reshape(std, (6, -1)),
-        np.sqrt(sigma2[None, :] * (1 + var[:, None])),
-        rtol=1e-8,
-    )
-
-
-@given(regression_data(multi_output=True), alphas_st)
-def test_total_influence_identity(data, alpha):
-    # σ_Tᵀ H⁻¹ σ_z = s θ̇ᵀσ_z, so labeled STI = s² × labeled SLD
-    X, y, w = data
-    model = _fit(X, y, w, alpha=alpha)
-    rng = np.random.RandomState(2)
-    Xq = X + rng.randn(*X.shape) * X.std(axis=0)
-    yq = model.predict(Xq) + rng.randn(*np.shape(model.predict(Xq)))
-    sti = model.score_samples(Xq, yq, heuristic="sti")
-    sld = model.score_samples(Xq, yq, heuristic="sld")
-    assert np.allclose(sti, alpha**2 * sld, rtol=1e-6, atol=1e-9 * np.abs(sti).max())
-
-
 @given(regression_data(multi_output=True), st.sampled_from([0.1, "loo", "gcv"]))
 def test_sparse_dense_and_svd_paths_agree(data, alpha):
     X, y, w = data
     X = X.copy()
     X[np.abs(X - X.mean(0)) < 0.3 * X.std(0)] = 0.0
-    dense = _fit(X, y, w, alpha=alpha, solver="eigen")
-    svd = _fit(X, y, w, alpha=alpha, solver="svd")
-    sparse = _fit(sp.csr_matrix(X), y, w, alpha=alpha, solver="eigen")
+    dense = fit_ridge(X, y, w, alpha=alpha, solver="eigen")
+    svd = fit_ridge(X, y, w, alpha=alpha, solver="svd")
+    sparse = fit_ridge(sp.csr_matrix(X), y, w, alpha=alpha, solver="eigen")
     for other in (svd, sparse):
         assert np.isclose(other.alpha_, dense.alpha_, rtol=1e-5)
         for attr in ("coef_", "coef_tangent_", "leverage_", "loo_residuals_"):
@@ -271,8 +185,8 @@ def test_sparse_dense_and_svd_paths_agree(data, alpha):
 @given(regression_data(max_n=40, max_p=30, multi_output=True), alphas_st)
 def test_cg_path_agrees_with_eigen(data, alpha):
     X, y, w = data
-    exact = _fit(X, y, w, alpha=alpha, solver="eigen")
-    cg = _fit(
+    exact = fit_ridge(X, y, w, alpha=alpha, solver="eigen")
+    cg = fit_ridge(
         sp.csr_matrix(X), y, w, alpha=alpha, solver="cg", tol=1e-12, max_iter=5000
     )
     assert relative_error(cg.coef_, exact.coef_) < 1e-6
@@ -334,7 +248,7 @@ def test_loo_curve_with_several_minima_finds_the_global_one():
     multimodal = 0
     for seed in range(120):
         y = np.random.RandomState(seed).randn(6)
-        model = _fit(X, y, alpha="loo", alpha_bounds=bounds)
+        model = fit_ridge(X, y, alpha="loo", alpha_bounds=bounds)
         curve = model.loo_curve(grid)
         n_minima = np.sum((curve[1:-1] < curve[:-2]) & (curve[1:-1] < curve[2:]))
         multimodal += n_minima >= 2
@@ -525,7 +439,7 @@ def test_graded_columns_leave_one_out_alpha(rng):
     # alpha="loo" on graded data: every reported quantity at alpha_ is exact,
     # and alpha_ is a minimum of the exact LOO error
     X, y = graded_data(n=20, p=4, seed=3)
-    model = _fit(X, y, alpha="loo")
+    model = fit_ridge(X, y, alpha="loo")
     s = model.alpha_
     assert_matches_exact(model, X, exact_ridge(X, y, s))
 

@@ -7,11 +7,13 @@ what forming XᵀX would take, and the answer solves the normal equations.
 import tracemalloc
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from skrt import RegularityRidge
 
 
+@pytest.mark.slow  # a notable share of the suite; pytest -m 'not slow' skips it
 def test_large_sparse_fit_is_matrix_free_and_solves_the_normal_equations():
     rng = np.random.default_rng(0)
     n, p = 100_000, 50_000

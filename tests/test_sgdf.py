@@ -6,27 +6,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skrt import RegularityRidge, SGDFRegressor
 from skrt.query import sld_sampling
-
-
-@parametrize_with_checks(
-    [
-        # full-batch gradient descent with the automatic step: deterministic,
-        # so weights equal repeated rows exactly
-        SGDFRegressor(
-            batch_size=100_000,
-            learning_rate="constant",
-            max_iter=500,
-            tol=None,
-            shuffle=False,
-        )
-    ]
-)
-def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
 
 
 def _problem(seed=0, n=2000, p=20, sparse=False):
@@ -371,17 +353,6 @@ def test_online_alpha_warns_when_sgd_noise_keeps_it_from_stepping():
     assert model.alpha_ == 10.0
     with pytest.raises(ValueError, match="online"):
         SGDFRegressor(alpha="online").partial_fit(X, y)
-
-
-def test_labeled_sld_is_the_squared_loss_derivative_for_huber():
-    X, y = _problem(14, n=300, p=5)
-    y = y + 20.0 * (np.arange(300) % 17 == 0)  # outliers beyond epsilon
-    model = SGDFRegressor(
-        loss="huber", epsilon=0.5, alpha=10.0, random_state=0, max_iter=20, tol=None
-    ).fit(X, y)
-    r = model.predict(X) - y
-    assert np.any(np.abs(r) > 0.5)  # the linear part of the loss is exercised
-    assert np.allclose(model.score_samples(X, y), model.loss_derivative(X, y) ** 2)
 
 
 def _standardised(kind):
