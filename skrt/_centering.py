@@ -51,9 +51,12 @@ KERNEL_BLOCK_BYTES = 4 * BLOCK_BYTES
 _CONSTANT_ULPS = 16.0
 
 
-def row_block(n_cols, block_bytes=BLOCK_BYTES):
+def row_block(n_cols, block_bytes=None):
     """Rows per block of a dense float64 temporary with ``n_cols`` columns
-    and at most ``block_bytes`` bytes (at least one row)."""
+    and at most ``block_bytes`` bytes (None: :data:`BLOCK_BYTES`, read at
+    the call); at least one row."""
+    if block_bytes is None:
+        block_bytes = BLOCK_BYTES
     return max(1, block_bytes // (8 * max(int(n_cols), 1)))
 
 
