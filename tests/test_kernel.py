@@ -283,15 +283,19 @@ def test_gamma_slope_against_finite_differences(data, kernel, gamma):
         spec = decompose_kernel(np.exp(-g * D), Y, w)
         return leave_one_out_path(spec, [s])[0].mean()
 
-    # five-point stencil in log gamma with a wide step: an ill-conditioned K
-    # (small gamma) leaves ~1e-9 relative round-off in loo(), which a narrow
-    # central difference amplifies past the tolerance
-    h = 1e-3
-    at = [loo(gamma * np.exp(k * h)) for k in (-2, -1, 1, 2)]
-    fd = (at[0] - 8 * at[1] + 8 * at[2] - at[3]) / (12 * h)
+    def stencil(h):  # five-point central difference in log gamma
+        at = [loo(gamma * np.exp(k * h)) for k in (-2, -1, 1, 2)]
+        return (at[0] - 8 * at[1] + 8 * at[2] - at[3]) / (12 * h)
+
+    # two steps: an ill-conditioned K (small gamma) leaves ~1e-9 relative
+    # round-off in loo(), which a narrow step amplifies (~1e-9 value / h);
+    # a tiny LOO-optimal alpha (nearly singular K + sW⁻¹) makes the higher
+    # derivatives large, which a wide step's truncation error shows. The
+    # difference of the two stencils estimates that truncation error.
+    coarse, fine = stencil(1e-3), stencil(2.5e-4)
     assert np.isclose(value, loo(gamma), rtol=1e-9)
-    # (that round-off, ~1e-9 * value / h, also bounds the absolute tolerance)
-    assert np.isclose(slope, fd, rtol=1e-4, atol=1e-6 * abs(value))
+    truncation = abs(coarse - fine)
+    assert abs(slope - fine) <= 1e-4 * abs(fine) + 4e-6 * abs(value) + truncation
 
 
 def test_gamma_loo_beats_a_grid_of_gammas():
