@@ -29,7 +29,6 @@ from ._acquisition import Acquisition, Curvature
 from ._batch import (
     PoolScorer,
     block_rows,
-    block_width,
     check_finite,
     map_rows,
     quiet,
@@ -89,7 +88,7 @@ class TangentMixin:
         """A per-row piece (``_predict_raw``, ``_tangent``...) over row blocks
         of X, checked finite."""
         with quiet():
-            out = map_rows(piece, X, block_rows(self, X))
+            out = map_rows(piece, X, block_rows(X, self._block_width()))
         return check_finite(out, X, name, what)
 
     def _unravel_rows(self, a):
@@ -222,6 +221,20 @@ class TangentMixin:
         )
 
     # -- the acquisition protocol (skrt._acquisition) ------------------------
+    def _block_width(self):
+        """Columns a pool row costs beyond its own in the widest intermediate
+        of scoring it: a kernel model's training rows (the pool x training
+        kernel) and the rank of the stored decomposition (the pool in its
+        basis)."""
+        width = 0
+        fit = getattr(self, "X_fit_", None)
+        if fit is not None:
+            width += fit.shape[0]
+        spec = getattr(self, "_spectral", None)
+        if spec is not None:
+            width += spec.lam.shape[0]
+        return width
+
     def __skrt_acquisition__(self):
         """What this fitted model offers to score a pool.
 
@@ -251,7 +264,7 @@ class TangentMixin:
             sti=sti,
             curvature=curvature,
             n_samples_fit=n_fit,
-            block_width=block_width(self),
+            block_width=self._block_width(),
             reasons=reasons,
         )
 
@@ -337,7 +350,7 @@ class ExactLOOMixin:
         if not return_std:
             return self._unravel_rows(pred)
         with quiet():
-            var = map_rows(self._variance, X, block_rows(self, X))
+            var = map_rows(self._variance, X, block_rows(X, self._block_width()))
             std = np.sqrt(
                 np.atleast_1d(self.noise_variance_)[None, :] * (1.0 + var[:, None])
             )

@@ -52,25 +52,11 @@ from ._heuristics import BATCH_NEEDS, NEEDS, score, unlabeled_weight
 _QUIET = {"over": "ignore", "invalid": "ignore"}
 
 
-def block_width(model):
-    """Columns a pool row costs beyond its own in the widest intermediate.
-
-    A kernel model's training rows (the pool x training kernel) and the
-    rank of the stored decomposition (the pool in its basis).
-    """
-    width = 0
-    fit = getattr(model, "X_fit_", None)
-    if fit is not None:
-        width += fit.shape[0]
-    spec = getattr(model, "_spectral", None)
-    if spec is not None:
-        width += spec.lam.shape[0]
-    return width
-
-
-def block_rows(model, X):
-    """Rows per block: one block's widest intermediate stays under BLOCK_BYTES."""
-    return row_block(X.shape[1] + block_width(model))
+def block_rows(X, width):
+    """Rows per block of ``X``: one block's widest intermediate (its own
+    columns plus ``width`` more, see ``Acquisition.block_width``) stays under
+    ``skrt._centering.BLOCK_BYTES``."""
+    return row_block(X.shape[1] + width)
 
 
 def map_rows(fn, X, rows):

@@ -700,7 +700,9 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         if cache is not None and "z" in cache:
             return cache["z"]
         PW = spec.P * spec.w[:, None]
-        z = map_rows(lambda Z: self._cross_kernel(Z) @ PW, X, block_rows(self, X))
+        z = map_rows(
+            lambda Z: self._cross_kernel(Z) @ PW, X, block_rows(X, self._block_width())
+        )
         if cache is not None:
             cache["z"] = z
         return z
@@ -759,7 +761,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         s = self.alpha_
         k_ci = self._get_kernel(X, X[i : i + 1])[:, 0]
         k_ci[i] = self._kernel_diag(X[i : i + 1])[0]  # no inf - inf at extremes
-        block = block_rows(self, X)
+        block = block_rows(X, self._block_width())
         cache = {} if cache is None else cache
         if self._exact is not None:
             if "exact_z" not in cache:
