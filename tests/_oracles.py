@@ -9,6 +9,7 @@ property tests fit it.
 import warnings
 
 import numpy as np
+import scipy.linalg
 from hypothesis import strategies as st
 
 from skrt import RegularityRidge
@@ -60,24 +61,55 @@ def augmented_system(X, w, s, fit_intercept=True):
     return Xt, Xt.T @ (w[:, None] * Xt) + s * P, P
 
 
+def _stacked_qr(X, w, s, fit_intercept):
+    """``B = [W^{1/2} X̃; √s P] = QR``: M = BᵀB = RᵀR without forming M."""
+    n = X.shape[0]
+    w = np.ones(n) if w is None else w
+    Xt, _, P = augmented_system(X, w, s, fit_intercept)
+    B = np.vstack([np.sqrt(w)[:, None] * Xt, np.sqrt(s) * P])
+    Q, R = np.linalg.qr(B)
+    return Q, R, w
+
+
+def system_solver(X, w, s, fit_intercept=True):
+    """``v ↦ M⁻¹ v = R⁻¹ R⁻ᵀ v`` from the QR factor of the stacked design.
+
+    Forming ``X̃ᵀWX̃`` in floating point would perturb M by ε‖X̃‖² in every
+    direction, which the small eigenvalue s of a direction the data do not
+    see (p > n) amplifies by ‖X̃‖²/s²; the perturbations of B stay ε‖B‖.
+    """
+    _, R, _ = _stacked_qr(X, w, s, fit_intercept)
+
+    def solve(v):
+        z = scipy.linalg.solve_triangular(R, v, trans="T")
+        return scipy.linalg.solve_triangular(R, z)
+
+    return solve
+
+
 def ridge_solution(X, y, w, s, fit_intercept=True):
-    """θ̃* = M⁻¹ X̃ᵀ W y."""
-    w = np.ones(X.shape[0]) if w is None else w
-    Xt, M, _ = augmented_system(X, w, s, fit_intercept)
-    return np.linalg.solve(M, Xt.T @ (w[:, None] * np.reshape(y, (len(y), -1))))
+    """θ̃* = M⁻¹ X̃ᵀ W y, as the least-squares solution of
+    ``[W^{1/2} X̃; √s P] θ = [W^{1/2} y; 0]`` (no X̃ᵀWy formed: its rounding
+    would put a part of size ε‖X̃‖‖y‖ where the data see nothing)."""
+    Q, R, w = _stacked_qr(X, w, s, fit_intercept)
+    Y = np.reshape(y, (len(y), -1))
+    rhs = np.vstack([np.sqrt(w)[:, None] * Y, np.zeros((R.shape[0], Y.shape[1]))])
+    return scipy.linalg.solve_triangular(R, Q.T @ rhs)
 
 
 def ridge_tangent(X, y, w, s, fit_intercept=True):
     """θ̃̇ = -M⁻¹ P θ̃*."""
-    Xt, M, P = augmented_system(X, w, s, fit_intercept)
-    return -np.linalg.solve(M, P @ ridge_solution(X, y, w, s, fit_intercept))
+    _, _, P = augmented_system(X, w, s, fit_intercept)
+    solve = system_solver(X, w, s, fit_intercept)
+    return -solve(P @ ridge_solution(X, y, w, s, fit_intercept))
 
 
 def hat_diagonal(X, w, s, fit_intercept=True):
     """diag(W^{1/2} X̃ M⁻¹ X̃ᵀ W^{1/2})."""
     w = np.ones(X.shape[0]) if w is None else w
-    Xt, M, _ = augmented_system(X, w, s, fit_intercept)
-    return w * np.einsum("ij,ji->i", Xt, np.linalg.solve(M, Xt.T))
+    Xt, _, _ = augmented_system(X, w, s, fit_intercept)
+    solve = system_solver(X, w, s, fit_intercept)
+    return w * np.einsum("ij,ji->i", Xt, solve(Xt.T))
 
 
 def relative_error(a, b):

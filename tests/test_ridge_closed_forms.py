@@ -164,15 +164,26 @@ def test_sparse_dense_and_svd_paths_agree(data, alpha):
     X = X.copy()
     X[np.abs(X - X.mean(0)) < 0.3 * X.std(0)] = 0.0
     dense = fit_ridge(X, y, w, alpha=alpha, solver="eigen")
-    svd = fit_ridge(X, y, w, alpha=alpha, solver="svd")
-    sparse = fit_ridge(sp.csr_matrix(X), y, w, alpha=alpha, solver="eigen")
-    for other in (svd, sparse):
-        assert np.isclose(other.alpha_, dense.alpha_, rtol=1e-5)
+    criterion = {"loo": "loo_error_", "gcv": "gcv_error_"}.get(alpha)
+    for X_other, solver in ((X, "svd"), (sp.csr_matrix(X), "eigen")):
+        other = fit_ridge(X_other, y, w, alpha=alpha, solver=solver)
+        if criterion is not None:
+            # the same minimum of the criterion; its argmin can sit in a flat
+            # valley (seen 1.5e-5 apart between paths), so the attributes are
+            # compared at the dense path's alpha_
+            # (summed over targets: one alpha minimises the total)
+            got, want = (
+                np.sum(getattr(other, criterion)),
+                np.sum(getattr(dense, criterion)),
+            )
+            assert np.isclose(got, want, rtol=1e-7), criterion
+            assert np.isclose(other.alpha_, dense.alpha_, rtol=1e-2)
+            other = fit_ridge(X_other, y, w, alpha=dense.alpha_, solver=solver)
         for attr in ("coef_", "coef_tangent_", "leverage_", "loo_residuals_"):
             assert relative_error(getattr(other, attr), getattr(dense, attr)) < 1e-5, (
                 attr
             )
-        Xq = sp.csr_matrix(X[:5]) if other is sparse else X[:5]
+        Xq = X_other[:5]
         for h in ("sld", "ssi", "variance"):
             assert np.allclose(
                 other.score_samples(Xq, heuristic=h),
