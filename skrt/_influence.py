@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._centering import row_block
 from ._linalg import SINGULAR, Spectral, gcv_path, noise_variance, removed_fraction
 
 
@@ -197,6 +198,35 @@ def functional_information(spec: Spectral, s: float, noise_variance, Q_val):
         return ((e**2 / (2.0 * sigma2)) * quad[:, None]).sum(axis=1)
 
 
+# digits the RSS identity of influence_diagnostics may lose (10^4) before
+# the refit's RSS is summed directly
+_CANCELLATION = 1e4
+
+
+def refit_rss(spec: Spectral, s: float, resid, e, m, rows):
+    """Weighted RSS of each leave-one-out refit in ``rows``, summed directly.
+
+    The refit without ``m_i`` units of sample ``i`` predicts
+    ``f_(-i)(x_j) = f(x_j) + e_i κ_ij`` with ``κ_ij = x̃_jᵀM⁻¹x̃_i =
+    [1/Σw] + Σ_k P_jk P_ik/(λ_k + s)``, so its RSS is
+    ``Σ_j w'_j (r_j + e_i κ_ij)²`` with ``w' = w - m_i`` at ``j = i``: a sum
+    of squares, free of the cancellation of ``RSS - m r²/(1 - m g) + ...``.
+    O(n · rank) per row, in row blocks of bounded size.
+    """
+    n = spec.P.shape[0]
+    scaled = spec.P / (spec.lam + s)
+    out = np.empty(rows.size)
+    step = row_block(n)
+    for start in range(0, rows.size, step):
+        idx = rows[start : start + step]
+        kappa = spec.intercept_leverage + scaled[idx] @ spec.P.T  # (b, n)
+        refit = resid[None, :] + e[idx, None] * kappa
+        weights = np.repeat(spec.w[None, :], idx.size, axis=0)
+        weights[np.arange(idx.size), idx] -= m[idx]  # exactly w_i - m_i
+        out[start : start + idx.size] = np.einsum("ij,ij->i", weights, refit**2)
+    return out
+
+
 def influence_diagnostics(spec: Spectral, s: float, dfbeta_basis=None):
     """Leverage, studentized residuals, Cook's distance, DFFITS, DFBETA(S).
 
@@ -252,6 +282,13 @@ def influence_diagnostics(spec: Spectral, s: float, dfbeta_basis=None):
     # θ_(-i) = θ + A⁻¹(x_i - x̄) e_i; the penalised RSS drops by m r²/(1 - m g)
     theta_loo_sq = theta_sq + 2.0 * e * cross + e**2 * sq_inverse
     rss_loo = rss + s * theta_sq - m * resid**2 / safe - s * theta_loo_sq
+    # where that identity cancels (the left-out row carried nearly all of
+    # the penalised RSS: more than _CANCELLATION times what is left), sum the
+    # refit's squared residuals directly instead
+    terms = rss + s * theta_sq + m * resid**2 / safe + s * theta_loo_sq
+    redo = np.flatnonzero(finite & (terms > _CANCELLATION * np.maximum(rss_loo, 0.0)))
+    if redo.size:
+        rss_loo[redo] = refit_rss(spec, s, resid, e, m, redo)
     sigma2_loo = np.maximum(rss_loo, 0.0) / (dof - m)
     y_minus_f = -resid
     scale = np.sqrt(m / safe)

@@ -320,3 +320,59 @@ def test_dfbetas_with_offset_and_constant_columns_against_exact():
         diag_b = exact_ridge(X, y, s, X_pool=np.zeros((1, 3)))["pool_quadratic"][0]
         want = d["dfbeta"][:, 0] / np.sqrt(d["loo_noise_variance"] * diag_b)
         assert_componentwise(d["dfbetas"][:, 0], want, 1e-10, "intercept DFBETAS")
+
+
+def test_leave_one_out_noise_variance_where_the_identity_cancels():
+    """4 x 3, no intercept, small alpha: leaving one row out leaves ~1e-5 of
+    a residual degree of freedom and nearly none of the RSS, so
+    ``RSS - m r²/(1 - m g) + ...`` cancels (found by a randomised hypothesis
+    seed: 2.5e-6 off). Oracle: exact rational refits without each row."""
+    from fractions import Fraction as F
+
+    X = np.array(
+        [
+            [177.16627232, 40.13739585, 98.31766164],
+            [224.85035765, 186.87747403, -97.28392475],
+            [95.76987948, -15.01404581, -9.87802195],
+            [41.82088792, 14.52603213, 145.87121393],
+        ]
+    )
+    y = np.array([0.87515582, 2.77852396, 0.75538036, 0.80259492])
+    s = 0.0625
+    n, p = X.shape
+    Xf = [[F(v) for v in row] for row in X.tolist()]
+    yf = [F(v) for v in y.tolist()]
+
+    def solve(A, b):  # Gauss-Jordan in rationals
+        M = [row[:] + [bb] for row, bb in zip(A, b, strict=True)]
+        for c in range(len(M)):
+            piv = next(r for r in range(c, len(M)) if M[r][c] != 0)
+            M[c], M[piv] = M[piv], M[c]
+            for r in range(len(M)):
+                if r != c and M[r][c] != 0:
+                    f = M[r][c] / M[c][c]
+                    M[r] = [a - f * b for a, b in zip(M[r], M[c], strict=True)]
+        return [M[i][-1] / M[i][i] for i in range(len(M))]
+
+    def system(rows):
+        A = [
+            [sum(Xf[k][i] * Xf[k][j] for k in rows) + (F(s) if i == j else 0)
+             for j in range(p)]
+            for i in range(p)
+        ]  # fmt: skip
+        return A, [sum(Xf[k][i] * yf[k] for k in rows) for i in range(p)]
+
+    A, _ = system(range(n))
+    df = sum(sum(Xf[k][i] * v for i, v in enumerate(solve(A, Xf[k]))) for k in range(n))
+    want = []
+    for i in range(n):
+        rows = [k for k in range(n) if k != i]
+        theta = solve(*system(rows))
+        rss = sum(
+            (yf[k] - sum(a * b for a, b in zip(Xf[k], theta, strict=True))) ** 2
+            for k in rows
+        )
+        want.append(float(rss / (n - df - 1)))
+    model = RegularityRidge(alpha=s, fit_intercept=False).fit(X, y)
+    got = model.influence_diagnostics()["loo_noise_variance"]
+    assert relative_error(got, np.array(want)) < 1e-8
