@@ -114,21 +114,15 @@ def quiet():
     return np.errstate(**_QUIET)
 
 
-def as_acquisition(source):
-    """``source`` if it is an acquisition, else ``source.__skrt_acquisition__()``
-    (so that a fitted estimator can be handed over directly)."""
-    hook = getattr(source, "__skrt_acquisition__", None)
-    return hook() if hook is not None and not isinstance(source, type) else source
-
-
 class PoolScorer:
     """Scores of a candidate pool, under greedy virtual labelling.
 
     Parameters
     ----------
     acquisition : Acquisition
-        What the fitted model offers (see :mod:`skrt._acquisition`); a
-        fitted estimator is replaced by its ``__skrt_acquisition__()``.
+        What the fitted model offers (see :mod:`skrt._acquisition`): the
+        estimator's ``__skrt_acquisition__()``; the scorer never sees the
+        estimator itself.
     X : ndarray or sparse matrix of shape (n_candidates, n_features)
         Pool validated by ``acquisition.validate``.
     heuristic : str
@@ -148,7 +142,7 @@ class PoolScorer:
     """
 
     def __init__(self, acquisition, X, heuristic, greedy=True, weight=None):
-        acq = as_acquisition(acquisition)
+        acq = acquisition
         require(acq, NEEDS[heuristic], f"heuristic={heuristic!r}")
         if greedy:
             require(acq, BATCH_NEEDS["greedy"], "A greedy batch")

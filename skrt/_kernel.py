@@ -17,9 +17,10 @@ from sklearn.metrics.pairwise import (
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _centering
 from ._base import RegularityMixin, is_constant, reset_fitted
 from ._batch import block_rows, map_rows
-from ._centering import KERNEL_BLOCK_BYTES, row_block
+from ._centering import row_block
 from ._influence import LeaveOneOut, leave_one_out_record
 from ._kernel_exact import (
     ExactKernelSystem,
@@ -47,8 +48,6 @@ _AUTO_EIGEN_MAX_N = 6000
 # Conjugate gradients keep K in memory up to this many samples (512 MiB);
 # beyond, K is recomputed in row blocks at every product.
 _DENSE_KERNEL_MAX_N = 8000
-# the blocked products' block (read at each fit, so a test can shrink it)
-_BLOCK_BYTES = KERNEL_BLOCK_BYTES
 _N_PROBES = 16
 _N_LANCZOS = 60
 # Sample weights spanning more than this (largest / smallest positive) make
@@ -584,7 +583,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         if n <= _DENSE_KERNEL_MAX_N:
             K = self._training_kernel(X)
             return lambda V: K @ V
-        block = row_block(n, _BLOCK_BYTES)
+        block = row_block(n, _centering.KERNEL_BLOCK_BYTES)  # read per fit
 
         def blocked(V):
             out = np.empty((n,) + V.shape[1:])

@@ -153,6 +153,7 @@ def test_cg_gcv_agrees_with_eigen_gcv():
 
 
 def test_blocked_kernel_operator_matches_dense(monkeypatch):
+    import skrt._centering
     import skrt._kernel as mod
 
     rng = np.random.RandomState(1)
@@ -160,7 +161,7 @@ def test_blocked_kernel_operator_matches_dense(monkeypatch):
     y = np.sin(X[:, 0]) + 0.1 * rng.randn(120)
     dense = _fit(X, y, alpha=0.3, kernel="rbf", solver="cg", tol=1e-12)
     monkeypatch.setattr(mod, "_DENSE_KERNEL_MAX_N", 10)
-    monkeypatch.setattr(mod, "_BLOCK_BYTES", 8 * 120 * 7)  # 7 rows a block
+    monkeypatch.setattr(skrt._centering, "KERNEL_BLOCK_BYTES", 8 * 120 * 7)  # 7 rows
     blocked = _fit(X, y, alpha=0.3, kernel="rbf", solver="cg", tol=1e-12)
     assert np.allclose(blocked.dual_coef_, dense.dual_coef_, rtol=1e-9, atol=1e-12)
 
@@ -237,7 +238,8 @@ def test_kernel_greedy_update_equals_refit(seed, heuristic):
     X, pool = rng.uniform(-2, 2, (15, 2)), rng.uniform(-2, 2, (20, 2))
     y = np.sin(X[:, 0]) + 0.1 * rng.randn(15)
     model = _fit(X, y, alpha=0.3, kernel="rbf", gamma=0.7)
-    scorer = PoolScorer(model, model._validate_X(pool), heuristic)
+    acq = model.__skrt_acquisition__()
+    scorer = PoolScorer(acq, acq.validate(pool), heuristic)
     X_aug, y_aug = X, y
     for i in (2, 13):
         scorer.add(i)
