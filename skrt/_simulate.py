@@ -2,8 +2,9 @@
 ``benchmarks/bench_active_learning.py``.
 
 Each run splits the data into a test set and a pool, labels a few random pool
-points, then repeats: fit ``RegularityRidge(alpha="loo")`` on the labels,
-record the test RMSE, ask the strategy for a batch, reveal its labels.
+points, then repeats: fit a fresh model (``RegularityRidge(alpha="loo")`` unless
+``make_model`` says otherwise) on the labels, record the test RMSE, ask the
+strategy for a batch, reveal its labels.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.preprocessing import StandardScaler
 
 from . import query as _query
@@ -21,12 +23,38 @@ from ._ridge import RegularityRidge
 from .exceptions import RegularityBoundWarning
 
 
-def skrt_strategy(heuristic="sld", batch="greedy"):
-    """A strategy from :mod:`skrt.query`."""
+def skrt_strategy(heuristic="sld", batch="greedy", **kwargs):
+    """A strategy from :mod:`skrt.query`.
+
+    Parameters
+    ----------
+    heuristic : str, default="sld"
+        Passed to :func:`skrt.query.regularity_sampling`.
+    batch : {"greedy", "topk"}, default="greedy"
+    **kwargs
+        Further keyword arguments of :func:`skrt.query.regularity_sampling`
+        (options of a heuristic); ``random_state`` is always the run's
+        generator.
+
+    Returns
+    -------
+    choose : callable
+        ``choose(model, X, y, labeled, pool, n, rng) -> indices into X``.
+    """
+    if "random_state" in kwargs:
+        raise TypeError(
+            "skrt_strategy sets random_state to the run's generator; do not pass it."
+        )
 
     def choose(model, X, y, labeled, pool, n, rng):
         idx, _ = _query.regularity_sampling(
-            model, X[pool], n, heuristic=heuristic, batch=batch, random_state=rng
+            model,
+            X[pool],
+            n,
+            heuristic=heuristic,
+            batch=batch,
+            random_state=rng,
+            **kwargs,
         )
         return pool[idx]
 
@@ -43,12 +71,13 @@ def random_strategy():
 
 
 def skactiveml_strategy(make_query_strategy):
-    """A scikit-activeml pool strategy driving the same RegularityRidge.
+    """A scikit-activeml pool strategy driving the same model.
 
     ``make_query_strategy(random_state)`` builds it. It sees all samples with
     the unlabeled ones marked missing and, if its ``query`` takes one, the
-    regressor ``SklearnRegressor(RegularityRidge(alpha="loo"))`` or an
-    ensemble of five bagged copies of it (query by committee).
+    regressor ``SklearnRegressor(clone(model))`` (an unfitted copy of the
+    run's model, with the same parameters) or an ensemble of five bagged
+    copies of it (query by committee).
     """
 
     def choose(model, X, y, labeled, pool, n, rng):
@@ -64,10 +93,10 @@ def skactiveml_strategy(make_query_strategy):
         kwargs = {"candidates": pool, "batch_size": int(n)}
         params = inspect.signature(qs.query).parameters
         if "reg" in params:
-            kwargs["reg"] = SklearnRegressor(RegularityRidge(alpha="loo"))
+            kwargs["reg"] = SklearnRegressor(clone(model))
         if "ensemble" in params:
             bagged = BaggingRegressor(
-                RegularityRidge(alpha="loo"),
+                clone(model),
                 n_estimators=5,
                 random_state=int(rng.randint(2**31 - 1)),
             )
@@ -93,6 +122,22 @@ class Curves:
         return self.rmse.mean(axis=1)
 
 
+def default_model(n_features):
+    """The model of ``skrt demo``: ``RegularityRidge(alpha="loo")``.
+
+    Parameters
+    ----------
+    n_features : int
+        Ignored; present for the ``make_model`` signature of :func:`simulate`.
+
+    Returns
+    -------
+    RegularityRidge
+        Unfitted.
+    """
+    return RegularityRidge(alpha="loo")
+
+
 def simulate(
     X,
     y,
@@ -103,6 +148,8 @@ def simulate(
     n_final=60,
     batch_size=5,
     test_fraction=0.25,
+    n_test=None,
+    make_model=None,
     progress=True,
 ):
     """Run every strategy on the same splits and initial labels.
@@ -110,20 +157,46 @@ def simulate(
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
+        Standardised here (over all rows) before anything else.
     y : ndarray of shape (n_samples,)
     strategies : dict of str -> callable
-        ``choose(model, X, y, labeled, pool, n, rng) -> indices into X``.
-    seeds : sequence of int
-    n_initial, n_final, batch_size : int
+        ``choose(model, X, y, labeled, pool, n, rng) -> indices into X``;
+        ``model`` is the model fitted on ``labeled``, ``X`` the standardised
+        inputs, ``pool`` the unlabeled non-test rows, ``rng`` a
+        :class:`numpy.random.RandomState` of the run.
+    seeds : sequence of int, default=(0, 1, 2)
+        One run per seed: the seed fixes the split and the initial labels
+        (the same for every strategy), and ``seed + 1`` seeds each
+        strategy's generator.
+    n_initial, n_final, batch_size : int, default=10, 60, 5
         Labels at the start and the end, and per query round.
-    test_fraction : float
-    progress : bool
+    test_fraction : float, default=0.25
+        Share of the rows held out for the test RMSE.
+    n_test : int or None, default=None
+        Cap on the test rows (None: no cap).
+    make_model : callable or None, default=None
+        ``make_model(n_features) -> unfitted estimator``, called for every
+        refit; None means :func:`default_model`
+        (``RegularityRidge(alpha="loo")``).
+    progress : bool, default=True
         A progress bar on stderr.
 
     Returns
     -------
     dict of str -> Curves
+        ``rmse`` of shape (len(seeds), n_budgets), budgets
+        ``n_initial, n_initial + batch_size, ..., <= n_final``.
     """
+    if make_model is None:
+        make_model = default_model
+    elif not callable(make_model):
+        raise TypeError(f"make_model must be callable; got {make_model!r}.")
+    if n_test is not None and (
+        isinstance(n_test, bool)
+        or not isinstance(n_test, (int, np.integer))
+        or n_test < 1
+    ):
+        raise ValueError(f"n_test must be a positive int or None; got {n_test!r}.")
     X = StandardScaler().fit_transform(np.asarray(X, dtype=float))
     y = np.asarray(y, dtype=float)
     budgets = np.arange(n_initial, n_final + 1, batch_size)
@@ -136,11 +209,20 @@ def simulate(
     for s, seed in enumerate(seeds):
         rng = np.random.RandomState(seed)
         order = rng.permutation(X.shape[0])
-        n_test = int(round(test_fraction * X.shape[0]))
-        test, rest = order[:n_test], order[n_test:]
+        n_held = int(round(test_fraction * X.shape[0]))
+        if n_test is not None:
+            n_held = min(n_held, int(n_test))
+        test, rest = order[:n_held], order[n_held:]
+        if rest.size < n_final:
+            raise ValueError(
+                f"{rest.size} rows outside the test set cannot supply "
+                f"n_final={n_final} labels."
+            )
         start = rng.choice(rest, size=n_initial, replace=False)
         for name, choose in strategies.items():
-            rmse, seconds = _run(X, y, test, rest, start, choose, budgets, seed)
+            rmse, seconds = _run(
+                X, y, test, rest, start, choose, budgets, seed, make_model
+            )
             out[name].rmse[s] = rmse
             out[name].query_seconds.extend(seconds)
             done += 1
@@ -151,14 +233,14 @@ def simulate(
     return out
 
 
-def _run(X, y, test, rest, start, choose, budgets, seed):
+def _run(X, y, test, rest, start, choose, budgets, seed, make_model):
     rng = np.random.RandomState(seed + 1)
     labeled = np.array(start)
     rmse, seconds = [], []
     for b, budget in enumerate(budgets):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RegularityBoundWarning)
-            model = RegularityRidge(alpha="loo").fit(X[labeled], y[labeled])
+            model = make_model(X.shape[1]).fit(X[labeled], y[labeled])
         rmse.append(float(np.sqrt(np.mean((model.predict(X[test]) - y[test]) ** 2))))
         if b + 1 == budgets.size:
             break
@@ -167,7 +249,11 @@ def _run(X, y, test, rest, start, choose, budgets, seed):
         t = time.perf_counter()
         picked = np.asarray(choose(model, X, y, labeled, pool, n, rng))
         seconds.append(time.perf_counter() - t)
-        if picked.size != n or np.intersect1d(picked, labeled).size:
+        if (
+            picked.size != n
+            or np.unique(picked).size != n
+            or np.setdiff1d(picked, pool).size
+        ):
             raise RuntimeError(f"a strategy returned {picked!r} for a batch of {n}")
         labeled = np.concatenate([labeled, picked])
     return np.array(rmse), seconds
