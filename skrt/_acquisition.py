@@ -47,6 +47,10 @@ The parts of an acquisition:
     prior), which has no ``M⁻¹`` of training data: its greedy batches fall
     back on, or ask for, ``batch="topk"``. None where the estimator does not
     record it.
+``family``
+    ``"linear"``: the model's feature space is its centred inputs ``x̃``;
+    ``"kernel"``: a kernel's feature map ``φ(x)``. What ``heuristic="auto"``
+    reads (:func:`skrt._heuristics.resolve_heuristic`).
 ``validate`` and ``block_width``
     The model's validation of a pool (``X -> X`` in the layout the parts
     accept), and the columns a pool row costs beyond its own in the widest
@@ -64,6 +68,9 @@ from types import MappingProxyType
 import numpy as np
 
 __all__ = ["Acquisition", "Curvature", "missing_parts", "require"]
+
+# the feature spaces of Acquisition.family
+FAMILIES = ("linear", "kernel")
 
 # where each part lives and what it is, for the messages of require()
 PARTS = {
@@ -127,6 +134,9 @@ class Acquisition:
     block_width : int, default=0
     reasons : mapping of str to str, default={}
         Part-specific advice (keys of ``PARTS``), preferred to ``advice``.
+    family : {"linear", "kernel"}, default="linear"
+        The model's feature space: its centred inputs, or a kernel's
+        feature map.
     """
 
     validate: Callable
@@ -138,8 +148,13 @@ class Acquisition:
     n_samples_fit: int | None = None
     block_width: int = 0
     reasons: Mapping[str, str] = field(default_factory=dict)
+    family: str = "linear"
 
     def __post_init__(self):
+        if self.family not in FAMILIES:
+            raise ValueError(
+                f"family must be one of {list(FAMILIES)}; got {self.family!r}."
+            )
         noise = np.atleast_1d(np.asarray(self.noise_variance, dtype=float))
         object.__setattr__(self, "noise_variance", noise)
         object.__setattr__(self, "reasons", MappingProxyType(dict(self.reasons)))

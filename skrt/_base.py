@@ -266,6 +266,7 @@ class TangentMixin:
             n_samples_fit=n_fit,
             block_width=self._block_width(),
             reasons=reasons,
+            family="kernel" if hasattr(self, "X_fit_") else "linear",
         )
 
     def _acquisition_parts(self):

@@ -46,7 +46,24 @@ import numpy as np
 
 from ._acquisition import require
 from ._centering import abs_max, row_block
-from ._heuristics import BATCH_NEEDS, NEEDS, score, unlabeled_weight
+from ._heuristics import (
+    BATCH_NEEDS,
+    NEEDS,
+    POOL_HEURISTICS,
+    score,
+    unlabeled_weight,
+)
+
+# why PoolScorer does not score a name: "auto" is resolved first
+# (skrt._heuristics.resolve_heuristic), the pool heuristics are scored by
+# skrt._pool.make_scorer (they weigh a row by its effect on the whole pool)
+_NOT_PER_ROW = (
+    "heuristic={heuristic!r} {why}: query with skrt.query.regularity_sampling."
+)
+_WHY = {"auto": "names a choice per model and batch size"}
+_WHY.update(
+    (h, "weighs a candidate by its effect on the whole pool") for h in POOL_HEURISTICS
+)
 
 # overflow in a score is reported by check_finite, not as a RuntimeWarning
 _QUIET = {"over": "ignore", "invalid": "ignore"}
@@ -143,6 +160,9 @@ class PoolScorer:
 
     def __init__(self, acquisition, X, heuristic, greedy=True, weight=None):
         acq = acquisition
+        if heuristic in _WHY:
+            why = _WHY[heuristic]
+            raise ValueError(_NOT_PER_ROW.format(heuristic=heuristic, why=why))
         require(acq, NEEDS[heuristic], f"heuristic={heuristic!r}")
         if greedy:
             require(acq, BATCH_NEEDS["greedy"], "A greedy batch")

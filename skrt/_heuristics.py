@@ -27,6 +27,26 @@ and a weight ``g`` that is the squared loss gradient of the candidate
 (``g = 4``: ``Σ_j w_j (2 x̃_jᵀ H⁻¹ 2 x̃)² = 4 T``) and ``"variance"`` is the
 plain baseline (``g = 1``); neither has a labeled form.
 
+The pool heuristics (:data:`POOL_HEURISTICS`, :mod:`skrt._pool`) weigh a
+candidate by its effect on the whole pool, from a Nyström factor
+``κ̂(a, b) = u_aᵀu_b`` of the curvature on the pool:
+
+======================  ====================================================
+``"pool_variance"``     ``κ_B(x, x)``, greedy max variance (MaxDet)
+``"ivr"``               ``Σ_c κ_B(c, x)² / (n_pool (1 + κ_B(x, x)))``, the
+                        pool-averaged variance reduction (V-optimal)
+``"pool_tangent"``      ``Σ_k ẋ_k² · Σ_c κ_B(c, x)² / (n_pool (1 + κ_B(x,
+                        x))²)``, the mean squared change of the pool's
+                        tangents ``ẋ_c``
+``"cluster_distance"``  the LCMD score: squared distance to the nearest
+                        center (training set or pick) inside the cluster of
+                        largest mass, else 0
+======================  ====================================================
+
+(``κ_B``: after the picks ``B`` of a greedy batch.) They have no labeled
+form and no weight ``g``. ``"auto"`` is resolved to one concrete name per
+model family and batch size by :func:`resolve_heuristic` (:data:`AUTO`).
+
 Each heuristic declares the parts of the acquisition protocol it needs
 (:data:`NEEDS`, parts of :class:`skrt._acquisition.Acquisition`), and each
 batch mode likewise (:data:`BATCH_NEEDS`: a greedy batch needs the columns
@@ -38,9 +58,23 @@ from __future__ import annotations
 import numpy as np
 
 LABELED_HEURISTICS = ("sld", "sti", "ssi")
-UNLABELED_ONLY_HEURISTICS = ("ssi_unlabeled", "variance")
+# the heuristics scored from a Nyström factor of the pool (skrt._pool)
+POOL_HEURISTICS = ("pool_variance", "ivr", "pool_tangent", "cluster_distance")
+UNLABELED_ONLY_HEURISTICS = ("ssi_unlabeled", "variance") + POOL_HEURISTICS
+# the concrete names; "auto" is resolved to one of them (resolve_heuristic)
 HEURISTICS = LABELED_HEURISTICS + UNLABELED_ONLY_HEURISTICS
+HEURISTIC_CHOICES = ("auto",) + HEURISTICS
 BATCHES = ("greedy", "topk")
+
+# what heuristic="auto" means, per (Acquisition.family, "batch" or "single")
+AUTO = {
+    ("kernel", "batch"): "pool_variance",
+    ("kernel", "single"): "pool_variance",
+    ("linear", "batch"): "pool_variance",
+    ("linear", "single"): "pool_variance",
+}
+# what "auto" falls back on where the model lacks a part AUTO's choice needs
+AUTO_FALLBACK = "sld"
 
 # the parts of the acquisition protocol each heuristic and batch mode uses
 NEEDS = {
@@ -49,6 +83,10 @@ NEEDS = {
     "ssi": ("influence",),
     "ssi_unlabeled": ("influence",),
     "variance": ("variance",),
+    "pool_variance": ("cross",),
+    "ivr": ("cross",),
+    "pool_tangent": ("cross", "tangent"),
+    "cluster_distance": ("cross",),
 }
 BATCH_NEEDS = {"greedy": ("cross",), "topk": ()}
 
@@ -57,17 +95,51 @@ _LABEL_FREE_WEIGHT = {"ssi_unlabeled": 4.0, "variance": 1.0}
 
 
 def check_heuristic(heuristic, labeled=False):
-    """A ValueError unless ``heuristic`` is known (and has a labeled form
-    when ``labeled``)."""
-    if heuristic not in HEURISTICS:
+    """A ValueError unless ``heuristic`` is one of :data:`HEURISTIC_CHOICES`
+    (and has a labeled form when ``labeled``: ``"auto"`` and the unlabeled-
+    only heuristics have none)."""
+    if not isinstance(heuristic, str) or heuristic not in HEURISTIC_CHOICES:
         raise ValueError(
-            f"heuristic must be one of {list(HEURISTICS)}; got {heuristic!r}."
+            f"heuristic must be one of {list(HEURISTIC_CHOICES)}; got {heuristic!r}."
         )
-    if labeled and heuristic in UNLABELED_ONLY_HEURISTICS:
+    if labeled and (heuristic in UNLABELED_ONLY_HEURISTICS or heuristic == "auto"):
         raise ValueError(
             f"heuristic={heuristic!r} has no labeled form: call score_samples "
             "without y."
         )
+
+
+def resolve_heuristic(heuristic, acquisition, n_instances):
+    """The concrete heuristic that ``heuristic`` names for this model.
+
+    Parameters
+    ----------
+    heuristic : str
+        One of :data:`HEURISTIC_CHOICES`; every name but ``"auto"`` is
+        returned as is.
+    acquisition : Acquisition
+        The model's (:mod:`skrt._acquisition`); ``"auto"`` reads its
+        ``family``.
+    n_instances : int
+        The batch size: ``"auto"`` picks the entry ``"single"`` of
+        :data:`AUTO` for 1, ``"batch"`` above.
+
+    Returns
+    -------
+    heuristic : str
+        One of :data:`HEURISTICS`: for ``"auto"``,
+        ``AUTO[(acquisition.family, "batch" | "single")]``, or
+        :data:`AUTO_FALLBACK` where the model lacks a part that choice needs
+        (:data:`NEEDS`), so that ``"auto"`` works with every model.
+    """
+    if heuristic != "auto":
+        return heuristic
+    size = "single" if n_instances <= 1 else "batch"
+    family = getattr(acquisition, "family", "linear")
+    chosen = AUTO.get((family, size), AUTO[("linear", size)])
+    if any(acquisition.part(part) is None for part in NEEDS[chosen]):
+        return AUTO_FALLBACK
+    return chosen
 
 
 def check_batch(batch):

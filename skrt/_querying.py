@@ -1,7 +1,9 @@
 """What the query front ends share (:mod:`skrt.query`, :mod:`skrt.skactiveml`,
 :mod:`skrt.data`): finding the fitted model inside a learner, reading its
 acquisition (:mod:`skrt._acquisition`), validating a pool through it, and
-the query loop over a :class:`~skrt._batch.PoolScorer`.
+the query loop over a scorer (:func:`skrt._pool.make_scorer`: a
+:class:`~skrt._batch.PoolScorer`, or a
+:class:`~skrt._pool.PoolFactorScorer` for the pool heuristics).
 
 Nothing here touches an estimator's attributes: a model is recognised by its
 ``__skrt_acquisition__`` hook and read only through the object it returns.
@@ -16,7 +18,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ._batch import PoolScorer, check_finite, raise_not_finite
+from ._batch import check_finite, raise_not_finite
+from ._heuristics import resolve_heuristic
+from ._pool import make_scorer
 
 __all__ = [
     "check_n_instances",
@@ -130,9 +134,23 @@ def _ranked(scores, rng):
 
 
 def run_query(
-    acquisition, X, n_instances, heuristic, batch, rng, *, name="X_pool", steps=False
+    acquisition,
+    X,
+    n_instances,
+    heuristic,
+    batch,
+    rng,
+    *,
+    name="X_pool",
+    steps=False,
+    n_landmarks=200,
 ):
     """Chosen indices, the first-round scores, and optionally every round's.
+
+    ``heuristic`` may be ``"auto"`` (:func:`skrt._heuristics.resolve_heuristic`
+    for this model and ``n_instances``); the pool heuristics draw
+    ``n_landmarks`` landmarks (:func:`skrt._pool.pool_factor`) from ``rng``
+    before any tie is broken.
 
     Returns ``chosen`` (n_query,), ``scores`` (n_candidates,) and, when
     ``steps`` is True, ``step_scores`` (n_query, n_candidates): the scores
@@ -144,7 +162,10 @@ def run_query(
     """
     n, n_query = X.shape[0], min(n_instances, X.shape[0])
     greedy = batch == "greedy" and n_query > 1
-    scorer = PoolScorer(acquisition, X, heuristic, greedy=greedy)
+    heuristic = resolve_heuristic(heuristic, acquisition, n_query)
+    scorer = make_scorer(
+        acquisition, X, heuristic, greedy, random_state=rng, n_landmarks=n_landmarks
+    )
     what = f"The heuristic={heuristic!r} score"
     scores = check_finite(scorer.scores(), X, name, what)
     if not greedy:

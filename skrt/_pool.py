@@ -1,0 +1,313 @@
+r"""Pool heuristics: a candidate weighed by its effect on the whole pool
+(docs/math.rst, :ref:`math-pool-heuristics`).
+
+Notation as in :mod:`skrt._batch`: ``κ(a, b) = x̃_aᵀ M⁻¹ x̃_b``, the model's
+posterior covariance (over ``σ²``) between pool rows ``a`` and ``b``, read
+column by column through ``Acquisition.curvature.cross``.
+
+**The pool factor.** ``L = min(n_landmarks, n_pool)`` pool rows, drawn
+uniformly without replacement (every row when ``n_landmarks >= n_pool``),
+give ``C = [κ(·, l)]_{l ∈ L}`` (n_pool x L) and ``K_LL = C[L]``. With
+``K_LL = V diag(w) Vᵀ`` and the eigenvalues ``w > tol · max(w)`` kept,
+
+.. math::
+
+    U = C\, V_{\text{keep}}\, \mathrm{diag}(w_{\text{keep}})^{-1/2},
+    \qquad \hat\kappa(a, b) = u_a^\top u_b = C_a K_{LL}^{+} C_b^\top,
+
+the Nyström approximation of ``κ`` on the pool (n_pool x r). It is exact
+where the landmarks span the pool in feature space: every pool row a
+landmark, or a linear model with at least ``rank`` landmarks in general
+position. No n_pool x n_pool matrix is ever formed.
+
+**Greedy batches in factor space.** After virtual labels ``B`` (each at its
+own prediction, unit weight) ``κ_B = U S Uᵀ`` with
+``S = (I + U_BᵀU_B)⁻¹`` (Woodbury). A pick ``b`` costs ``O(n_pool r)``:
+
+.. math::
+
+    g = S u_b,\quad \mathrm{col} = U g = \kappa_B(\cdot, b),\quad
+    d = \mathrm{col}_b,\quad S \leftarrow S - \frac{g g^\top}{1 + d},\quad
+    v \leftarrow v - \frac{\mathrm{col}^2}{1 + d},
+
+with ``v(x) = κ_B(x, x)``. The sums ``N(x) = Σ_c κ_B(c, x)²`` over the pool
+follow by ``N ← N - 2βh + β² N(b)``, ``β = col/(1 + d)``,
+``h = U S G g = Σ_c κ_B(c, ·) κ_B(c, b)`` with ``G = UᵀU`` formed once; the
+tangents by ``ẋ ← ẋ - β ẋ_b``, as for SLD.
+
+**Scores** (larger = more worth labelling):
+
+* ``"pool_variance"``: ``v(x)``; greedy, the max-determinant (MaxDet) batch
+  on the factor's subspace;
+* ``"ivr"``: ``N(x) / (n_pool (1 + v(x)))``, the drop of the pool-averaged
+  variance ``Σ_c κ_B(c, c) / n_pool`` if ``x`` were labelled;
+* ``"pool_tangent"``: ``Σ_k ẋ_k(x)² N(x) / (n_pool (1 + v(x))²)``, the mean
+  squared change of the pool's tangents (labelling ``x`` at its prediction
+  moves ``ẋ_c`` by ``-κ_B(c, x) ẋ(x) / (1 + v(x))``);
+* ``"cluster_distance"`` (LCMD): centres are the training set (squared
+  distance ``κ̂(x, x)``) and each pick ``b`` (``‖u_x - u_b‖²``); every row
+  belongs to its nearest centre, the mass of a centre is the sum of its
+  members' squared distances, and a row scores its squared distance if its
+  centre has the largest mass, else 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._acquisition import require
+from ._batch import PoolScorer, map_rows, quiet
+from ._centering import row_block
+from ._heuristics import BATCH_NEEDS, NEEDS, POOL_HEURISTICS
+
+__all__ = ["PoolFactor", "PoolFactorScorer", "make_scorer", "pool_factor"]
+
+# eigenvalues of K_LL kept: above this fraction of the largest. eigh's
+# eigenvalues carry an absolute error of about n_L ε max(w) (1e-13 for 200
+# landmarks); below it a direction is rounding, and dividing its column by
+# √w would amplify that rounding without bound. 1e-10 keeps a margin of
+# 1000 above it, while what is dropped changes κ̂ by at most tol·max(w) per
+# direction, far below any score that ranks a candidate.
+EIGEN_TOL = 1e-10
+
+
+class PoolFactor:
+    """A Nyström factor ``U`` of the curvature on a pool (module docstring).
+
+    Attributes
+    ----------
+    U : ndarray of shape (n_pool, rank)
+        ``κ̂(a, b) = U[a] @ U[b]``.
+    landmarks : ndarray of shape (n_landmarks,)
+        The pool rows whose columns ``κ(·, l)`` span it, increasing.
+    eigenvalues : ndarray of shape (rank,)
+        The kept eigenvalues of ``K_LL``.
+    """
+
+    def __init__(self, U, landmarks, eigenvalues):
+        self.U = U
+        self.landmarks = landmarks
+        self.eigenvalues = eigenvalues
+
+
+def pool_factor(acquisition, X, n_landmarks=200, random_state=None, tol=EIGEN_TOL):
+    """The Nyström factor of ``κ`` on the pool ``X``.
+
+    Parameters
+    ----------
+    acquisition : Acquisition
+        Needs ``curvature.cross``.
+    X : ndarray or sparse matrix of shape (n_pool, n_features)
+        The pool, validated by ``acquisition.validate``.
+    n_landmarks : int, default=200
+        Landmarks drawn; every row is one when ``n_landmarks >= n_pool``
+        (then nothing is drawn from ``random_state``).
+    random_state : int, RandomState instance or None, default=None
+        Draws the landmarks.
+    tol : float, default=EIGEN_TOL
+        Relative threshold on the eigenvalues of ``K_LL``.
+
+    Returns
+    -------
+    factor : PoolFactor
+    """
+    if isinstance(n_landmarks, bool) or not isinstance(n_landmarks, (int, np.integer)):
+        raise TypeError(
+            f"n_landmarks must be a positive int; got {type(n_landmarks).__name__}."
+        )
+    if n_landmarks < 1:
+        raise ValueError(f"n_landmarks must be >= 1; got {n_landmarks}.")
+    n = X.shape[0]
+    if n_landmarks >= n:
+        landmarks = np.arange(n)
+    else:
+        rng = check_random_state(random_state)
+        landmarks = np.sort(rng.choice(n, int(n_landmarks), replace=False))
+    cross = acquisition.curvature.cross
+    cache = {}
+    with quiet():
+        C = np.empty((n, landmarks.shape[0]))
+        for j, i in enumerate(landmarks):
+            C[:, j] = np.asarray(cross(X, int(i), cache), dtype=float).ravel()
+        K = C[landmarks]
+        K = 0.5 * (K + K.T)
+        if not np.all(np.isfinite(K)):
+            return PoolFactor(np.full((n, 1), np.nan), landmarks, np.ones(1))
+        w, V = np.linalg.eigh(K)
+        top = w.max(initial=0.0)
+        keep = w > tol * top if top > 0 else np.zeros(w.shape, dtype=bool)
+        W = V[:, keep] / np.sqrt(w[keep])
+        U = C @ W
+    return PoolFactor(U, landmarks, w[keep])
+
+
+def _rowdot(A, B):
+    return np.einsum("ij,ij->i", A, B)
+
+
+class PoolFactorScorer:
+    """Scores of a pool heuristic under greedy virtual labelling.
+
+    The interface of :class:`skrt._batch.PoolScorer`: :meth:`scores` and
+    :meth:`add`. Memory: the factor and its state, ``O(n_pool · rank)``
+    (for ``"pool_tangent"`` plus the tangents, n_pool x n_targets).
+
+    Parameters
+    ----------
+    acquisition : Acquisition
+    X : ndarray or sparse matrix of shape (n_pool, n_features)
+        The pool, validated by ``acquisition.validate``.
+    heuristic : {"pool_variance", "ivr", "pool_tangent", "cluster_distance"}
+    greedy : bool, default=True
+        Keep what :meth:`add` needs (the state costs no more than the scores:
+        the factor is needed for the first round already).
+    n_landmarks : int, default=200
+    random_state : int, RandomState instance or None, default=None
+        Draws the landmarks.
+
+    Raises
+    ------
+    ValueError
+        If the model lacks a part the heuristic needs (``NEEDS``).
+    """
+
+    def __init__(
+        self,
+        acquisition,
+        X,
+        heuristic,
+        greedy=True,
+        n_landmarks=200,
+        random_state=None,
+    ):
+        if heuristic not in POOL_HEURISTICS:
+            raise ValueError(
+                f"heuristic must be one of {list(POOL_HEURISTICS)}; got {heuristic!r}."
+            )
+        require(acquisition, NEEDS[heuristic], f"heuristic={heuristic!r}")
+        if greedy:
+            require(acquisition, BATCH_NEEDS["greedy"], "A greedy batch")
+        self.acquisition = acquisition
+        self.X = X
+        self.heuristic = heuristic
+        self.greedy = greedy
+        self.factor = pool_factor(acquisition, X, n_landmarks, random_state)
+        U = self.factor.U
+        n, r = U.shape
+        self.n_pool = n
+        with quiet():
+            self.S = np.eye(r)
+            self.variance = _rowdot(U, U)
+            if heuristic in ("ivr", "pool_tangent"):
+                self.G = U.T @ U
+                self.N = _rowdot(U @ self.G, U)
+            if heuristic == "pool_tangent":
+                rows = row_block(X.shape[1] + acquisition.block_width)
+                self.tangent = np.asarray(map_rows(acquisition.tangent, X, rows))
+                if self.tangent.ndim == 1:
+                    self.tangent = self.tangent[:, None]
+            if heuristic == "cluster_distance":
+                self.sq_norms = self.variance.copy()
+                self.distance = self.variance.copy()  # to the training set
+                self.center = np.full(n, -1)  # -1: the training set
+                self.n_picks = 0
+
+    def scores(self):
+        """Current scores, shape (n_pool,); larger = more worth labelling."""
+        h = self.heuristic
+        with quiet():
+            if h == "pool_variance":
+                return self.variance.copy()
+            if h == "cluster_distance":
+                mass = np.bincount(
+                    self.center + 1, weights=self.distance, minlength=self.n_picks + 1
+                )
+                largest = int(np.argmax(mass)) - 1
+                return np.where(self.center == largest, self.distance, 0.0)
+            N = np.maximum(self.N, 0.0)
+            one_plus = 1.0 + self.variance
+            if h == "ivr":
+                return N / (self.n_pool * one_plus)
+            return (self.tangent**2).sum(axis=1) * N / (self.n_pool * one_plus**2)
+
+    def add(self, i):
+        """Virtually label candidate ``i`` at its own prediction."""
+        if not self.greedy:
+            raise RuntimeError("PoolFactorScorer(greedy=False) cannot add picks.")
+        U = self.factor.U
+        i = int(i)
+        with quiet():
+            if self.heuristic == "cluster_distance":
+                # centres live in the fixed geometry of κ̂ (not κ_B)
+                u = U[i]
+                dist = np.maximum(self.sq_norms - 2.0 * (U @ u) + u @ u, 0.0)
+                dist[i] = 0.0
+                closer = dist < self.distance
+                self.distance = np.where(closer, dist, self.distance)
+                self.center = np.where(closer, self.n_picks, self.center)
+                self.n_picks += 1
+                return
+            g = self.S @ U[i]
+            col = U @ g  # κ_B(·, i)
+            d = float(col[i])
+            beta = col / (1.0 + d)
+            if self.heuristic in ("ivr", "pool_tangent"):
+                h = U @ (self.S @ (self.G @ g))  # Σ_c κ_B(c, ·) κ_B(c, i)
+                self.N = self.N - 2.0 * beta * h + beta**2 * self.N[i]
+            if self.heuristic == "pool_tangent":
+                self.tangent = self.tangent - np.outer(beta, self.tangent[i])
+            self.variance = self.variance - beta * col
+            self.S = self.S - np.outer(g, g) / (1.0 + d)
+
+
+def make_scorer(
+    acquisition,
+    X,
+    heuristic,
+    greedy,
+    weight=None,
+    random_state=None,
+    n_landmarks=200,
+):
+    """The scorer of ``heuristic`` on the pool ``X``: a
+    :class:`PoolFactorScorer` for the pool heuristics, else a
+    :class:`skrt._batch.PoolScorer` (unchanged).
+
+    Parameters
+    ----------
+    acquisition : Acquisition
+    X : ndarray or sparse matrix of shape (n_pool, n_features)
+        Validated by ``acquisition.validate``.
+    heuristic : str
+        A concrete name (:data:`skrt._heuristics.HEURISTICS`; resolve
+        ``"auto"`` first).
+    greedy : bool
+        Keep what ``add`` needs.
+    weight : ndarray of shape (n_pool, n_targets), default=None
+        ``L'(r)²`` of known labels for :class:`PoolScorer`'s labeled form;
+        the pool heuristics have none (a ValueError).
+    random_state : int, RandomState instance or None, default=None
+        Draws the landmarks of the pool heuristics; unused otherwise.
+    n_landmarks : int, default=200
+
+    Returns
+    -------
+    scorer : PoolScorer or PoolFactorScorer
+        With ``scores()`` and ``add(i)``.
+    """
+    if heuristic not in POOL_HEURISTICS:
+        return PoolScorer(acquisition, X, heuristic, greedy=greedy, weight=weight)
+    if weight is not None:
+        raise ValueError(
+            f"heuristic={heuristic!r} has no labeled form: score the pool "
+            "without labels."
+        )
+    return PoolFactorScorer(
+        acquisition,
+        X,
+        heuristic,
+        greedy=greedy,
+        n_landmarks=n_landmarks,
+        random_state=random_state,
+    )
