@@ -469,3 +469,32 @@ def test_a_big_pool_builds_no_pool_by_pool_matrix(heuristic):
     idx, scores = result[0]
     assert len(set(idx.tolist())) == 10 and np.all(np.isfinite(scores))
     assert peak < 0.05 * 20_000**2 * 8
+
+
+@pytest.mark.parametrize("heuristic", POOL_HEURISTICS)
+@pytest.mark.parametrize("batch", ["greedy", "topk"])
+@pytest.mark.parametrize("n_pool", [60, 300])  # the row a landmark, or not
+def test_overflowing_pool_is_a_value_error_naming_its_scale(heuristic, batch, n_pool):
+    X, y, w, pool = _data(0, pool=n_pool)
+    pool[5] = 1e200
+    with pytest.raises(ValueError, match=r"X_pool.*1e\+200"):
+        regularity_sampling(
+            _fit(RegularityRidge(alpha=1.0), X, y, w),
+            pool,
+            3,
+            heuristic=heuristic,
+            batch=batch,
+            random_state=0,
+        )
+
+
+@pytest.mark.parametrize("heuristic", POOL_HEURISTICS)
+def test_greedy_indices_are_unique_on_duplicate_rows(heuristic):
+    X, y, w, pool = _data(0)
+    pool = np.vstack([pool[:2]] * 10)
+    for name in ("ridge eigen", "kernel eigen"):
+        model = _fit(MODELS[name][0](), X, y, w)
+        idx, scores = regularity_sampling(
+            model, pool, 12, heuristic=heuristic, random_state=0
+        )
+        assert len(set(idx.tolist())) == 12 and np.all(np.isfinite(scores))
