@@ -65,10 +65,11 @@ __all__ = ["PoolFactor", "PoolFactorScorer", "make_scorer", "pool_factor"]
 
 # eigenvalues of K_LL kept: above this fraction of the largest. eigh's
 # eigenvalues carry an absolute error of about n_L ε max(w) (1e-13 for 200
-# landmarks); below it a direction is rounding, and dividing its column by
-# √w would amplify that rounding without bound. 1e-10 keeps a margin of
-# 1000 above it, while what is dropped changes κ̂ by at most tol·max(w) per
-# direction, far below any score that ranks a candidate.
+# landmarks); below it a direction is rounding (a linear model's K_LL has
+# rank <= n_features + 1), and dividing its column by √w would amplify that
+# rounding without bound. 1e-10 keeps a margin of 1000 above the rounding,
+# while on the landmarks what is dropped moves κ̂ by at most tol·max(w) per
+# direction: the pseudo-inverse of K_LL, regularised at a relative 1e-10.
 EIGEN_TOL = 1e-10
 
 

@@ -498,3 +498,13 @@ def test_greedy_indices_are_unique_on_duplicate_rows(heuristic):
             model, pool, 12, heuristic=heuristic, random_state=0
         )
         assert len(set(idx.tolist())) == 12 and np.all(np.isfinite(scores))
+
+
+@pytest.mark.parametrize(
+    "bad, error", [(0, ValueError), (1.5, TypeError), (True, TypeError)]
+)
+def test_bad_n_landmarks(bad, error):
+    X, y, w, pool = _data(0)
+    acq = _fit(RegularityRidge(alpha=1.0), X, y, w).__skrt_acquisition__()
+    with pytest.raises(error, match="n_landmarks"):
+        pool_factor(acq, acq.validate(pool), bad)
