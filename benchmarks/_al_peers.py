@@ -155,7 +155,9 @@ def bmdal_select(method, phi_train, phi_pool, sigma, n, seed):
     n : int
         Batch size.
     seed : int
-        Seeds torch's generator (bmdal-reg draws from it to break down).
+        Seeds torch's generator and numpy's global one, the two bmdal-reg
+        draws from (KMeansPP's first pick, the random fill-up when a
+        selection breaks down).
 
     Returns
     -------
@@ -168,6 +170,7 @@ def bmdal_select(method, phi_train, phi_pool, sigma, n, seed):
 
     selection, with_train, posterior, extra = BMDAL_METHODS[method]
     torch.manual_seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 (the generator bmdal-reg reads)
     data = {
         "train": TensorFeatureData(torch.as_tensor(phi_train, dtype=torch.float64)),
         "pool": TensorFeatureData(torch.as_tensor(phi_pool, dtype=torch.float64)),

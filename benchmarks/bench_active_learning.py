@@ -444,6 +444,26 @@ def _time_model(name, model, Xall, labeled, pool, repeats):
 
 
 # -------------------------------------------------------------------- main
+def _commit():
+    """The repository's commit (``+dirty`` with uncommitted changes), or None."""
+    import subprocess
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return None
+    return (head + ("+dirty" if dirty else "")) or None
+
+
 def _csv(text):
     return [t for t in (text or "").split(",") if t]
 
@@ -529,6 +549,7 @@ def main(argv=None):
     # the long tasks first (batch size 1, kernel), for the balance of --jobs
     tasks.sort(key=lambda t: (t[3], t[2] != "kernel"))
     protocol = {
+        "skrt_commit": _commit(),
         "n_initial": N_INITIAL,
         "final": {str(b): final or FINAL.get(b, 100) for b in batches},
         "n_test": N_TEST,
@@ -540,6 +561,7 @@ def main(argv=None):
         "strategies": filters or "all",
     }
     names = list(strategies(batches[0], filters))
+    print(f"skrt commit {protocol['skrt_commit']}")
     print(
         f"{len(tasks)} tasks (dataset x seed x model x batch size), "
         f"{len(names)} strategies, --jobs {args.jobs}"
