@@ -22,24 +22,25 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _influence
 from ._acquisition import Acquisition, Curvature
 from ._batch import (
-    PoolScorer,
     block_rows,
     check_finite,
     map_rows,
     quiet,
 )
-from ._heuristics import check_heuristic
+from ._heuristics import check_heuristic, resolve_heuristic
 from ._linalg import (
     default_alpha_bounds,
     gcv_path,
     leave_one_out_path,
     minimize_criterion,
 )
+from ._pool import make_scorer
 from .exceptions import RegularityBoundWarning
 
 
@@ -169,7 +170,7 @@ class TangentMixin:
             out = grad * tangent
         return self._unravel_rows(check_finite(out, X, "X", "The loss derivative"))
 
-    def score_samples(self, X, y=None, heuristic="sld"):
+    def score_samples(self, X, y=None, heuristic="sld", *, random_state=0):
         """How much labelling each point would teach the model.
 
         Parameters
@@ -179,12 +180,19 @@ class TangentMixin:
         y : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
             Their labels, if known: then the labeled form of the heuristic is
             returned; otherwise the unlabeled form (``E[r²] = noise_variance_``).
-        heuristic : {"sld", "sti", "ssi", "ssi_unlabeled", "variance"}, default="sld"
+        heuristic : {"sld", "sti", "ssi", "ssi_unlabeled", "variance", \
+"pool_variance", "ivr", "pool_tangent", "cluster_distance", "auto"}, default="sld"
             See :ref:`math-heuristics`: squared loss derivative, squared total
             influence over the training set, sum of squared influences (and
             its doubly unlabeled form), predictive variance. ``"ssi"``,
             ``"ssi_unlabeled"`` and ``"variance"`` need ``solver`` "eigen" or
-            "svd".
+            "svd". The pool-aware ones (:ref:`math-pool`, unlabeled forms
+            only) treat ``X`` as the pool: each row's score depends on the
+            others. ``"auto"`` is the query default for one pick
+            (:func:`skrt.query.regularity_sampling`).
+        random_state : int, RandomState instance or None, default=0
+            Draws the pool-aware heuristics' landmarks (200 rows of ``X``);
+            unused by the others.
 
         Returns
         -------
@@ -210,7 +218,14 @@ class TangentMixin:
             with quiet():
                 weight = grad**2
         acquisition = self.__skrt_acquisition__()
-        scores = PoolScorer(acquisition, X, heuristic, greedy=False, weight=weight)
+        scores = make_scorer(
+            acquisition,
+            X,
+            resolve_heuristic(heuristic, acquisition, 1),
+            greedy=False,
+            weight=weight,
+            random_state=check_random_state(random_state),
+        )
         what = f"The heuristic={heuristic!r} score"
         return check_finite(scores.scores(), X, "X", what)
 

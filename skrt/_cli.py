@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from ._heuristics import HEURISTICS
+from ._heuristics import HEURISTIC_CHOICES, resolve_heuristic
 
 
 class CLIError(Exception):
@@ -25,6 +25,7 @@ def _demo_strategies(with_peers):
     from ._simulate import random_strategy, skactiveml_strategy, skrt_strategy
 
     strategies = {
+        "auto (default, greedy batch)": skrt_strategy("auto", "greedy"),
         "sld (greedy batch)": skrt_strategy("sld", "greedy"),
         "sld (top-k)": skrt_strategy("sld", "topk"),
         "variance (greedy)": skrt_strategy("variance", "greedy"),
@@ -364,7 +365,8 @@ def _query(args) -> int:
         message = " ".join(str(exc).split()) or type(exc).__name__
         raise CLIError(f"the fit or the query failed: {message}{hint}") from None
     notes += [str(w.message) for w in caught]
-    header = ["rank", "pool_row", f"{args.heuristic}_score", *pool.header]
+    used = resolve_heuristic(args.heuristic, model.__skrt_acquisition__(), args.n)
+    header = ["rank", "pool_row", f"{used}_score", *pool.header]
     chosen = [
         [rank, int(i), f"{scores[i]:.6g}", *pool.rows[i]]
         for rank, i in enumerate(idx, 1)
@@ -430,7 +432,13 @@ def _parser():
     q.add_argument("--target", required=True, help="target column of the labeled CSV")
     q.add_argument("--features", default=None, help="comma-separated feature columns")
     q.add_argument("--n", type=int, default=10, help="how many rows to choose")
-    q.add_argument("--heuristic", default="sld", choices=HEURISTICS)
+    q.add_argument(
+        "--heuristic",
+        default="auto",
+        choices=HEURISTIC_CHOICES,
+        help="auto (default): what the benchmark measured best for the model "
+        "and batch size; the score column names the heuristic used",
+    )
     q.add_argument("--batch", default="greedy", choices=["greedy", "topk"])
     q.add_argument(
         "--output",

@@ -1,5 +1,5 @@
 r"""Pool heuristics: a candidate weighed by its effect on the whole pool
-(docs/math.rst, :ref:`math-pool-heuristics`).
+(docs/math.rst, :ref:`math-pool`).
 
 Notation as in :mod:`skrt._batch`: ``κ(a, b) = x̃_aᵀ M⁻¹ x̃_b``, the model's
 posterior covariance (over ``σ²``) between pool rows ``a`` and ``b``, read

@@ -450,7 +450,7 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
         user,
         n_instances=1,
         *,
-        heuristic="sld",
+        heuristic="auto",
         batch="greedy",
         random_state=None,
     ):
@@ -464,10 +464,11 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
             inherited ones, and a batch is the top ``n_instances``, as always
             with ``penalty="l1"``).
         n_instances : int, default=1
-        heuristic : str, default="sld"
+        heuristic : str, default="auto"
+            As in :func:`skrt.query.regularity_sampling`.
         batch : {"greedy", "topk"}, default="greedy"
         random_state : int, RandomState instance or None, default=None
-            Breaks ties.
+            Draws the pool-aware heuristics' landmarks, then breaks ties.
 
         Returns
         -------

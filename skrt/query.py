@@ -40,6 +40,10 @@ __all__ = [
     "sti_sampling",
     "ssi_sampling",
     "variance_sampling",
+    "pool_variance_sampling",
+    "ivr_sampling",
+    "pool_tangent_sampling",
+    "cluster_distance_sampling",
     "random_sampling",
 ]
 
@@ -49,11 +53,12 @@ def regularity_sampling(
     X_pool,
     n_instances=1,
     *,
-    heuristic="sld",
+    heuristic="auto",
     batch="greedy",
     random_state=None,
+    n_landmarks=200,
 ):
-    """Query the pool points with the largest regularity-tangent scores.
+    """Query the pool points most worth labelling.
 
     Parameters
     ----------
@@ -63,12 +68,21 @@ def regularity_sampling(
         Unlabeled candidates.
     n_instances : int, default=1
         How many to query; at most ``n_candidates`` are returned.
-    heuristic : {"sld", "sti", "ssi", "ssi_unlabeled", "variance"}, default="sld"
-        See :meth:`skrt.RegularityRidge.score_samples`.
+    heuristic : {"auto", "sld", "sti", "ssi", "ssi_unlabeled", "variance", \
+"pool_variance", "ivr", "pool_tangent", "cluster_distance"}, default="auto"
+        The paper's per-point scores (:ref:`math-heuristics`) or the
+        pool-aware ones (:ref:`math-pool`). ``"auto"`` picks what the
+        benchmark measured best for the model's family (linear or kernel)
+        and the batch size (``skrt._heuristics.AUTO``, the user guide's
+        "Which query heuristic"); where the model lacks a part that choice
+        needs it falls back on ``"sld"``.
     batch : {"greedy", "topk"}, default="greedy"
         Greedy virtual labelling, or the top scores at once.
     random_state : int, RandomState instance or None, default=None
-        Breaks ties.
+        Draws the landmarks of the pool-aware heuristics, then breaks ties.
+    n_landmarks : int, default=200
+        Pool rows whose curvature columns span the pool-aware heuristics'
+        factor (:ref:`math-pool`); all of them when the pool is smaller.
 
     Returns
     -------
@@ -95,13 +109,27 @@ def regularity_sampling(
     acquisition, transform = resolve_learner(learner)
     X = check_pool(X_pool, transform, acquisition)
     chosen, scores, _ = run_query(
-        acquisition, X, n_instances, heuristic, batch, check_random_state(random_state)
+        acquisition,
+        X,
+        n_instances,
+        heuristic,
+        batch,
+        check_random_state(random_state),
+        n_landmarks=n_landmarks,
     )
     return chosen, scores
 
 
 def _named(heuristic, doc):
-    def strategy(learner, X_pool, n_instances=1, *, batch="greedy", random_state=None):
+    def strategy(
+        learner,
+        X_pool,
+        n_instances=1,
+        *,
+        batch="greedy",
+        random_state=None,
+        n_landmarks=200,
+    ):
         return regularity_sampling(
             learner,
             X_pool,
@@ -109,6 +137,7 @@ def _named(heuristic, doc):
             heuristic=heuristic,
             batch=batch,
             random_state=random_state,
+            n_landmarks=n_landmarks,
         )
 
     strategy.__name__ = f"{heuristic}_sampling"
@@ -125,6 +154,8 @@ _PARAMS = """
     n_instances : int, default=1
     batch : {"greedy", "topk"}, default="greedy"
     random_state : int, RandomState instance or None, default=None
+    n_landmarks : int, default=200
+        Used by the pool-aware heuristics only (:ref:`math-pool`).
 
     Returns
     -------
@@ -191,6 +222,72 @@ variance_sampling = _named(
     >>> variance_sampling(model, rng.randn(30, 3), n_instances=4)[0].shape
     (4,)
 """,
+)
+
+
+def _pool_example(name):
+    return f"""
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrt import RegularityKernelRidge
+    >>> from skrt.query import {name}
+    >>> rng = np.random.RandomState(0)
+    >>> model = RegularityKernelRidge(alpha="loo").fit(rng.randn(20, 3), rng.randn(20))
+    >>> idx, scores = {name}(model, rng.randn(40, 3), n_instances=5, random_state=0)
+    >>> idx.shape, scores.shape
+    ((5,), (40,))
+"""
+
+
+pool_variance_sampling = _named(
+    "pool_variance",
+    """Query by the posterior variance on the pool's span (:ref:`math-pool`).
+
+    The model's covariance ``κ`` restricted to the span of landmark pool
+    rows (Nyström): candidates far from the pool's mass keep little
+    variance there, so a greedy batch (largest log-determinant on that
+    span) covers the pool's dense regions before its outliers.
+"""
+    + _PARAMS
+    + _pool_example("pool_variance_sampling"),
+)
+
+ivr_sampling = _named(
+    "ivr",
+    """Query by integrated variance reduction over the pool (:ref:`math-pool`).
+
+    ``Σ_c κ(c, x)² / (n (1 + κ(x, x)))``: how much labelling ``x`` lowers
+    the pool's average predictive variance (V-optimal design, Cohn's
+    criterion), with exact greedy updates.
+"""
+    + _PARAMS
+    + _pool_example("ivr_sampling"),
+)
+
+pool_tangent_sampling = _named(
+    "pool_tangent",
+    """Query by the candidate's effect on the pool's regularity tangents.
+
+    Labelling ``x`` at its prediction changes every pool tangent
+    ``df(x_c)/ds`` by ``-κ(c, x) ḟ(x) / (1 + κ(x, x))``; the score is the
+    pool-averaged square of that change (:ref:`math-pool`).
+"""
+    + _PARAMS
+    + _pool_example("pool_tangent_sampling"),
+)
+
+cluster_distance_sampling = _named(
+    "cluster_distance",
+    """Query the farthest point of the largest cluster (:ref:`math-pool`).
+
+    LCMD's rule in the model's posterior geometry: the training set and each
+    pick are centres, every candidate joins its nearest, and the next pick
+    is the farthest member of the cluster with the largest sum of squared
+    distances.
+"""
+    + _PARAMS
+    + _pool_example("cluster_distance_sampling"),
 )
 
 

@@ -35,11 +35,16 @@ class RegularityQuery(SingleAnnotatorPoolQueryStrategy):
 
     Parameters
     ----------
-    heuristic : {"sld", "sti", "ssi", "ssi_unlabeled", "variance"}, default="sld"
+    heuristic : str, default="auto"
+        As in :func:`skrt.query.regularity_sampling`: ``"auto"`` (what the
+        benchmark measured best for the model family and batch size), the
+        paper's ``"sld"``, ``"sti"``, ``"ssi"``, ``"ssi_unlabeled"``,
+        ``"variance"``, or the pool-aware ``"pool_variance"``, ``"ivr"``,
+        ``"pool_tangent"``, ``"cluster_distance"``.
     batch : {"greedy", "topk"}, default="greedy"
     missing_label : scalar or str or np.nan or None, default=np.nan
     random_state : int, RandomState instance or None, default=None
-        Breaks ties.
+        Draws the pool-aware heuristics' landmarks, then breaks ties.
 
     Examples
     --------
@@ -60,7 +65,7 @@ class RegularityQuery(SingleAnnotatorPoolQueryStrategy):
 
     def __init__(
         self,
-        heuristic="sld",
+        heuristic="auto",
         batch="greedy",
         missing_label=MISSING_LABEL,
         random_state=None,

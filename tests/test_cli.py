@@ -12,6 +12,7 @@ import pytest
 
 from skrt import RegularityRidge
 from skrt._cli import main
+from skrt._heuristics import AUTO
 from skrt.query import regularity_sampling
 
 
@@ -86,7 +87,8 @@ def test_query_prints_rows_to_label(csv_files, capsys):
         == 0
     )
     rows = list(csv.reader(capsys.readouterr().out.splitlines()))
-    assert rows[0][:3] == ["rank", "pool_row", "sld_score"]
+    # the default heuristic="auto" names what it used: a ridge model's batch
+    assert rows[0][:3] == ["rank", "pool_row", f"{AUTO[('linear', 'batch')]}_score"]
     assert len(rows) == 5
     chosen = [int(r[1]) for r in rows[1:]]
     assert len(set(chosen)) == 4

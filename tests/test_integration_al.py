@@ -195,9 +195,9 @@ def test_skactiveml_wrapper_without_a_fitted_flag(pool_problem, fit_ok):
         with pytest.raises(ValueError, match="fit of RegularityRidge failed"):
             RegularityQuery().query(X, y, reg, fit_reg=False)
         return
-    idx = RegularityQuery().query(X, y, reg, fit_reg=False)
+    idx = RegularityQuery(heuristic="sld").query(X, y, reg, fit_reg=False)
     unlabeled = np.flatnonzero(np.isnan(y))
-    scores = reg.estimator_.score_samples(X[unlabeled])
+    scores = reg.estimator_.score_samples(X[unlabeled], heuristic="sld")
     assert idx[0] == unlabeled[np.argmax(scores)]
 
 
@@ -225,7 +225,9 @@ def test_skactiveml_pipeline_regressor(pool_problem):
     X, y = _skactiveml_problem(pool_problem)
     pipe = make_pipeline(StandardScaler(), RegularityRidge(alpha=1.0))
     reg = SklearnRegressor(pipe)
-    idx = RegularityQuery(random_state=0).query(X, y, reg, batch_size=3)
+    idx = RegularityQuery(heuristic="sld", random_state=0).query(
+        X, y, reg, batch_size=3
+    )
     labeled = ~np.isnan(y)
     fitted = pipe.fit(X[labeled], y[labeled])
     unlabeled = np.flatnonzero(~labeled)
