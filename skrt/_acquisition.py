@@ -93,7 +93,8 @@ class Curvature:
     ----------
     cross : callable or None
         ``cross(X, i, cache) -> κ(·, i)``, shape (n,): the column of
-        candidate ``i`` against every row of the validated pool ``X``;
+        candidate ``i`` against every row of the validated pool ``X``; for
+        an int array ``i`` the columns of all of them, shape (n, len(i));
         ``cache`` is a dict the backend may fill with per-pool
         intermediates (one dict per pool).
     variance : callable or None

@@ -751,15 +751,21 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         return self._projections(X, spec) / (spec.lam * (spec.lam + self.alpha_))
 
     def _pool_cross(self, X, i, cache=None):
-        """κ(c, i) = φ(x_c)ᵀ (ΦᵀWΦ + sI)⁻¹ φ(x_i) for every row c of X."""
+        """κ(c, i) = φ(x_c)ᵀ (ΦᵀWΦ + sI)⁻¹ φ(x_i) for every row c of X.
+
+        ``i`` is one row index (result (n,)) or an array of them (result
+        (n, len(i)), one kernel block for all).
+        """
         if self.kernel == "precomputed":
             raise ValueError(
                 "Greedy batches need k(x_c, x_i) between candidates, which "
                 "kernel='precomputed' does not give; use batch='topk'."
             )
+        idx = np.atleast_1d(i)
         s = self.alpha_
-        k_ci = self._get_kernel(X, X[i : i + 1])[:, 0]
-        k_ci[i] = self._kernel_diag(X[i : i + 1])[0]  # no inf - inf at extremes
+        k_ci = self._get_kernel(X, X[idx])
+        # the diagonal from the kernel itself: no inf - inf at extremes
+        k_ci[idx, np.arange(idx.shape[0])] = self._kernel_diag(X[idx])
         block = block_rows(X, self._block_width())
         cache = {} if cache is None else cache
         if self._exact is not None:
@@ -771,23 +777,32 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
                     block,
                 ).T
             z = cache["exact_z"]
-            return (k_ci - z.T @ z[:, i]) / s
-        if self._spectral is not None:
+            out = (k_ci - z.T @ z[:, idx]) / s
+        elif self._spectral is not None:
             spec = self._spectral
             z = self._projections(X, spec, cache)
-            return (k_ci - z @ (z[i] / (spec.lam * (spec.lam + s)))) / s
-        # (K + s W⁻¹)⁻¹ k(X_fit, x_i) by conjugate gradients
-        rows = self._cg_rows
-        X_fit = self.X_fit_[rows]
-        if "kernel_matmat" not in cache:
-            cache["kernel_matmat"] = self._kernel_matmat(X_fit)
-            cache["k_pool"] = map_rows(lambda Z: self._get_kernel(Z, X_fit), X, block)
-        A = self._system(cache["kernel_matmat"], self._w[rows], s)
-        v, _ = solve_cg(
-            A,
-            cache["k_pool"][i],
-            tol=self.tol,
-            max_iter=self._max_iter,
-            what="greedy batch update",
-        )
-        return (k_ci - cache["k_pool"] @ v) / s
+            out = (k_ci - z @ (z[idx] / (spec.lam * (spec.lam + s))).T) / s
+        else:
+            # (K + s W⁻¹)⁻¹ k(X_fit, x_i) by conjugate gradients, per column
+            rows = self._cg_rows
+            X_fit = self.X_fit_[rows]
+            if "kernel_matmat" not in cache:
+                cache["kernel_matmat"] = self._kernel_matmat(X_fit)
+                cache["k_pool"] = map_rows(
+                    lambda Z: self._get_kernel(Z, X_fit), X, block
+                )
+            A = self._system(cache["kernel_matmat"], self._w[rows], s)
+            v = np.column_stack(
+                [
+                    solve_cg(
+                        A,
+                        cache["k_pool"][j],
+                        tol=self.tol,
+                        max_iter=self._max_iter,
+                        what="greedy batch update",
+                    )[0]
+                    for j in idx
+                ]
+            )
+            out = (k_ci - cache["k_pool"] @ v) / s
+        return out[:, 0] if np.ndim(i) == 0 else out

@@ -128,9 +128,8 @@ def pool_factor(acquisition, X, n_landmarks=200, random_state=None, tol=EIGEN_TO
     cross = acquisition.curvature.cross
     cache = {}
     with quiet():
-        C = np.empty((n, landmarks.shape[0]))
-        for j, i in enumerate(landmarks):
-            C[:, j] = np.asarray(cross(X, int(i), cache), dtype=float).ravel()
+        C = np.asarray(cross(X, landmarks, cache), dtype=float)
+        C = C.reshape(n, landmarks.shape[0])
         K = C[landmarks]
         K = 0.5 * (K + K.T)
         if not np.all(np.isfinite(K)):

@@ -576,18 +576,26 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         return self._centered(X, self._sti_coef) + self._sti_intercept
 
     def _pool_cross(self, X, i, cache=None):
-        """κ(c, i) = x̃_cᵀ (X̃ᵀWX̃ + sP)⁻¹ x̃_i for every row c of X."""
-        row = X[i : i + 1]
-        row = row.toarray() if sp.issparse(row) else np.asarray(row)
-        if not self.fit_intercept:
-            return np.asarray(X @ self._inverse_apply(row[0]))
+        """κ(c, i) = x̃_cᵀ (X̃ᵀWX̃ + sP)⁻¹ x̃_i for every row c of X.
+
+        ``i`` is one row index (result (n,)) or an array of them (result
+        (n, len(i)), one ``A⁻¹`` application for all).
+        """
+        idx = np.atleast_1d(i)
+        rows = X[idx]
+        rows = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
         if self.n_samples_fit_ == 0:
-            self._inverse_apply(row[0])  # raises the advice
-        # M⁻¹x̃_i = (1/Σw - x̄ᵀa, a) with a = A⁻¹(x_i - x̄), so
-        # x̃_cᵀ M⁻¹ x̃_i = 1/Σw + (x_c - x̄)ᵀ a, without cancellation
-        xc = (row[0] - self._x_mean) - self._x_mean_lo
-        a = self._penalised_inverse(xc, what="greedy batch update")
-        return self._centered(X, a) + 1.0 / self._w_sum
+            self._inverse_apply(rows[0])  # raises the advice
+        if not self.fit_intercept:
+            a = self._penalised_inverse(rows.T, what="greedy batch update")
+            out = np.asarray(X @ a)
+        else:
+            # M⁻¹x̃_i = (1/Σw - x̄ᵀa, a) with a = A⁻¹(x_i - x̄), so
+            # x̃_cᵀ M⁻¹ x̃_i = 1/Σw + (x_c - x̄)ᵀ a, without cancellation
+            xc = (rows - self._x_mean) - self._x_mean_lo
+            a = self._penalised_inverse(xc.T, what="greedy batch update")
+            out = self._centered(X, a) + 1.0 / self._w_sum
+        return out[:, 0] if np.ndim(i) == 0 else out
 
     def _inverse_apply(self, y):
         """(X̃ᵀWX̃ + sP)⁻¹ y for an augmented vector y.
