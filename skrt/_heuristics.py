@@ -66,12 +66,15 @@ HEURISTICS = LABELED_HEURISTICS + UNLABELED_ONLY_HEURISTICS
 HEURISTIC_CHOICES = ("auto",) + HEURISTICS
 BATCHES = ("greedy", "topk")
 
-# what heuristic="auto" means, per (Acquisition.family, "batch" or "single")
+# what heuristic="auto" means, per (Acquisition.family, "batch" or "single"):
+# the best mean ALC rank of benchmarks/bench_active_learning.py (10 datasets
+# x 3 seeds; docs/user_guide.rst, "Which query heuristic"); a tuple lists the
+# choices in order, the first whose parts the model has is used
 AUTO = {
     ("kernel", "batch"): "pool_variance",
-    ("kernel", "single"): "pool_variance",
-    ("linear", "batch"): "pool_variance",
-    ("linear", "single"): "pool_variance",
+    ("kernel", "single"): ("variance", "pool_variance"),
+    ("linear", "batch"): "cluster_distance",
+    ("linear", "single"): "pool_tangent",
 }
 # what "auto" falls back on where the model lacks a part AUTO's choice needs
 AUTO_FALLBACK = "sld"
@@ -137,9 +140,10 @@ def resolve_heuristic(heuristic, acquisition, n_instances):
     size = "single" if n_instances <= 1 else "batch"
     family = getattr(acquisition, "family", "linear")
     chosen = AUTO.get((family, size), AUTO[("linear", size)])
-    if any(acquisition.part(part) is None for part in NEEDS[chosen]):
-        return AUTO_FALLBACK
-    return chosen
+    for name in (chosen,) if isinstance(chosen, str) else chosen:
+        if all(acquisition.part(part) is not None for part in NEEDS[name]):
+            return name
+    return AUTO_FALLBACK
 
 
 def check_batch(batch):

@@ -421,13 +421,20 @@ def test_family_and_auto():
     assert set(AUTO) == {
         (f, b) for f in ("linear", "kernel") for b in ("batch", "single")
     }
-    assert set(AUTO.values()) <= set(HEURISTICS)
+    choices = [c for v in AUTO.values() for c in ((v,) if isinstance(v, str) else v)]
+    assert set(choices) <= set(HEURISTICS)
     assert HEURISTIC_CHOICES == ("auto",) + HEURISTICS
     assert set(POOL_HEURISTICS) <= set(HEURISTICS)
     acq = fits["kernel"].__skrt_acquisition__()
     assert resolve_heuristic("auto", acq, 5) == AUTO[("kernel", "batch")]
-    assert resolve_heuristic("auto", acq, 1) == AUTO[("kernel", "single")]
-    lin = fits["ridge"].__skrt_acquisition__()
+    assert resolve_heuristic("auto", acq, 1) == AUTO[("kernel", "single")][0]
+    # the kernel fitted by conjugate gradients has no variance: the next choice
+    cg = _fit(MODELS["kernel cg"][0](), X, y, w).__skrt_acquisition__()
+    assert resolve_heuristic("auto", cg, 1) == AUTO[("kernel", "single")][1]
+    assert (
+        resolve_heuristic("auto", lin := fits["ridge"].__skrt_acquisition__(), 1)
+        == (AUTO[("linear", "single")])
+    )
     assert resolve_heuristic("auto", lin, 2) == AUTO[("linear", "batch")]
     for h in HEURISTICS:
         assert resolve_heuristic(h, acq, 3) == h
