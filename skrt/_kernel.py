@@ -764,8 +764,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         idx = np.atleast_1d(i)
         s = self.alpha_
         k_ci = self._get_kernel(X, X[idx])
-        # the diagonal from the kernel itself: no inf - inf at extremes
-        k_ci[idx, np.arange(idx.shape[0])] = self._kernel_diag(X[idx])
+        k_ci[idx, np.arange(idx.size)] = self._kernel_diag(X[idx])  # no inf - inf
         block = block_rows(X, self._block_width())
         cache = {} if cache is None else cache
         if self._exact is not None:
@@ -792,17 +791,9 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
                     lambda Z: self._get_kernel(Z, X_fit), X, block
                 )
             A = self._system(cache["kernel_matmat"], self._w[rows], s)
-            v = np.column_stack(
-                [
-                    solve_cg(
-                        A,
-                        cache["k_pool"][j],
-                        tol=self.tol,
-                        max_iter=self._max_iter,
-                        what="greedy batch update",
-                    )[0]
-                    for j in idx
-                ]
-            )
-            out = (k_ci - cache["k_pool"] @ v) / s
+            what = "greedy batch update"
+            opts = dict(tol=self.tol, max_iter=self._max_iter, what=what)
+            kp = cache["k_pool"]
+            v = np.column_stack([solve_cg(A, kp[j], **opts)[0] for j in idx])
+            out = (k_ci - kp @ v) / s
         return out[:, 0] if np.ndim(i) == 0 else out
