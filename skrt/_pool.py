@@ -58,7 +58,7 @@ from sklearn.utils import check_random_state
 
 from ._acquisition import require
 from ._batch import PoolScorer, map_rows, quiet
-from ._centering import row_block
+from ._centering import abs_max, row_block
 from ._heuristics import BATCH_NEEDS, NEEDS, POOL_HEURISTICS
 
 __all__ = ["PoolFactor", "PoolFactorScorer", "make_scorer", "pool_factor"]
@@ -103,7 +103,11 @@ def pool_factor(acquisition, X, n_landmarks=200, random_state=None, tol=EIGEN_TO
         The pool, validated by ``acquisition.validate``.
     n_landmarks : int, default=200
         Landmarks drawn; every row is one when ``n_landmarks >= n_pool``
-        (then nothing is drawn from ``random_state``).
+        (then nothing is drawn from ``random_state``). A linear model's
+        ``κ`` has rank at most ``n_features + 1``: there ``2 (n_features +
+        1)`` landmarks are tried first, doubled (up to ``n_landmarks``)
+        while the factor's diagonal misses ``κ(x, x)`` by more than 1e-9 of
+        its largest value, so the factor is exact at a fraction of the cost.
     random_state : int, RandomState instance or None, default=None
         Draws the landmarks.
     tol : float, default=EIGEN_TOL
@@ -120,15 +124,35 @@ def pool_factor(acquisition, X, n_landmarks=200, random_state=None, tol=EIGEN_TO
     if n_landmarks < 1:
         raise ValueError(f"n_landmarks must be >= 1; got {n_landmarks}.")
     n = X.shape[0]
+    rng = check_random_state(random_state)
+    curv = acquisition.curvature
+    if acquisition.family == "linear" and curv.variance is not None:
+        # κ has rank <= n_features + 1 on any pool: start from twice that many
+        # landmarks and add more only while the factor misses κ's diagonal
+        order = rng.permutation(n) if n_landmarks < n else np.arange(n)
+        limit = min(int(n_landmarks), n)
+        m = min(limit, 2 * (X.shape[1] + 1))
+        with quiet():
+            diagonal = np.asarray(curv.variance(X), dtype=float)
+        while True:
+            factor = _nystrom(curv.cross, X, np.sort(order[:m]), tol)
+            with quiet():
+                miss = np.abs(_rowdot(factor.U, factor.U) - diagonal).max(initial=0)
+            if m >= limit or miss <= 1e-9 * abs_max(diagonal):
+                return factor
+            m = min(limit, 2 * m)
     if n_landmarks >= n:
         landmarks = np.arange(n)
     else:
-        rng = check_random_state(random_state)
         landmarks = np.sort(rng.choice(n, int(n_landmarks), replace=False))
-    cross = acquisition.curvature.cross
-    cache = {}
+    return _nystrom(curv.cross, X, landmarks, tol)
+
+
+def _nystrom(cross, X, landmarks, tol):
+    """:class:`PoolFactor` from the columns ``κ(·, l)`` of ``landmarks``."""
+    n = X.shape[0]
     with quiet():
-        C = np.asarray(cross(X, landmarks, cache), dtype=float)
+        C = np.asarray(cross(X, landmarks, {}), dtype=float)
         C = C.reshape(n, landmarks.shape[0])
         K = C[landmarks]
         K = 0.5 * (K + K.T)

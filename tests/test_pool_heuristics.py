@@ -263,15 +263,18 @@ def test_factor_is_the_nystrom_formula(name, seed, n_landmarks):
     acq = model.__skrt_acquisition__()
     factor = pool_factor(acq, acq.validate(pool), n_landmarks, random_state=seed)
     L = factor.landmarks
-    assert len(L) == n_landmarks == len(set(L.tolist()))
+    assert len(L) == len(set(L.tolist()))
     assert np.all(np.diff(L) > 0) and 0 <= L.min() and L.max() < len(pool)
     got = factor.U @ factor.U.T
     if name.startswith("ridge"):
         # rank 4 (intercept + 3 features): >= 4 landmarks in general position
-        # span the pool, K_LL is singular and the factor is exact
+        # span the pool, K_LL is singular and the factor is exact; a linear
+        # model draws 2 x 4 landmarks first and keeps them when exact
+        assert len(L) == min(n_landmarks, 8)
         assert factor.U.shape[1] == 4
         assert _close(got, K, rtol=1e-7, atol=1e-8)
         return
+    assert len(L) == n_landmarks
     nystrom = K[:, L] @ np.linalg.solve(K[np.ix_(L, L)], K[L])
     assert factor.U.shape[1] == n_landmarks
     assert _close(got, nystrom, rtol=1e-7, atol=1e-8)
@@ -518,3 +521,21 @@ def test_bad_n_landmarks(bad, error):
     acq = _fit(RegularityRidge(alpha=1.0), X, y, w).__skrt_acquisition__()
     with pytest.raises(error, match="n_landmarks"):
         pool_factor(acq, acq.validate(pool), bad)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), dup=st.integers(1, 20))
+def test_linear_factor_adds_landmarks_until_exact(seed, dup):
+    # a pool of few distinct rows repeated: 2 x rank landmarks drawn at random
+    # may all be copies of fewer rows than the rank; the factor then adds
+    # landmarks until it reproduces the explicit κ on the whole pool
+    rng = np.random.RandomState(seed)
+    X, y, w, _ = _data(seed)
+    model = _fit(RegularityRidge(alpha=0.7), X, y, w)
+    distinct = rng.randn(5, X.shape[1])
+    pool = np.vstack([distinct[:1]] * (dup * 10) + [distinct])
+    K, _ = _oracle("ridge eigen", model, X, y, w, pool).state([])
+    acq = model.__skrt_acquisition__()
+    factor = pool_factor(acq, acq.validate(pool), 200, random_state=seed)
+    assert _close(factor.U @ factor.U.T, K, rtol=1e-7, atol=1e-8)
+    assert len(factor.landmarks) < 200 or len(pool) <= 200
