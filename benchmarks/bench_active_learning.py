@@ -99,10 +99,14 @@ def strategies(batch_size, filters=()):
     """
     from _al_peers import peers
 
-    from skrt._heuristics import HEURISTICS
+    from skrt._heuristics import HEURISTICS, POOL_HEURISTICS
     from skrt._simulate import skrt_strategy
 
     out = {f"skrt {h} (greedy)": skrt_strategy(h, "greedy") for h in HEURISTICS}
+    for h in POOL_HEURISTICS:  # a finer factor of the pool than the default
+        out[f"skrt {h} (greedy, 500 landmarks)"] = skrt_strategy(
+            h, "greedy", n_landmarks=500
+        )
     if batch_size > 1:
         out["skrt sld (top-k)"] = skrt_strategy("sld", "topk")
     out.update(peers())

@@ -181,7 +181,8 @@ class TangentMixin:
             Their labels, if known: then the labeled form of the heuristic is
             returned; otherwise the unlabeled form (``E[r²] = noise_variance_``).
         heuristic : {"sld", "sti", "ssi", "ssi_unlabeled", "variance", \
-"pool_variance", "ivr", "pool_tangent", "cluster_distance", "auto"}, default="sld"
+"pool_variance", "ivr", "variance_ivr", "pool_tangent", "cluster_distance", \
+"auto"}, default="sld"
             See :ref:`math-heuristics`: squared loss derivative, squared total
             influence over the training set, sum of squared influences (and
             its doubly unlabeled form), predictive variance. ``"ssi"``,

@@ -35,6 +35,8 @@ candidate by its effect on the whole pool, from a Nyström factor
 ``"pool_variance"``     ``κ_B(x, x)``, greedy max variance (MaxDet)
 ``"ivr"``               ``Σ_c κ_B(c, x)² / (n_pool (1 + κ_B(x, x)))``, the
                         pool-averaged variance reduction (V-optimal)
+``"variance_ivr"``      ``κ_B(x, x)`` times the ``"ivr"`` score: uncertain and
+                        informative for the pool
 ``"pool_tangent"``      ``Σ_k ẋ_k² · Σ_c κ_B(c, x)² / (n_pool (1 + κ_B(x,
                         x))²)``, the mean squared change of the pool's
                         tangents ``ẋ_c``
@@ -59,7 +61,13 @@ import numpy as np
 
 LABELED_HEURISTICS = ("sld", "sti", "ssi")
 # the heuristics scored from a Nyström factor of the pool (skrt._pool)
-POOL_HEURISTICS = ("pool_variance", "ivr", "pool_tangent", "cluster_distance")
+POOL_HEURISTICS = (
+    "pool_variance",
+    "ivr",
+    "variance_ivr",
+    "pool_tangent",
+    "cluster_distance",
+)
 UNLABELED_ONLY_HEURISTICS = ("ssi_unlabeled", "variance") + POOL_HEURISTICS
 # the concrete names; "auto" is resolved to one of them (resolve_heuristic)
 HEURISTICS = LABELED_HEURISTICS + UNLABELED_ONLY_HEURISTICS
@@ -88,6 +96,7 @@ NEEDS = {
     "variance": ("variance",),
     "pool_variance": ("cross",),
     "ivr": ("cross",),
+    "variance_ivr": ("cross",),
     "pool_tangent": ("cross", "tangent"),
     "cluster_distance": ("cross",),
 }

@@ -41,6 +41,9 @@ tangents by ``ẋ ← ẋ - β ẋ_b``, as for SLD.
   on the factor's subspace;
 * ``"ivr"``: ``N(x) / (n_pool (1 + v(x)))``, the drop of the pool-averaged
   variance ``Σ_c κ_B(c, c) / n_pool`` if ``x`` were labelled;
+* ``"variance_ivr"``: ``v(x) N(x) / (n_pool (1 + v(x)))``, the candidate's
+  own variance times its integrated variance reduction (the square of
+  their geometric mean): uncertain *and* informative for the pool;
 * ``"pool_tangent"``: ``Σ_k ẋ_k(x)² N(x) / (n_pool (1 + v(x))²)``, the mean
   squared change of the pool's tangents (labelling ``x`` at its prediction
   moves ``ẋ_c`` by ``-κ_B(c, x) ẋ(x) / (1 + v(x))``);
@@ -71,6 +74,9 @@ __all__ = ["PoolFactor", "PoolFactorScorer", "make_scorer", "pool_factor"]
 # while on the landmarks what is dropped moves κ̂ by at most tol·max(w) per
 # direction: the pseudo-inverse of K_LL, regularised at a relative 1e-10.
 EIGEN_TOL = 1e-10
+
+# the heuristics that keep N(x) = Σ_c κ_B(c, x)²
+_NEEDS_N = ("ivr", "variance_ivr", "pool_tangent")
 
 
 class PoolFactor:
@@ -182,7 +188,8 @@ class PoolFactorScorer:
     acquisition : Acquisition
     X : ndarray or sparse matrix of shape (n_pool, n_features)
         The pool, validated by ``acquisition.validate``.
-    heuristic : {"pool_variance", "ivr", "pool_tangent", "cluster_distance"}
+    heuristic : {"pool_variance", "ivr", "variance_ivr", "pool_tangent", \
+"cluster_distance"}
     greedy : bool, default=True
         Keep what :meth:`add` needs (the state costs no more than the scores:
         the factor is needed for the first round already).
@@ -223,7 +230,7 @@ class PoolFactorScorer:
         with quiet():
             self.S = np.eye(r)
             self.variance = _rowdot(U, U)
-            if heuristic in ("ivr", "pool_tangent"):
+            if heuristic in _NEEDS_N:
                 self.G = U.T @ U
                 self.N = _rowdot(U @ self.G, U)
             if heuristic == "pool_tangent":
@@ -253,6 +260,8 @@ class PoolFactorScorer:
             one_plus = 1.0 + self.variance
             if h == "ivr":
                 return N / (self.n_pool * one_plus)
+            if h == "variance_ivr":
+                return np.maximum(self.variance, 0.0) * N / (self.n_pool * one_plus)
             return (self.tangent**2).sum(axis=1) * N / (self.n_pool * one_plus**2)
 
     def add(self, i):
@@ -276,7 +285,7 @@ class PoolFactorScorer:
             col = U @ g  # κ_B(·, i)
             d = float(col[i])
             beta = col / (1.0 + d)
-            if self.heuristic in ("ivr", "pool_tangent"):
+            if self.heuristic in _NEEDS_N:
                 h = U @ (self.S @ (self.G @ g))  # Σ_c κ_B(c, ·) κ_B(c, i)
                 self.N = self.N - 2.0 * beta * h + beta**2 * self.N[i]
             if self.heuristic == "pool_tangent":

@@ -42,6 +42,7 @@ __all__ = [
     "variance_sampling",
     "pool_variance_sampling",
     "ivr_sampling",
+    "variance_ivr_sampling",
     "pool_tangent_sampling",
     "cluster_distance_sampling",
     "random_sampling",
@@ -69,7 +70,8 @@ def regularity_sampling(
     n_instances : int, default=1
         How many to query; at most ``n_candidates`` are returned.
     heuristic : {"auto", "sld", "sti", "ssi", "ssi_unlabeled", "variance", \
-"pool_variance", "ivr", "pool_tangent", "cluster_distance"}, default="auto"
+"pool_variance", "ivr", "variance_ivr", "pool_tangent", "cluster_distance"}, \
+default="auto"
         The paper's per-point scores (:ref:`math-heuristics`) or the
         pool-aware ones (:ref:`math-pool`). ``"auto"`` picks what the
         benchmark measured best for the model's family (linear or kernel)
@@ -263,6 +265,18 @@ ivr_sampling = _named(
 """
     + _PARAMS
     + _pool_example("ivr_sampling"),
+)
+
+variance_ivr_sampling = _named(
+    "variance_ivr",
+    """Query by variance times integrated variance reduction (:ref:`math-pool`).
+
+    ``κ(x, x) · Σ_c κ(c, x)² / (n (1 + κ(x, x)))``: candidates both
+    uncertain themselves and informative for the rest of the pool, with
+    exact greedy updates.
+"""
+    + _PARAMS
+    + _pool_example("variance_ivr_sampling"),
 )
 
 pool_tangent_sampling = _named(

@@ -40,6 +40,7 @@ class RegularityQuery(SingleAnnotatorPoolQueryStrategy):
         benchmark measured best for the model family and batch size), the
         paper's ``"sld"``, ``"sti"``, ``"ssi"``, ``"ssi_unlabeled"``,
         ``"variance"``, or the pool-aware ``"pool_variance"``, ``"ivr"``,
+        ``"variance_ivr"``,
         ``"pool_tangent"``, ``"cluster_distance"``.
     batch : {"greedy", "topk"}, default="greedy"
     missing_label : scalar or str or np.nan or None, default=np.nan

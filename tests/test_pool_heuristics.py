@@ -151,6 +151,8 @@ def oracle_scores(heuristic, K, tangent, K0, picks):
         return v
     if heuristic == "ivr":
         return N / (n * (1 + v))
+    if heuristic == "variance_ivr":
+        return v * N / (n * (1 + v))
     if heuristic == "pool_tangent":
         return (tangent**2).sum(axis=1) * N / (n * (1 + v) ** 2)
     d0 = np.diag(K0)
