@@ -33,7 +33,7 @@ from ._batch import (
     map_rows,
     quiet,
 )
-from ._heuristics import check_heuristic, resolve_heuristic
+from ._heuristics import check_heuristic, resolve_heuristic, resolve_landmarks
 from ._linalg import (
     default_alpha_bounds,
     gcv_path,
@@ -192,8 +192,8 @@ class TangentMixin:
             others. ``"auto"`` is the query default for one pick
             (:func:`skrt.query.regularity_sampling`).
         random_state : int, RandomState instance or None, default=0
-            Draws the pool-aware heuristics' landmarks (200 rows of ``X``);
-            unused by the others.
+            Draws the pool-aware heuristics' landmarks (200 rows of ``X``, or
+            what ``"auto"`` uses); unused by the others.
 
         Returns
         -------
@@ -223,6 +223,7 @@ class TangentMixin:
             acquisition,
             X,
             resolve_heuristic(heuristic, acquisition, 1),
+            n_landmarks=resolve_landmarks(None, heuristic, acquisition, 1),
             greedy=False,
             weight=weight,
             random_state=check_random_state(random_state),

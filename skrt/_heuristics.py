@@ -76,14 +76,19 @@ BATCHES = ("greedy", "topk")
 
 # what heuristic="auto" means, per (Acquisition.family, "batch" or "single"):
 # the best mean ALC rank of benchmarks/bench_active_learning.py (10 datasets
-# x 3 seeds; docs/user_guide.rst, "Which query heuristic"); a tuple lists the
-# choices in order, the first whose parts the model has is used
+# x 3 seeds, 20 to 100 labels; docs/user_guide.rst, "Which query
+# heuristic"); a tuple lists the choices in order, the first whose parts the
+# model has is used
 AUTO = {
     ("kernel", "batch"): "pool_variance",
-    ("kernel", "single"): ("variance", "pool_variance"),
+    ("kernel", "single"): "variance_ivr",
     ("linear", "batch"): "cluster_distance",
-    ("linear", "single"): "pool_tangent",
+    ("linear", "single"): ("ssi_unlabeled", "variance_ivr"),
 }
+# landmarks of the pool factor (skrt._pool) when the caller sets none: the
+# default, and where "auto"'s measured choice used a finer factor
+DEFAULT_LANDMARKS = 200
+AUTO_LANDMARKS = {("kernel", "single"): 500}
 # what "auto" falls back on where the model lacks a part AUTO's choice needs
 AUTO_FALLBACK = "sld"
 
@@ -146,13 +151,27 @@ def resolve_heuristic(heuristic, acquisition, n_instances):
     """
     if heuristic != "auto":
         return heuristic
-    size = "single" if n_instances <= 1 else "batch"
-    family = getattr(acquisition, "family", "linear")
-    chosen = AUTO.get((family, size), AUTO[("linear", size)])
+    key = _auto_key(acquisition, n_instances)
+    chosen = AUTO.get(key, AUTO[("linear", key[1])])
     for name in (chosen,) if isinstance(chosen, str) else chosen:
         if all(acquisition.part(part) is not None for part in NEEDS[name]):
             return name
     return AUTO_FALLBACK
+
+
+def resolve_landmarks(n_landmarks, heuristic, acquisition, n_instances):
+    """``n_landmarks``, or where it is None, :data:`DEFAULT_LANDMARKS` (for
+    ``heuristic="auto"``: what :data:`AUTO_LANDMARKS` measured best)."""
+    if n_landmarks is not None:
+        return n_landmarks
+    if heuristic != "auto":
+        return DEFAULT_LANDMARKS
+    return AUTO_LANDMARKS.get(_auto_key(acquisition, n_instances), DEFAULT_LANDMARKS)
+
+
+def _auto_key(acquisition, n_instances):
+    size = "single" if n_instances <= 1 else "batch"
+    return (getattr(acquisition, "family", "linear"), size)
 
 
 def check_batch(batch):

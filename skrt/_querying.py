@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ._batch import check_finite, raise_not_finite
-from ._heuristics import resolve_heuristic
+from ._heuristics import resolve_heuristic, resolve_landmarks
 from ._pool import make_scorer
 
 __all__ = [
@@ -143,13 +143,14 @@ def run_query(
     *,
     name="X_pool",
     steps=False,
-    n_landmarks=200,
+    n_landmarks=None,
 ):
     """Chosen indices, the first-round scores, and optionally every round's.
 
     ``heuristic`` may be ``"auto"`` (:func:`skrt._heuristics.resolve_heuristic`
     for this model and ``n_instances``); the pool heuristics draw
-    ``n_landmarks`` landmarks (:func:`skrt._pool.pool_factor`) from ``rng``
+    ``n_landmarks`` landmarks (None: :func:`skrt._heuristics.resolve_landmarks`;
+    :func:`skrt._pool.pool_factor`) from ``rng``
     before any tie is broken.
 
     Returns ``chosen`` (n_query,), ``scores`` (n_candidates,) and, when
@@ -162,6 +163,7 @@ def run_query(
     """
     n, n_query = X.shape[0], min(n_instances, X.shape[0])
     greedy = batch == "greedy" and n_query > 1
+    n_landmarks = resolve_landmarks(n_landmarks, heuristic, acquisition, n_query)
     heuristic = resolve_heuristic(heuristic, acquisition, n_query)
     scorer = make_scorer(
         acquisition, X, heuristic, greedy, random_state=rng, n_landmarks=n_landmarks

@@ -30,11 +30,14 @@ from skrt._batch import PoolScorer
 from skrt._heuristics import (
     AUTO,
     AUTO_FALLBACK,
+    AUTO_LANDMARKS,
+    DEFAULT_LANDMARKS,
     HEURISTIC_CHOICES,
     HEURISTICS,
     POOL_HEURISTICS,
     check_heuristic,
     resolve_heuristic,
+    resolve_landmarks,
 )
 from skrt._pool import PoolFactorScorer, make_scorer, pool_factor
 from skrt._querying import run_query
@@ -432,14 +435,19 @@ def test_family_and_auto():
     assert set(POOL_HEURISTICS) <= set(HEURISTICS)
     acq = fits["kernel"].__skrt_acquisition__()
     assert resolve_heuristic("auto", acq, 5) == AUTO[("kernel", "batch")]
-    assert resolve_heuristic("auto", acq, 1) == AUTO[("kernel", "single")][0]
-    # the kernel fitted by conjugate gradients has no variance: the next choice
-    cg = _fit(MODELS["kernel cg"][0](), X, y, w).__skrt_acquisition__()
-    assert resolve_heuristic("auto", cg, 1) == AUTO[("kernel", "single")][1]
+    assert resolve_heuristic("auto", acq, 1) == AUTO[("kernel", "single")]
     assert (
-        resolve_heuristic("auto", lin := fits["ridge"].__skrt_acquisition__(), 1)
-        == (AUTO[("linear", "single")])
+        resolve_landmarks(None, "auto", acq, 1) == AUTO_LANDMARKS[("kernel", "single")]
     )
+    assert resolve_landmarks(None, "auto", acq, 5) == DEFAULT_LANDMARKS
+    assert resolve_landmarks(None, "ivr", acq, 1) == DEFAULT_LANDMARKS
+    assert resolve_landmarks(37, "auto", acq, 1) == 37
+    lin = fits["ridge"].__skrt_acquisition__()
+    assert resolve_heuristic("auto", lin, 1) == AUTO[("linear", "single")][0]
+    # ridge by conjugate gradients has no influence coordinates: the next choice
+    lin_cg = _fit(RegularityRidge(alpha=0.7, solver="cg"), X, y, w)
+    lin_cg = lin_cg.__skrt_acquisition__()
+    assert resolve_heuristic("auto", lin_cg, 1) == AUTO[("linear", "single")][1]
     assert resolve_heuristic("auto", lin, 2) == AUTO[("linear", "batch")]
     for h in HEURISTICS:
         assert resolve_heuristic(h, acq, 3) == h
@@ -540,4 +548,7 @@ def test_linear_factor_adds_landmarks_until_exact(seed, dup):
     acq = model.__skrt_acquisition__()
     factor = pool_factor(acq, acq.validate(pool), 200, random_state=seed)
     assert _close(factor.U @ factor.U.T, K, rtol=1e-7, atol=1e-8)
-    assert len(factor.landmarks) < 200 or len(pool) <= 200
+    # rows in general position: the first 2 x (n_features + 1) suffice
+    spread = rng.randn(300, X.shape[1])
+    factor = pool_factor(acq, acq.validate(spread), 200, random_state=seed)
+    assert len(factor.landmarks) == 2 * (X.shape[1] + 1)
