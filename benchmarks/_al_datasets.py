@@ -143,5 +143,7 @@ def load_datasets(names=None, max_rows=2000, seed=0):
 
 if __name__ == "__main__":
     for name, (X, y, field) in load_datasets(max_rows=10**9).items():
-        print(f"{name:<10} {field:<18} {X.shape[0]:>6} x {X.shape[1]:<3} y in "
-              f"[{y.min():.3g}, {y.max():.3g}]")
+        print(
+            f"{name:<10} {field:<18} {X.shape[0]:>6} x {X.shape[1]:<3} y in "
+            f"[{y.min():.3g}, {y.max():.3g}]"
+        )
