@@ -76,14 +76,14 @@ BATCHES = ("greedy", "topk")
 
 # what heuristic="auto" means, per (Acquisition.family, "batch" or "single"):
 # the best mean ALC rank of benchmarks/bench_active_learning.py (10 datasets
-# x 3 seeds, 20 to 100 labels; docs/user_guide.rst, "Which query
+# x 5 seeds, 20 to 100 labels; docs/user_guide.rst, "Which query
 # heuristic"); a tuple lists the choices in order, the first whose parts the
 # model has is used
 AUTO = {
-    ("kernel", "batch"): "pool_variance",
+    ("kernel", "batch"): "variance_ivr",
     ("kernel", "single"): "variance_ivr",
     ("linear", "batch"): "cluster_distance",
-    ("linear", "single"): ("ssi_unlabeled", "variance_ivr"),
+    ("linear", "single"): "ivr",
 }
 # landmarks of the pool factor (skrt._pool) when the caller sets none: the
 # default, and where "auto"'s measured choice used a finer factor
