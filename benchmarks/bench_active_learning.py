@@ -2,6 +2,8 @@
 scikit-activeml and bmdal-reg, every strategy driving the same model.
 
 Run:  python benchmarks/bench_active_learning.py [--quick] [--jobs 2]
+(the full run, 5 seeds, takes about 40 min with --jobs 2 on 2 cores; the
+figures of the user guide and ``benchmarks/results/active_learning.md``)
       [--out curves.json] [--timing]
       python benchmarks/bench_active_learning.py --report curves.json
 
@@ -481,7 +483,7 @@ def main(argv=None):
         action="store_true",
         help=f"{len(QUICK_DATASETS)} datasets, 2 seeds, batch 10, 60 labels",
     )
-    p.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (3)")
+    p.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (5)")
     p.add_argument("--models", default=None, help="linear,kernel")
     p.add_argument("--batch-sizes", default=None, help="1,10")
     p.add_argument("--datasets", default=None, help=",".join(LOADERS))
@@ -530,7 +532,7 @@ def main(argv=None):
     for d in datasets:
         if d not in LOADERS:
             p.error(f"--datasets: unknown dataset {d!r}; choose from {list(LOADERS)}")
-    seeds = range(args.seeds if args.seeds is not None else (2 if quick else 3))
+    seeds = range(args.seeds if args.seeds is not None else (2 if quick else 5))
     try:
         batches = [int(b) for b in _csv(args.batch_sizes)] or (
             [10] if quick else [1, 10]
