@@ -131,6 +131,15 @@ def quiet():
     return np.errstate(**_QUIET)
 
 
+def require_needs(acquisition, heuristic, greedy):
+    """The named ValueError where ``acquisition`` lacks a part that
+    ``heuristic`` (:data:`skrt._heuristics.NEEDS`) or, when ``greedy``, a
+    greedy batch needs; checked once per query."""
+    require(acquisition, NEEDS[heuristic], f"heuristic={heuristic!r}")
+    if greedy:
+        require(acquisition, BATCH_NEEDS["greedy"], "A greedy batch")
+
+
 class PoolScorer:
     """Scores of a candidate pool, under greedy virtual labelling.
 
@@ -163,9 +172,7 @@ class PoolScorer:
         if heuristic in _WHY:
             why = _WHY[heuristic]
             raise ValueError(_NOT_PER_ROW.format(heuristic=heuristic, why=why))
-        require(acq, NEEDS[heuristic], f"heuristic={heuristic!r}")
-        if greedy:
-            require(acq, BATCH_NEEDS["greedy"], "A greedy batch")
+        require_needs(acq, heuristic, greedy)
         self.acquisition = acq
         self.X = X
         self.heuristic = heuristic

@@ -59,10 +59,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._acquisition import require
-from ._batch import PoolScorer, map_rows, quiet
+from ._batch import PoolScorer, map_rows, quiet, require_needs
 from ._centering import abs_max, row_block
-from ._heuristics import BATCH_NEEDS, NEEDS, POOL_HEURISTICS
+from ._heuristics import POOL_HEURISTICS
 
 __all__ = ["PoolFactor", "PoolFactorScorer", "make_scorer", "pool_factor"]
 
@@ -216,9 +215,7 @@ class PoolFactorScorer:
             raise ValueError(
                 f"heuristic must be one of {list(POOL_HEURISTICS)}; got {heuristic!r}."
             )
-        require(acquisition, NEEDS[heuristic], f"heuristic={heuristic!r}")
-        if greedy:
-            require(acquisition, BATCH_NEEDS["greedy"], "A greedy batch")
+        require_needs(acquisition, heuristic, greedy)
         self.acquisition = acquisition
         self.X = X
         self.heuristic = heuristic
