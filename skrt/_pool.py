@@ -59,9 +59,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._batch import PoolScorer, map_rows, quiet, require_needs
+from ._batch import PoolScorer, map_rows, quadratic_rows, quiet, require_needs
 from ._centering import abs_max, row_block
-from ._heuristics import POOL_HEURISTICS
+from ._heuristics import DEFAULT_LANDMARKS, POOL_HEURISTICS
 
 __all__ = ["PoolFactor", "PoolFactorScorer", "make_scorer", "pool_factor"]
 
@@ -97,7 +97,9 @@ class PoolFactor:
         self.eigenvalues = eigenvalues
 
 
-def pool_factor(acquisition, X, n_landmarks=200, random_state=None, tol=EIGEN_TOL):
+def pool_factor(
+    acquisition, X, n_landmarks=DEFAULT_LANDMARKS, random_state=None, tol=EIGEN_TOL
+):
     """The Nyström factor of ``κ`` on the pool ``X``.
 
     Parameters
@@ -137,8 +139,9 @@ def pool_factor(acquisition, X, n_landmarks=200, random_state=None, tol=EIGEN_TO
         order = rng.permutation(n) if n_landmarks < n else np.arange(n)
         limit = min(int(n_landmarks), n)
         m = min(limit, 2 * (X.shape[1] + 1))
+        rows = row_block(X.shape[1] + acquisition.block_width)
         with quiet():
-            diagonal = np.asarray(curv.variance(X), dtype=float)
+            diagonal = np.asarray(map_rows(curv.variance, X, rows), dtype=float)
         while True:
             factor = _nystrom(curv.cross, X, np.sort(order[:m]), tol)
             with quiet():
@@ -208,7 +211,7 @@ class PoolFactorScorer:
         X,
         heuristic,
         greedy=True,
-        n_landmarks=200,
+        n_landmarks=DEFAULT_LANDMARKS,
         random_state=None,
     ):
         if heuristic not in POOL_HEURISTICS:
@@ -229,14 +232,14 @@ class PoolFactorScorer:
             self.variance = _rowdot(U, U)
             if heuristic in _NEEDS_N:
                 self.G = U.T @ U
-                self.N = _rowdot(U @ self.G, U)
+                self.N = quadratic_rows(U, self.G)
             if heuristic == "pool_tangent":
                 rows = row_block(X.shape[1] + acquisition.block_width)
                 self.tangent = np.asarray(map_rows(acquisition.tangent, X, rows))
                 if self.tangent.ndim == 1:
                     self.tangent = self.tangent[:, None]
             if heuristic == "cluster_distance":
-                self.sq_norms = self.variance.copy()
+                # the variance stays κ̂(x, x) here (picks move only centres)
                 self.distance = self.variance.copy()  # to the training set
                 self.center = np.full(n, -1)  # -1: the training set
                 self.n_picks = 0
@@ -271,7 +274,7 @@ class PoolFactorScorer:
             if self.heuristic == "cluster_distance":
                 # centres live in the fixed geometry of κ̂ (not κ_B)
                 u = U[i]
-                dist = np.maximum(self.sq_norms - 2.0 * (U @ u) + u @ u, 0.0)
+                dist = np.maximum(self.variance - 2.0 * (U @ u) + u @ u, 0.0)
                 dist[i] = 0.0
                 closer = dist < self.distance
                 self.distance = np.where(closer, dist, self.distance)
@@ -298,7 +301,7 @@ def make_scorer(
     greedy,
     weight=None,
     random_state=None,
-    n_landmarks=200,
+    n_landmarks=DEFAULT_LANDMARKS,
 ):
     """The scorer of ``heuristic`` on the pool ``X``: a
     :class:`PoolFactorScorer` for the pool heuristics, else a

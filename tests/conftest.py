@@ -17,3 +17,21 @@ settings.load_profile("default")
 @pytest.fixture
 def rng():
     return np.random.RandomState(0)
+
+
+def _peak_traced_bytes(fn):
+    """Peak bytes Python allocated while ``fn()`` ran (tracemalloc)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.fixture
+def peak_bytes():
+    """``peak_bytes(fn)``: the peak memory ``fn()`` allocated, in bytes."""
+    return _peak_traced_bytes

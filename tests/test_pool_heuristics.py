@@ -473,25 +473,14 @@ def test_family_and_auto():
 
 
 # (f) a big pool: no n_pool x n_pool matrix
-def _peak_bytes(fn):
-    import tracemalloc
-
-    tracemalloc.start()
-    try:
-        fn()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 @pytest.mark.parametrize("heuristic", POOL_HEURISTICS)
-def test_a_big_pool_builds_no_pool_by_pool_matrix(heuristic):
+def test_a_big_pool_builds_no_pool_by_pool_matrix(heuristic, peak_bytes):
     rng = np.random.RandomState(0)
     X, y = rng.randn(50, 5), rng.randn(50)
     pool = rng.randn(20_000, 5)
     model = _fit(RegularityRidge(alpha=1.0), X, y, None)
     result = []
-    peak = _peak_bytes(
+    peak = peak_bytes(
         lambda: result.append(
             regularity_sampling(model, pool, 10, heuristic=heuristic, random_state=0)
         )

@@ -469,19 +469,8 @@ def test_blocked_and_unblocked_scoring_agree(estimator, params, monkeypatch):
             assert np.allclose(value, expected, rtol=1e-12, atol=0), key
 
 
-def _peak_bytes(fn):
-    import tracemalloc
-
-    tracemalloc.start()
-    try:
-        fn()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 @pytest.mark.parametrize("batch", ["topk", "greedy"])
-def test_a_batch_builds_no_n_instances_by_n_pool_score_matrix(batch):
+def test_a_batch_builds_no_n_instances_by_n_pool_score_matrix(batch, peak_bytes):
     # today: np.tile (topk) or a list of rows plus np.vstack (greedy) of
     # n_instances x n_pool scores, 80 MB here; greedy's own Sherman-Morrison
     # recursion keeps one pool column per pick (n_instances x n_pool, once)
@@ -490,14 +479,12 @@ def test_a_batch_builds_no_n_instances_by_n_pool_score_matrix(batch):
     pool = rng.randn(50_000, 3)
     model = _model(X, y, alpha=1.0)
     n = 200
-    peak = _peak_bytes(
-        lambda: sld_sampling(model, pool, n, batch=batch, random_state=0)
-    )
+    peak = peak_bytes(lambda: sld_sampling(model, pool, n, batch=batch, random_state=0))
     matrix = n * pool.shape[0] * 8
     assert peak < (0.25 if batch == "topk" else 1.5) * matrix
 
 
-def test_kernel_pool_is_scored_in_blocks(monkeypatch):
+def test_kernel_pool_is_scored_in_blocks(monkeypatch, peak_bytes):
     # the pool x training kernel (20,000 x 400: 64 MB) never exists whole
     import skrt._centering
 
@@ -511,7 +498,7 @@ def test_kernel_pool_is_scored_in_blocks(monkeypatch):
         lambda: model.score_samples(pool, heuristic="variance"),
         lambda: model.predict(pool, return_std=True),
     ):
-        assert _peak_bytes(call) < 16 * 2**20
+        assert peak_bytes(call) < 16 * 2**20
 
 
 # -- the acquisition protocol: one contract over estimators x heuristics -----
