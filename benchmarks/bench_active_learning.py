@@ -293,6 +293,10 @@ def summarise(records):
                 }
             )
         rows.sort(key=lambda row: (row["rank"], row["strategy"]))
+        # what an oracle choosing the best strategy per dataset would gain
+        ceiling = float(
+            np.mean([max(r["per_dataset"][d] for r in rows) for d in datasets])
+        )
         seeds = sorted({u[1] for u in units})
         out[key] = {
             "rows": rows,
@@ -301,6 +305,7 @@ def summarise(records):
             "seeds": seeds,
             "n_strategies": len(names),
             "budgets": sorted({r["budgets"][-1] for r in recs}),
+            "ceiling": ceiling,
         }
     return out
 
@@ -333,7 +338,15 @@ def format_text(key, s):
             + "".join(f"{100 * r['per_dataset'][d]:>+{cw}.1f}" for d in ds)
             + f"{r['query_ms']:>10.2f}"
         )
+    lines.append(_ceiling(s))
     return "\n".join(lines)
+
+
+def _ceiling(s):
+    return (
+        f"best strategy per dataset, mean over datasets: {100 * s['ceiling']:+.1f}% "
+        "(the most any one strategy could gain here)"
+    )
 
 
 def format_markdown(key, s):
@@ -354,6 +367,7 @@ def format_markdown(key, s):
             + " | ".join(f"{100 * r['per_dataset'][d]:+.1f}" for d in ds)
             + f" | {r['query_ms']:.2f} |"
         )
+    lines += ["", _ceiling(s)]
     return "\n".join(lines)
 
 
