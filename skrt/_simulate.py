@@ -9,7 +9,6 @@ strategy for a batch, reveal its labels.
 
 from __future__ import annotations
 
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from sklearn.base import clone
 from sklearn.preprocessing import StandardScaler
 
 from . import query as _query
+from ._progress import ProgressBar
 from ._ridge import RegularityRidge
 from .exceptions import RegularityBoundWarning
 
@@ -204,8 +204,7 @@ def simulate(
         name: Curves(budgets, np.empty((len(seeds), budgets.size)))
         for name in strategies
     }
-    total = len(seeds) * len(strategies)
-    done = 0
+    bar = ProgressBar(len(seeds) * len(strategies), enabled=progress)
     for s, seed in enumerate(seeds):
         rng = np.random.RandomState(seed)
         order = rng.permutation(X.shape[0])
@@ -225,11 +224,8 @@ def simulate(
             )
             out[name].rmse[s] = rmse
             out[name].query_seconds.extend(seconds)
-            done += 1
-            if progress:
-                _progress(done, total, f"seed {seed} {name}")
-    if progress:
-        sys.stderr.write("\n")
+            bar.update(f"seed {seed} {name}")
+    bar.close()
     return out
 
 
@@ -257,13 +253,6 @@ def _run(X, y, test, rest, start, choose, budgets, seed, make_model):
             raise RuntimeError(f"a strategy returned {picked!r} for a batch of {n}")
         labeled = np.concatenate([labeled, picked])
     return np.array(rmse), seconds
-
-
-def _progress(done, total, label, width=30):
-    filled = int(width * done / total)
-    bar = "#" * filled + "-" * (width - filled)
-    sys.stderr.write(f"\r[{bar}] {done}/{total} {label:<40.40}")
-    sys.stderr.flush()
 
 
 def format_table(curves, show_budgets=None):
