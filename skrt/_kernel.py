@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import numbers
+import time
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.metrics.pairwise import (
     PAIRWISE_KERNEL_FUNCTIONS,
     pairwise_kernels,
 )
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _centering
-from ._base import RegularityMixin, is_constant, reset_fitted
+from ._base import RegularityMixin, reset_fitted
 from ._batch import block_rows, map_rows
 from ._centering import row_block
-from ._influence import LeaveOneOut, leave_one_out_record
+from ._fit_log import SILENT, FitLog, check_verbose, fit_summary, seconds
+from ._influence import leave_one_out_record
+from ._kernel_cg import fit_kernel_cg, kernel_system
 from ._kernel_exact import (
     ExactKernelSystem,
     check_input_scale,
@@ -30,9 +30,9 @@ from ._kernel_exact import (
     weight_spread,
 )
 from ._kernel_search import choose_gamma
-from ._krylov import GCVQuadrature, krylov_fit, solve_cg
-from ._linalg import Spectral, decompose_kernel, default_alpha_bounds, gcv_estimate
-from ._ridge import set_fit_record
+from ._krylov import solve_cg
+from ._linalg import decompose_kernel
+from ._solutions import KernelSolution, set_fit_record
 from ._validation import (
     check_bounds,
     check_choice,
@@ -48,8 +48,6 @@ _AUTO_EIGEN_MAX_N = 6000
 # Conjugate gradients keep K in memory up to this many samples (512 MiB);
 # beyond, K is recomputed in row blocks at every product.
 _DENSE_KERNEL_MAX_N = 8000
-_N_PROBES = 16
-_N_LANCZOS = 60
 # Sample weights spanning more than this (largest / smallest positive) make
 # the eigendecomposition of W^{1/2} K W^{1/2} lose the directions carried by
 # the small weights; where it then disagrees with the exact solve by more than
@@ -74,35 +72,6 @@ _FIT_STATE = (
     "_kernel_center",
     "_y_ndim",
 )
-
-
-@dataclass(frozen=True, eq=False)
-class KernelSolution:
-    """What a solver of :class:`RegularityKernelRidge` returns; the
-    estimator's ``_set_solution`` turns it into fitted attributes.
-
-    Duals are (n_samples, n_targets), per-target values (n_targets,).
-    ``loo`` and ``spectral`` are None on the Krylov path; ``exact`` (the
-    Cholesky factor) is kept only for graded weights; ``cg_rows`` and
-    ``max_iter`` only on the Krylov path.
-    """
-
-    solver: str
-    alpha: float
-    n_samples: int
-    n_iter: np.ndarray
-    dual: np.ndarray
-    dual_tangent: np.ndarray
-    sti_dual: np.ndarray
-    noise_variance: np.ndarray
-    gcv_error: np.ndarray
-    loo: LeaveOneOut | None = None
-    spectral: Spectral | None = None
-    exact: ExactKernelSystem | None = None
-    spectral_error: float = 0.0
-    weight_spread: float | None = None
-    cg_rows: np.ndarray | None = None
-    max_iter: int | None = None
 
 
 class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
@@ -168,6 +137,11 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         Iteration cap of conjugate gradients (None: ``10 * n_samples``).
     random_state : int, RandomState instance or None, default=None
         Seeds the trace-estimate probes of ``solver="cg"``.
+    verbose : int, default=0
+        0 writes nothing; 1 writes progress lines on stderr (the kernel
+        matrix, each eigendecomposition and its time, the gamma search's
+        grid and result, the chosen alpha); 2 adds one line per gamma
+        evaluation and per conjugate-gradient solve.
 
     Attributes
     ----------
@@ -261,6 +235,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         tol=1e-6,
         max_iter=None,
         random_state=None,
+        verbose=0,
     ):
         self.alpha = alpha
         self.kernel = kernel
@@ -274,6 +249,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self.tol = tol
         self.max_iter = max_iter
         self.random_state = random_state
+        self.verbose = verbose
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -292,6 +268,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         check_positive(
             self.max_iter, "max_iter", kind=numbers.Integral, allow_none=True
         )
+        check_verbose(self.verbose)
         if not (callable(self.kernel) or isinstance(self.kernel, str)):
             raise TypeError(
                 "kernel must be a string or a callable; "
@@ -376,6 +353,8 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self : RegularityKernelRidge
         """
         self._check_params()
+        log = FitLog(check_verbose(self.verbose), "RegularityKernelRidge")
+        started = time.perf_counter()
         reset_fitted(self)
         precomputed = self.kernel == "precomputed"
         X, y = validate_data(
@@ -420,6 +399,10 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         if self.kernel == "rbf" and not sp.issparse(X) and n:
             self._kernel_center = X.mean(axis=0)
         self._w = w
+        log(
+            f"{n} samples, kernel={getattr(self.kernel, '__name__', self.kernel)}, "
+            f"alpha={self.alpha!r}, gamma={self.gamma!r}, solver={solver}"
+        )
         gamma = self.gamma
         if gamma == "loo":
             gamma = choose_gamma(
@@ -430,10 +413,26 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
                 gamma_bounds=self.gamma_bounds,
                 center=getattr(self, "_kernel_center", None),
                 choose_alpha=self._choose_alpha,
+                log=log,
             )
         self.gamma_ = gamma
-        solve = self._fit_krylov if solver == "cg" else self._fit_spectral
-        return self._set_solution(solve(X, Y, w), y.ndim)
+        if solver == "cg":
+            sol = fit_kernel_cg(
+                X,
+                Y,
+                w,
+                kernel_matmat=self._kernel_matmat,
+                select_alpha=self._select_alpha,
+                tol=self.tol,
+                max_iter=self.max_iter,
+                random_state=self.random_state,
+                log=log,
+            )
+        else:
+            sol = self._fit_spectral(X, Y, w, log)
+        self._set_solution(sol, y.ndim)
+        log(f"fitted in {seconds(time.perf_counter() - started)}: {fit_summary(self)}")
+        return self
 
     def _set_solution(self, sol, y_ndim):
         """Assign every fitted attribute from a solver's
@@ -473,16 +472,24 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         check_kernel_scale(K, X, self.kernel == "precomputed")
         return K
 
-    def _fit_spectral(self, X, Y, w):
+    def _fit_spectral(self, X, Y, w, log=SILENT):
         """One eigendecomposition for the search; the fit at alpha_ from the
         exact (Cholesky) solve where K + alpha W⁻¹ is numerically PD."""
         precomputed = self.kernel == "precomputed"
-        K = self._training_kernel(X)
-        spec = decompose_kernel(K, Y, w, check_symmetric=precomputed)
+        n = X.shape[0]
+        with log.timed(f"kernel matrix {n} x {n}"):
+            K = self._training_kernel(X)
+        with log.timed(f"eigendecomposition of a {n} x {n} kernel"):
+            spec = decompose_kernel(K, Y, w, check_symmetric=precomputed)
+        searched = time.perf_counter() if isinstance(self.alpha, str) else None
         s = self._choose_alpha(spec, Y)
+        if searched is not None:
+            took = seconds(time.perf_counter() - searched)
+            log(f"alpha search ({self.alpha}): alpha_={s:.4g}, {took}")
         exact = None
         if not getattr(spec, "negative_dropped", False):
-            exact = ExactKernelSystem.factor(K, w, s)
+            with log.timed(f"Cholesky factor at alpha={s:.4g}"):
+                exact = ExactKernelSystem.factor(K, w, s)
         spread = weight_spread(w)
         common = dict(
             solver="eigen",
@@ -513,7 +520,8 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
                 loo=loo,
                 **common,
             )
-        dual, dual_tangent, loo = exact_leave_one_out(exact, K, Y, w, s)
+        with log.timed("duals, tangents, leverages and LOO residuals"):
+            dual, dual_tangent, loo = exact_leave_one_out(exact, K, Y, w, s)
         error = self._spectral_disagreement(spec, dual, s, spread)
         return KernelSolution(
             dual=dual,
@@ -593,80 +601,6 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             return out
 
         return blocked
-
-    @staticmethod
-    def _system(kernel_matmat, w, s):
-        """(K + s W⁻¹) as a LinearOperator."""
-        n = w.shape[0]
-        return LinearOperator(
-            (n, n),
-            matvec=lambda v: kernel_matmat(np.ravel(v)) + s * np.ravel(v) / w,
-            dtype=float,
-        )
-
-    def _fit_krylov(self, X_all, Y_all, w_all):
-        """Conjugate gradients on ``(K + s W⁻¹) v = b`` ("cg")."""
-        # zero-weight samples do not enter (K + s W⁻¹); their duals are 0
-        rows = w_all > 0
-        X, Y, w = X_all[rows], Y_all[rows], w_all[rows]
-        n = X.shape[0]
-        sw = np.sqrt(w)
-        kernel_matmat = self._kernel_matmat(X)
-        max_iter = self.max_iter if self.max_iter is not None else 10 * n
-
-        def weighted(V):  # K̃ V = W^{1/2} K W^{1/2} V
-            scale = sw if V.ndim == 1 else sw[:, None]
-            return scale * kernel_matmat(scale * V)
-
-        quad = GCVQuadrature(
-            weighted,
-            Y * sw[:, None],
-            weighted,
-            n,
-            float(w.sum()),
-            False,
-            n_probes=_N_PROBES,
-            n_steps=_N_LANCZOS,
-            random_state=check_random_state(self.random_state),
-        )
-        s = self._select_alpha(
-            lambda a: quad.gcv(a).mean(axis=1),
-            default_alpha_bounds(quad.lam_max),
-            is_constant(Y, Y),
-        )
-        fit = krylov_fit(
-            self._system(kernel_matmat, w, s),
-            Y,
-            n,
-            tangent_rhs=lambda a: -a / w,
-            residual=lambda a, j: kernel_matmat(a) - Y[:, j],
-            # H⁻¹σ_T in dual form: (K + s W⁻¹)⁻¹ r
-            influence_rhs=lambda r: r,
-            tol=self.tol,
-            max_iter=max_iter,
-            what="dual coefficients",
-        )
-        w_sum = float(w.sum())
-        df = float(quad.df(np.array([s]))[0])
-        sigma2, gcv = gcv_estimate(w @ fit.residual**2, w_sum, df)
-        full = [np.zeros_like(Y_all) for _ in range(3)]
-        for out, part in zip(
-            full, (fit.weights, fit.tangent, fit.total_influence), strict=True
-        ):
-            out[rows] = part
-        return KernelSolution(
-            solver="cg",
-            alpha=s,
-            n_samples=Y_all.shape[0],
-            n_iter=fit.n_iter,
-            dual=full[0],
-            dual_tangent=full[1],
-            sti_dual=full[2],
-            noise_variance=np.atleast_1d(sigma2),
-            gcv_error=np.atleast_1d(gcv),
-            cg_rows=rows,
-            max_iter=max_iter,
-        )
 
     # --------------------------------------------------------- prediction
     def _validate_X(self, X):
@@ -790,7 +724,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
                 cache["k_pool"] = map_rows(
                     lambda Z: self._get_kernel(Z, X_fit), X, block
                 )
-            A = self._system(cache["kernel_matmat"], self._w[rows], s)
+            A = kernel_system(cache["kernel_matmat"], self._w[rows], s)
             what = "greedy batch update"
             opts = dict(tol=self.tol, max_iter=self._max_iter, what=what)
             kp = cache["k_pool"]

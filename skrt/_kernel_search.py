@@ -48,6 +48,7 @@ outside.
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
@@ -55,6 +56,7 @@ import scipy.optimize
 from sklearn.metrics.pairwise import euclidean_distances, manhattan_distances
 
 from ._centering import abs_max
+from ._fit_log import SILENT, seconds
 from ._linalg import basin_starts, decompose_kernel, removed_fraction, slope_bracket
 from .exceptions import RegularityBoundWarning
 
@@ -68,7 +70,7 @@ _GAMMA_IDENTITY = 50.0
 _GAMMA_STEP = 0.5  # decades between the gamma grid's points
 
 
-def choose_gamma(X, Y, w, *, kernel, gamma_bounds, center, choose_alpha):
+def choose_gamma(X, Y, w, *, kernel, gamma_bounds, center, choose_alpha, log=SILENT):
     """gamma minimising the LOO error at its own LOO-optimal alpha.
 
     A grid in log gamma (half a decade apart) around the inverse mean
@@ -90,6 +92,9 @@ def choose_gamma(X, Y, w, *, kernel, gamma_bounds, center, choose_alpha):
         a large common offset).
     choose_alpha : callable
         ``choose_alpha(spec, Y) -> s``: the estimator's alpha at each gamma.
+    log : FitLog, default=SILENT
+        Progress lines: the grid, its extensions and the result at
+        ``verbose >= 1``, one line per gamma evaluated at ``verbose >= 2``.
 
     Returns
     -------
@@ -103,6 +108,7 @@ def choose_gamma(X, Y, w, *, kernel, gamma_bounds, center, choose_alpha):
     # zero-weight samples do not change the fit; leave them out here
     rows = w > 0
     X, Y, w = X[rows], Y[rows], w[rows]
+    started = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore"):
         if kernel == "rbf":
             D = euclidean_distances(X if center is None else X - center, squared=True)
@@ -126,11 +132,29 @@ def choose_gamma(X, Y, w, *, kernel, gamma_bounds, center, choose_alpha):
 
     def evaluate(t):
         if t not in memo:
-            with warnings.catch_warnings():
+            with (
+                log.timed(
+                    lambda: (
+                        f"gamma search, evaluation {len(memo)}: "
+                        f"gamma={np.exp(t):.4g}, LOO {memo[t][0]:.4g}"
+                    ),
+                    2,
+                ),
+                warnings.catch_warnings(),
+            ):
                 warnings.simplefilter("ignore", RegularityBoundWarning)
                 memo[t] = loo_and_gamma_slope(choose_alpha, D, np.exp(t), Y, w)
         return memo[t]
 
+    def say_grid(what):
+        if log.shows():
+            log(
+                f"gamma search: {what} {log_grid.size} gammas from "
+                f"{np.exp(log_grid[0]):.3g} to {np.exp(log_grid[-1]):.3g}, one "
+                f"eigendecomposition of a {w.size} x {w.size} kernel each"
+            )
+
+    say_grid("grid of")
     vals = np.array([evaluate(t)[0] for t in log_grid])
     while True:  # extend the grid past an end that holds the minimum
         i = int(np.argmin(vals))
@@ -147,8 +171,14 @@ def choose_gamma(X, Y, w, *, kernel, gamma_bounds, center, choose_alpha):
         vals = np.concatenate([vals, extra])
         order = np.argsort(log_grid)
         log_grid, vals = log_grid[order], vals[order]
+        say_grid("minimum at an end, grid extended to")
     slopes = np.array([evaluate(t)[1] for t in log_grid])
     best_t, best_v = log_grid[np.argmin(vals)], vals.min()
+    log(
+        f"gamma search: best of the grid gamma={np.exp(best_t):.4g} "
+        f"(LOO {best_v:.4g}) after {len(memo)} evaluations, "
+        f"{seconds(time.perf_counter() - started)}; refining"
+    )
     for i in basin_starts(vals, 2):  # the two best basins
         bracket = slope_bracket(i, slopes, log_grid)
         if bracket is not None:
@@ -168,6 +198,10 @@ def choose_gamma(X, Y, w, *, kernel, gamma_bounds, center, choose_alpha):
             ).x
         if evaluate(t)[0] < best_v:
             best_t, best_v = t, evaluate(t)[0]
+    log(
+        f"gamma search: {len(memo)} evaluations, best gamma={np.exp(best_t):.4g} "
+        f"(LOO {best_v:.4g}), {seconds(time.perf_counter() - started)}"
+    )
     at = None
     if best_t <= log_grid[0] + 1e-9 and log_grid.size > 1:
         at = "lower"

@@ -29,6 +29,7 @@ from scipy.sparse.linalg import LinearOperator
 from sklearn.exceptions import ConvergenceWarning
 
 from ._centering import CenteredX
+from ._fit_log import SILENT
 from ._graded import GRADED_SPREAD, column_scale_spread
 
 
@@ -428,6 +429,7 @@ def krylov_fit(
     max_iter,
     what,
     scale=None,
+    log=SILENT,
 ):
     """The fit skeleton shared by the linear and kernel models on the
     Krylov path: per target ``j``
@@ -438,6 +440,9 @@ def krylov_fit(
        ``x (xᵀt)/(xᵀAx)``;
     3. ``r = residual(x, j)`` (``f - y`` on the ``n_rows`` training rows)
        and ``A⁻¹ influence_rhs(r)``.
+
+    ``log`` (a :class:`~skrt._fit_log.FitLog`) gets one line per target at
+    ``verbose >= 2``.
 
     Returns
     -------
@@ -469,4 +474,5 @@ def krylov_fit(
             scale=scale,
         )
         n_iter[j] = max(it_x, it_t)
+        log(f"target {j}: {it_x} + {it_t} conjugate-gradient iterations", 2)
     return KrylovSolution(weights, tangent, resid, influence, n_iter)

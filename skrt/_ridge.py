@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -13,11 +13,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import RegularityMixin, is_constant, reset_fitted
-from ._influence import LeaveOneOut, leave_one_out_record
-from ._krylov import CenteredDesign, GCVQuadrature, krylov_fit, solve_cg
+from ._influence import leave_one_out_record
+from ._krylov import CenteredDesign, GCVQuadrature, krylov_fit
 from ._linalg import (
     CenteredX,
-    Spectral,
     center_dot,
     centered_sq_norms,
     decompose,
@@ -31,6 +30,13 @@ from ._prior import (
     prior_arrays,
     prior_from,  # noqa: F401  (public as skrt.prior_from, imported from here)
     validate_empty,
+)
+from ._solutions import (
+    RidgeSolution,
+    check_finite_fit,
+    penalised_inverse,
+    ridge_solution,
+    set_fit_record,
 )
 from ._validation import (
     check_bool,
@@ -340,7 +346,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         sol = solve(X, Y, w, x_mean, y_mean, w_sum, centered, solver)
         if prior is not None:
             sol = self._pulled_toward(sol, prior, Y, w)
-        _check_finite_fit(sol.coef, sol.coef_tangent, X, Y, sol.alpha)
+        check_finite_fit(sol.coef, sol.coef_tangent, X, Y, sol.alpha)
         return self._set_solution(sol, y.ndim)
 
     def _set_solution(self, sol, y_ndim):
@@ -455,10 +461,10 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         loo = leave_one_out_record(spec, s)
         resid = loo.residual
         # H⁻¹σ_T in centred coordinates is (Σ w r / Σw, A⁻¹ Xcᵀ W r); an
-        # overflow there is reported by _check_finite_fit
+        # overflow there is reported by check_finite_fit
         with np.errstate(over="ignore", invalid="ignore"):
             coef, coef_tangent, sti_coef = spec.weights_at(s, resid)
-        return _solution(
+        return ridge_solution(
             solver,
             s,
             w,
@@ -517,7 +523,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         )
         df = float(quad.df(np.array([s]))[0])
         sigma2, gcv = gcv_estimate(w @ fit.residual**2, w_sum, df)
-        return _solution(
+        return ridge_solution(
             solver,
             s,
             w,
@@ -665,127 +671,3 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
 
     def _dfbeta_basis(self, spec):
         return spec.basis(), self._x_mean
-
-
-@dataclass(frozen=True, eq=False)
-class RidgeSolution:
-    """What a solver of :class:`RegularityRidge` returns; the estimator's
-    ``_set_solution`` turns it into fitted attributes.
-
-    Arrays keep the target axis: weights are (n_features, n_targets),
-    per-target values (n_targets,). ``loo`` is None on the Krylov path and
-    for a prior-only fit, ``spectral`` None without a decomposition,
-    ``design``/``cg_scale``/``max_iter`` None without conjugate gradients.
-    """
-
-    solver: str | None
-    alpha: float
-    n_samples: int
-    n_iter: np.ndarray
-    coef: np.ndarray
-    coef_tangent: np.ndarray
-    intercept: np.ndarray
-    intercept_tangent: np.ndarray
-    noise_variance: np.ndarray
-    x_mean: np.ndarray
-    w_sum: float
-    center_value: np.ndarray
-    sti_coef: np.ndarray
-    sti_intercept: np.ndarray
-    offset: np.ndarray | None = None
-    x_mean_lo: np.ndarray | None = None
-    gcv_error: np.ndarray | None = None
-    loo: LeaveOneOut | None = None
-    spectral: Spectral | None = None
-    design: CenteredDesign | None = None
-    cg_scale: np.ndarray | None = None
-    max_iter: int | None = None
-
-
-def _solution(solver, s, w, center, centered, fit_intercept, resid, **fields):
-    """A :class:`RidgeSolution` from the centred-coordinate fit: the
-    intercept ``b = ȳ - x̄ᵀθ``, its tangent ``-x̄ᵀθ̇``, the prediction's
-    constant ``b + x̄ᵀθ = ȳ`` and the intercept part ``Σ w r/Σw`` of
-    ``H⁻¹σ_T`` (``r = f - y``)."""
-    x_mean, y_mean, w_sum = center
-    return RidgeSolution(
-        solver=solver,
-        alpha=float(s),
-        n_samples=w.shape[0],
-        intercept=y_mean - x_mean @ fields["coef"],
-        intercept_tangent=-x_mean @ fields["coef_tangent"],
-        x_mean=x_mean,
-        offset=centered.offset,
-        x_mean_lo=centered.mean_lo,
-        w_sum=w_sum,
-        center_value=y_mean.copy(),
-        sti_intercept=(w @ resid) / w_sum
-        if fit_intercept
-        else np.zeros(resid.shape[1]),
-        **fields,
-    )
-
-
-def set_fit_record(estimator, sol, y_ndim):
-    """The fitted attributes every solution of the ridge and kernel models
-    has: ``solver_`` (not set for a prior-only fit: no solver ran),
-    ``alpha_``, ``n_samples_fit_``, ``n_iter_``,
-    ``noise_variance_``, ``gcv_error_`` and the leave-one-out record
-    (``leverage_``, ``loo_residuals_``, ``loo_error_``), each removed where
-    the solution has none."""
-    estimator._y_ndim = y_ndim
-    estimator.alpha_ = float(sol.alpha)
-    estimator.n_samples_fit_ = sol.n_samples
-    estimator.n_iter_ = sol.n_iter
-    estimator.noise_variance_ = estimator._unravel(sol.noise_variance)
-    loo = sol.loo
-    for name, value, unravel in (
-        ("solver_", sol.solver, None),
-        ("gcv_error_", sol.gcv_error, estimator._unravel),
-        ("leverage_", loo and loo.leverage, None),
-        ("loo_residuals_", loo and loo.loo_residual, estimator._unravel_rows),
-        ("loo_error_", loo and loo.loo_error, estimator._unravel),
-    ):
-        if value is not None:
-            setattr(estimator, name, value if unravel is None else unravel(value))
-        elif name in vars(estimator):
-            delattr(estimator, name)
-
-
-def penalised_inverse(Z, s, spectral, design, cg_scale, max_iter, tol, what):
-    """A⁻¹ Z, ``A = Xcᵀ W Xc + s I``, for Z of shape (p,) or (p, k).
-
-    On the decomposition ``A⁻¹ = V (λ+s)⁻¹ Vᵀ + (I - V Vᵀ)/s``; on the
-    Krylov path (``design``) one conjugate-gradient solve per column.
-    """
-    if spectral is not None:
-        V = spectral.basis()
-        proj = V.T @ Z
-        scale = 1.0 / (spectral.lam + s)
-        inside = V @ (proj * (scale if Z.ndim == 1 else scale[:, None]))
-        if spectral.null is not None:  # the complement without cancellation
-            return inside + spectral.null @ (spectral.null.T @ Z) / s
-        return inside + (Z - V @ proj) / s
-    A = design.normal_operator(s)
-    cols = Z.reshape(Z.shape[0], -1)
-    out = np.column_stack(
-        [
-            solve_cg(A, c, tol=tol, max_iter=max_iter, what=what, scale=cg_scale)[0]
-            for c in cols.T
-        ]
-    )
-    return out.reshape(Z.shape)
-
-
-def _check_finite_fit(coef, coef_tangent, X, Y, s):
-    """A clear error where float64 overflowed in the solution."""
-    if np.all(np.isfinite(coef)) and np.all(np.isfinite(coef_tangent)):
-        return
-    data = X.data if sp.issparse(X) else X
-    raise ValueError(
-        f"The fitted weights or their tangent overflow float64 at alpha={s:.3g}: "
-        f"X's entries reach {np.abs(data).max(initial=0.0):.3g} and y's "
-        f"{np.abs(Y).max(initial=0.0):.3g} in absolute value, and the tangent "
-        "dθ/dα = -A⁻¹θ grows like |θ|/alpha. Use a larger alpha, or rescale X "
-        "and y (for example with sklearn.preprocessing.StandardScaler)."
-    )
