@@ -1,14 +1,14 @@
-"""Sphinx configuration: numpydoc API pages, sphinx-gallery over examples/."""
+"""Sphinx configuration: numpydoc API pages, sphinx-gallery over examples/.
 
-import os
-import sys
+The pages document the *installed* package (``pip install ".[doc]"`` first):
+CI builds them against the installed wheel, outside the source tree.
+"""
+
 import warnings
 
 import skrt
 
-sys.path.insert(0, os.path.abspath(".."))
-
-project = "skrt"
+project = "scikit-regularity"
 author = "skrt developers"
 copyright = "2026, skrt developers"  # noqa: A001
 release = version = skrt.__version__

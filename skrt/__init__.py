@@ -2,7 +2,14 @@
 
 Regularity tangents, exact leave-one-out and active-learning scores for
 scikit-learn regressors.
+
+The distribution is named ``scikit-regularity``; the module and the command
+are ``skrt``.
 """
+
+# the single version source: pyproject.toml reads it
+# ([tool.setuptools.dynamic]), so the installed metadata agrees with it
+__version__ = "0.1.0"
 
 from ._kernel import RegularityKernelRidge
 from ._lasso import RegularityLasso
@@ -19,4 +26,3 @@ __all__ = [
     "__version__",
     "prior_from",
 ]
-__version__ = "0.1.0"
