@@ -123,8 +123,9 @@ SILENT = FitLog(0, "")
 
 def fit_summary(estimator) -> str:
     """The chosen hyperparameters and the fit's error, for the last line of
-    a fit: ``alpha_``, ``gamma_`` when chosen, then the leave-one-out error
-    (or GCV where there is none), averaged over targets.
+    a fit: ``alpha_``, ``gamma_`` when set, then the error of the
+    criterion (GCV for ``alpha="gcv"``, else leave-one-out where there is
+    one), averaged over targets.
 
     Examples
     --------
@@ -138,7 +139,10 @@ def fit_summary(estimator) -> str:
     gamma = getattr(estimator, "gamma_", None)
     if isinstance(gamma, numbers.Real):
         parts.append(f"gamma_={gamma:.4g}")
-    for name, label in (("loo_error_", "LOO error"), ("gcv_error_", "GCV error")):
+    errors = [("loo_error_", "LOO error"), ("gcv_error_", "GCV error")]
+    if getattr(estimator, "alpha", None) == "gcv":
+        errors.reverse()
+    for name, label in errors:
         value = getattr(estimator, name, None)
         if value is not None:
             parts.append(f"{label} {float(np.mean(value)):.4g}")

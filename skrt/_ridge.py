@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import time
 import warnings
 from dataclasses import replace
 
@@ -13,6 +14,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import RegularityMixin, is_constant, reset_fitted
+from ._fit_log import SILENT, FitLog, check_verbose, fit_summary, seconds
 from ._influence import leave_one_out_record
 from ._krylov import CenteredDesign, GCVQuadrature, krylov_fit
 from ._linalg import (
@@ -136,6 +138,11 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         ``alpha="loo"`` hold θ₀ fixed (the search picks how strongly this
         user is pulled toward the shared model). Fitted on zero samples the
         model *is* the prior: ``coef_ = θ₀``, ``coef_tangent_ = θ̇₀``.
+    verbose : int, default=0
+        0 writes nothing; 1 writes progress lines on stderr (the
+        decomposition or the Lanczos quadrature and their time, the chosen
+        alpha, the conjugate-gradient solve); 2 adds one line per target of
+        conjugate gradients.
 
     Attributes
     ----------
@@ -237,6 +244,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         max_iter=None,
         random_state=None,
         prior=None,
+        verbose=0,
     ):
         self.alpha = alpha
         self.alpha_bounds = alpha_bounds
@@ -246,6 +254,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
         self.prior = prior
+        self.verbose = verbose
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -264,6 +273,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             self.max_iter, "max_iter", kind=numbers.Integral, allow_none=True
         )
         check_prior_param(self.prior)
+        check_verbose(self.verbose)
 
     def _resolve_solver(self, X):
         side = min(X.shape)
@@ -308,6 +318,8 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             The fitted estimator.
         """
         self._check_params()
+        log = FitLog(check_verbose(self.verbose), "RegularityRidge")
+        started = time.perf_counter()
         reset_fitted(self)
         if self.prior is not None and np.shape(y)[:1] == (0,):
             # no data of its own: the model is its prior
@@ -342,12 +354,19 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             Y = Y - np.asarray(X @ prior["coef"])
         x_mean, y_mean, w_sum = weighted_center(X, Y, w, self.fit_intercept)
         centered = CenteredX(X, x_mean, w)
+        log(
+            f"{n_samples} samples x {X.shape[1]} features"
+            f"{' (sparse)' if sp.issparse(X) else ''}, alpha={self.alpha!r}, "
+            f"solver={solver}"
+        )
         solve = self._fit_krylov if solver == "cg" else self._fit_spectral
-        sol = solve(X, Y, w, x_mean, y_mean, w_sum, centered, solver)
+        sol = solve(X, Y, w, x_mean, y_mean, w_sum, centered, solver, log)
         if prior is not None:
             sol = self._pulled_toward(sol, prior, Y, w)
         check_finite_fit(sol.coef, sol.coef_tangent, X, Y, sol.alpha)
-        return self._set_solution(sol, y.ndim)
+        self._set_solution(sol, y.ndim)
+        log(f"fitted in {seconds(time.perf_counter() - started)}: {fit_summary(self)}")
+        return self
 
     def _set_solution(self, sol, y_ndim):
         """Assign every fitted attribute from a solver's
@@ -444,20 +463,24 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             sti_intercept=np.zeros(k),
         )
 
-    def _fit_spectral(self, X, Y, w, x_mean, y_mean, w_sum, centered, solver):
+    def _fit_spectral(
+        self, X, Y, w, x_mean, y_mean, w_sum, centered, solver, log=SILENT
+    ):
         """Closed forms on one decomposition ("eigen", "svd")."""
-        spec = decompose(
-            X,
-            Y,
-            w,
-            x_mean,
-            y_mean,
-            w_sum,
-            self.fit_intercept,
-            method=solver,
-            centered=centered,
-        )
-        s = self._choose_alpha(spec, Y)
+        what = "thin SVD" if solver == "svd" else "eigendecomposition"
+        with log.timed(f"{what} of the {X.shape[0]} x {X.shape[1]} design"):
+            spec = decompose(
+                X,
+                Y,
+                w,
+                x_mean,
+                y_mean,
+                w_sum,
+                self.fit_intercept,
+                method=solver,
+                centered=centered,
+            )
+        s = self._logged_alpha(log, self._choose_alpha, spec, Y)
         loo = leave_one_out_record(spec, s)
         resid = loo.residual
         # H⁻¹σ_T in centred coordinates is (Σ w r / Σw, A⁻¹ Xcᵀ W r); an
@@ -482,7 +505,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             spectral=spec,
         )
 
-    def _fit_krylov(self, X, Y, w, x_mean, y_mean, w_sum, centered, solver):
+    def _fit_krylov(self, X, Y, w, x_mean, y_mean, w_sum, centered, solver, log=SILENT):
         """Conjugate gradients on a matrix-free operator ("cg")."""
         p = X.shape[1]
         design = CenteredDesign(X, x_mean, w, centered=centered)
@@ -490,37 +513,45 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         if self.fit_intercept:  # the mean's part below its rounding
             Yc = Yc - (w @ Yc) / w_sum
         max_iter = self.max_iter if self.max_iter is not None else 10 * p
-        quad = GCVQuadrature(
-            lambda V: design.matmat(design.rmatmat(V)),
-            Yc * design.sw[:, None],
-            design.gram_matmat,
-            design.small_dim,
-            w_sum,
-            self.fit_intercept,
-            n_probes=_N_PROBES,
-            n_steps=_N_LANCZOS,
-            random_state=check_random_state(self.random_state),
-        )
-        s = self._select_alpha(
+        with log.timed(
+            f"Lanczos quadrature ({_N_PROBES} probes, {_N_LANCZOS} steps) of the "
+            f"{X.shape[0]} x {p} design"
+        ):
+            quad = GCVQuadrature(
+                lambda V: design.matmat(design.rmatmat(V)),
+                Yc * design.sw[:, None],
+                design.gram_matmat,
+                design.small_dim,
+                w_sum,
+                self.fit_intercept,
+                n_probes=_N_PROBES,
+                n_steps=_N_LANCZOS,
+                random_state=check_random_state(self.random_state),
+            )
+        s = self._logged_alpha(
+            log,
+            self._select_alpha,
             lambda a: quad.gcv(a).mean(axis=1),
             default_alpha_bounds(quad.lam_max),
             is_constant(Yc, Y),
         )
         # Jacobi scaling: CG and its stopping rule independent of column units
         scale = np.sqrt(design.diagonal() + s)
-        fit = krylov_fit(
-            design.normal_operator(s),
-            design.rmatmat(Yc * design.sw[:, None]),
-            X.shape[0],
-            tangent_rhs=lambda theta: -theta,
-            residual=lambda theta, j: design.centered.dot(theta) - Yc[:, j],
-            # H⁻¹σ_T needs A⁻¹ Xcᵀ W r
-            influence_rhs=lambda r: design.rmatmat(r * design.sw),
-            tol=self.tol,
-            max_iter=max_iter,
-            what="weights",
-            scale=scale,
-        )
+        with log.timed(f"conjugate gradients at alpha={s:.4g}"):
+            fit = krylov_fit(
+                design.normal_operator(s),
+                design.rmatmat(Yc * design.sw[:, None]),
+                X.shape[0],
+                tangent_rhs=lambda theta: -theta,
+                residual=lambda theta, j: design.centered.dot(theta) - Yc[:, j],
+                # H⁻¹σ_T needs A⁻¹ Xcᵀ W r
+                influence_rhs=lambda r: design.rmatmat(r * design.sw),
+                tol=self.tol,
+                max_iter=max_iter,
+                what="weights",
+                scale=scale,
+                log=log,
+            )
         df = float(quad.df(np.array([s]))[0])
         sigma2, gcv = gcv_estimate(w @ fit.residual**2, w_sum, df)
         return ridge_solution(
@@ -644,6 +675,15 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
                 "its prior); fit it on at least one sample."
             )
         return super()._no_decomposition_advice()
+
+    def _logged_alpha(self, log, choose, *args):
+        """``choose(*args)``, with a line naming the alpha a search chose."""
+        started = time.perf_counter()
+        s = choose(*args)
+        if isinstance(self.alpha, str):
+            took = seconds(time.perf_counter() - started)
+            log(f"alpha search ({self.alpha}): alpha_={s:.4g}, {took}")
+        return s
 
     def _choose_alpha(self, spec, Y):
         """alpha_ as in the mixin; a design without variation (every centred
