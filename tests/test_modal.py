@@ -212,6 +212,24 @@ def test_teach_without_initial_data():
     assert learner.estimator.n_samples_fit_ == 5
 
 
+def test_committee_regressor_of_our_learners(sklearn_keyword):
+    # modAL's committees call each learner's _add_training_data and fit
+    from modAL.disagreement import max_std_sampling
+    from modAL.models import CommitteeRegressor
+
+    keyword, calls = sklearn_keyword
+    X, y = _problem(3)
+    committee = CommitteeRegressor(
+        learner_list=[_learner(ActiveLearner, X, y, n0=n0) for n0 in (6, 8)],
+        query_strategy=max_std_sampling,
+    )
+    committee.teach(X[20:23], y[20:23])
+    assert [m.X_training.shape[0] for m in committee.learner_list] == [9, 11]
+    assert calls == [(keyword, True)] * 2
+    committee.fit(X[30:40], y[30:40])
+    assert [m.estimator.n_samples_fit_ for m in committee.learner_list] == [10, 10]
+
+
 def test_missing_modal_names_the_extra(monkeypatch):
     for name in ("modAL", "modAL.models", "modAL.utils", "modAL.utils.data"):
         monkeypatch.setitem(sys.modules, name, None)
