@@ -29,6 +29,7 @@ differentiating the conditions on it (θ₀ moving along θ̇₀, ``G = ZᵀZ``)
 from __future__ import annotations
 
 import numbers
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -41,6 +42,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import TangentMixin, WeightsOnlyMixin, reset_fitted
 from ._centering import weighted_center
+from ._fit_log import SILENT, FitLog, check_verbose, seconds
 from ._krylov import CenteredDesign
 from ._linalg import noise_variance
 from ._prior import check_prior_param, prior_arrays, validate_empty
@@ -139,7 +141,9 @@ def _active_set_step(design, delta, r0, s, tol):
     return (step, gram) if _kkt_met(design, step, r0, s, tol) else None
 
 
-def solve_l1_deviation(X, yc, w, design, s, *, fit_intercept, tol, max_iter):
+def solve_l1_deviation(
+    X, yc, w, design, s, *, fit_intercept, tol, max_iter, log=SILENT
+):
     """δ minimising ``‖Z δ - r0‖² + s ‖δ‖₁`` by scikit-learn's coordinate descent.
 
     ``Z = W^{1/2}(X - 1x̄ᵀ)`` is ``design``, ``r0 = W^{1/2} yc`` with ``yc``
@@ -152,7 +156,9 @@ def solve_l1_deviation(X, yc, w, design, s, *, fit_intercept, tol, max_iter):
     certify KKT violations much below ``sqrt(eps)``: where coordinate descent
     stops short of ``tol`` by its own criterion (not for want of
     iterations), :func:`_active_set_step` solves the conditions on its
-    support and signs exactly. Returns an :class:`L1Solution`.
+    support and signs exactly. Returns an :class:`L1Solution`; ``log``
+    (a :class:`~skrt._fit_log.FitLog`) gets one line per round of
+    coordinate descent at ``verbose >= 2``.
     """
     r0 = design.sw * yc
     data, target, weight, center, a, order = _cd_problem(
@@ -185,7 +191,14 @@ def solve_l1_deviation(X, yc, w, design, s, *, fit_intercept, tol, max_iter):
         used += int(lasso.n_iter_)
         previous, delta = delta, np.empty(X.shape[1])
         delta[order] = lasso.coef_
-        if _kkt_met(design, delta, r0, s, tol):
+        met = _kkt_met(design, delta, r0, s, tol)
+        log(
+            f"coordinate descent to a duality gap {cd_tol:.2g}: "
+            f"{int(lasso.n_iter_)} epochs ({used} in all), "
+            f"{np.count_nonzero(delta)} active, KKT {'met' if met else 'not met'}",
+            2,
+        )
+        if met:
             return L1Solution(delta, used, True)
         # stopped by its duality gap: finish on the support it found
         step = None if budget_spent else _active_set_step(design, delta, r0, s, tol)
@@ -248,6 +261,10 @@ class RegularityLasso(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstima
     max_iter : int, default=10000
         Coordinate-descent epochs (passes over the features), in all; a
         ``ConvergenceWarning`` names it when they run out before ``tol``.
+    verbose : int, default=0
+        0 writes nothing; 1 writes progress lines on stderr (the size of
+        the problem, then the epochs, active set and time of coordinate
+        descent); 2 adds one line per round of coordinate descent.
 
     Attributes
     ----------
@@ -302,13 +319,21 @@ class RegularityLasso(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstima
     _fit_state = ("_y_ndim",)
 
     def __init__(
-        self, alpha=1.0, *, prior=None, fit_intercept=True, tol=1e-6, max_iter=10000
+        self,
+        alpha=1.0,
+        *,
+        prior=None,
+        fit_intercept=True,
+        tol=1e-6,
+        max_iter=10000,
+        verbose=0,
     ):
         self.alpha = alpha
         self.prior = prior
         self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter
+        self.verbose = verbose
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -321,6 +346,7 @@ class RegularityLasso(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstima
         check_positive(self.tol, "tol")
         check_positive(self.max_iter, "max_iter", kind=numbers.Integral)
         check_prior_param(self.prior)
+        check_verbose(self.verbose)
 
     def fit(self, X, y, sample_weight=None):
         """Fit θ by coordinate descent, then the tangent on the active set.
@@ -336,6 +362,7 @@ class RegularityLasso(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstima
         self : RegularityLasso
         """
         self._check_params()
+        log = FitLog(check_verbose(self.verbose), "RegularityLasso")
         reset_fitted(self)
         prior_set = self.prior is not None
         if prior_set and np.shape(y)[:1] == (0,):
@@ -366,10 +393,22 @@ class RegularityLasso(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstima
             X, y_dev[:, None], w, self.fit_intercept
         )
         design = CenteredDesign(X, x_mean, w)
+        log(
+            f"{n} samples x {p} features{' (sparse)' if sp.issparse(X) else ''}, "
+            f"alpha={self.alpha:.4g}{', toward a prior' if prior_set else ''}"
+        )
+        started = time.perf_counter()
         solution = solve_l1_deviation(
             X, y_dev - y_mean[0], w, design, float(self.alpha),
             fit_intercept=self.fit_intercept, tol=self.tol, max_iter=self.max_iter,
+            log=log,
         )  # fmt: skip
+        log(
+            f"coordinate descent: {solution.n_iter} epochs, "
+            f"{'converged' if solution.converged else 'not converged'}, "
+            f"{np.count_nonzero(solution.delta)} of {p} coordinates active, "
+            f"{seconds(time.perf_counter() - started)}"
+        )
         if not solution.converged:
             warnings.warn(
                 f"RegularityLasso did not reach tol={self.tol:g} in "
