@@ -10,6 +10,7 @@ assigns every fitted attribute from it.
 from __future__ import annotations
 
 import numbers
+import time
 import warnings
 
 import numpy as np
@@ -21,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import TangentMixin, WeightsOnlyMixin
 from ._dual_sgd import blocked_sum, loss_terms
+from ._fit_log import FitLog, check_verbose, seconds
 from ._sgdf_solver import (
     SGDFitState,
     SGDSettings,
@@ -142,7 +144,10 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
         call, the optimiser's buffers, the step count ``t_``); the centre
         moves to the new data's weighted column mean, the model unchanged.
     verbose : int, default=0
-        A progress line per epoch.
+        0 writes nothing; 1 writes progress lines on stderr: the problem's
+        size, one line per epoch (objective, step, batch, alpha, error
+        bound), the outcome and its time; ``partial_fit`` and
+        ``refine_tangent`` write one line per call.
     regularizer_schedule : {"continuous", "intermittent"}, default="continuous"
         Shrink every step (LiSSA-equivalent form) or every
         ``regularizer_interval`` steps at once (paper eq. 121-125).
@@ -308,6 +313,7 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
                 "alpha='online' needs the tangent (its hypergradient is σ_valᵀθ̇); "
                 "set tangent=True."
             )
+        check_verbose(self.verbose)
 
     def _validate_fit_data(self, X, y, sample_weight, reset):
         X, y = validate_data(
@@ -357,7 +363,7 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
             regularizer_interval=self.regularizer_interval,
             tangent=self.tangent,
             online=self.alpha == "online",
-            verbose=self.verbose,
+            verbose=check_verbose(self.verbose),
         )
 
     # -------------------------------------------------------------- fit
@@ -376,7 +382,14 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
         """
         self._check_params()
         cfg = self._settings()
+        log = FitLog(cfg.verbose, "SGDFRegressor")
+        started = time.perf_counter()
         X, y, w = self._validate_fit_data(X, y, sample_weight, reset=True)
+        log(
+            f"{X.shape[0]} samples x {X.shape[1]} features"
+            f"{' (sparse)' if sp.issparse(X) else ''}, alpha={self.alpha!r}, "
+            f"learning_rate={self.learning_rate!r}, at most {self.max_iter} epochs"
+        )
         rng = check_random_state(self.random_state)
         if not (self.warm_start and hasattr(self, "_sgd")):
             self._sgd = SGDFitState.new(X.shape[1], cfg)
@@ -387,9 +400,16 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
         alpha = self.alpha_init if cfg.online else self.alpha
         Xm = begin_fit(state, cfg, X, y, w, alpha, self.alpha_learning_rate)
         stop, error = run_fit(state, cfg, X, Xm, y, w, rng, validation)
+        log(
+            f"{stop or 'max_iter reached'} after {state.epochs} epochs "
+            f"({state.steps} steps), error bound "
+            f"{'n/a' if error is None else format(error, '.3g')}, alpha "
+            f"{state.alpha:.4g}: {seconds(time.perf_counter() - started)}"
+        )
         self._warn_outcome(cfg, stop, error)
         if cfg.tangent and self.tangent_solver == "cg":
-            solve_tangent_cg(state, cfg, X, w)
+            with log.timed("tangent by conjugate gradients"):
+                solve_tangent_cg(state, cfg, X, w)
         self._finish(X, y, w, n_samples=X.shape[0])
         return self
 
@@ -471,6 +491,10 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
         state.epochs += 1
         objective = full_pass(state, cfg, X, Xm, y, w)["objective"]
         check_divergence(state, cfg, objective, None)
+        FitLog(cfg.verbose, "SGDFRegressor")(
+            f"partial_fit {state.epochs}: {X.shape[0]} rows, objective/W "
+            f"{objective:.6g}, eta {state.eta(cfg):.3g}, steps {state.steps}"
+        )
         seen = 0 if first else self.n_samples_fit_
         self._finish(X, y, w, n_samples=seen + X.shape[0])
         return self
@@ -531,7 +555,9 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
         if eta is not None:
             eta = check_positive(eta, "eta")
         cfg = self._settings()
-        refine_tangent_epochs(state, cfg, X, y, w, n_iter, eta)
+        log = FitLog(cfg.verbose, "SGDFRegressor")
+        with log.timed(f"refine_tangent: {n_iter} epochs on {X.shape[0]} rows"):
+            refine_tangent_epochs(state, cfg, X, y, w, n_iter, eta)
         self._finish(X, y, w, n_samples=self.n_samples_fit_)
         return self
 

@@ -62,6 +62,7 @@ from ._dual_sgd import (
     stationarity,
 )
 from ._krylov import CenteredDesign, solve_cg
+from ._progress import say
 
 __all__ = [
     "SGDFitState",
@@ -388,11 +389,13 @@ def run_fit(state, cfg, X, Xm, y, w, rng, validation=None):
         first_loss = loss if first_loss is None else first_loss
         check_divergence(state, cfg, loss, first_loss)
         if cfg.verbose:
-            print(
-                f"-- epoch {epoch + 1}: objective/W {loss:.6g}, "
+            say(
+                cfg.verbose,
+                "SGDFRegressor",
+                f"epoch {epoch + 1}/{cfg.max_iter}: objective/W {loss:.6g}, "
                 f"eta {state.eta(cfg):.3g}, batch {state.batch}, "
                 f"alpha {state.alpha:.4g}, error bound "
-                f"{stats['error']:.3g}, steps {state.steps}"
+                f"{stats['error']:.3g}, steps {state.steps}",
             )
         if validation is not None:
             if _settled(state, stats):
