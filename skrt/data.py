@@ -12,6 +12,7 @@ ending in one (validation inputs then pass through the earlier steps).
 from __future__ import annotations
 
 import numbers
+import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -19,6 +20,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 
+from ._fit_log import FitLog, check_verbose, seconds
 from ._influence import check_kind
 from ._querying import split_pipeline
 
@@ -131,6 +133,7 @@ def summarize(
     X_val=None,
     sample_weight=None,
     random_state=None,
+    verbose=0,
 ):
     """Remove the least (or most) informative fraction of a training set.
 
@@ -157,6 +160,10 @@ def summarize(
     sample_weight : array-like of shape (n_samples,), default=None
     random_state : int, RandomState instance or None, default=None
         For ``remove="random"``.
+    verbose : int, default=0
+        0 writes nothing; 1 writes a line on stderr per round (the refit's
+        size and time, how many samples went, how many remain to remove).
+        The estimator's own ``verbose`` is separate.
 
     Returns
     -------
@@ -179,6 +186,7 @@ def summarize(
     True
     """
     check_kind(kind)  # before any fitting
+    log = FitLog(check_verbose(verbose), "summarize")
     if remove not in ("least", "most", "random"):
         raise ValueError(f"remove must be 'least', 'most' or 'random'; got {remove!r}.")
     if (
@@ -209,9 +217,17 @@ def summarize(
     kept = np.arange(n)
     if remove == "random":
         rng = check_random_state(random_state)
+        log(f"removing {n_remove} of {n} samples at random")
         return np.sort(rng.permutation(n)[: n - n_remove])
-    while n - kept.size < n_remove:
+    rounds = -(-n_remove // per_round) if n_remove else 0
+    log(
+        f"removing {n_remove} of {n} samples, the {remove} informative first "
+        f"({kind} information), in {rounds} round{'s' * (rounds != 1)}"
+    )
+    started = time.perf_counter()
+    for done in range(1, rounds + 1):
         k = min(per_round, n_remove - (n - kept.size))
+        now = time.perf_counter()
         model = _fit(
             clone(estimator),
             _rows(X, kept),
@@ -220,5 +236,11 @@ def summarize(
         )
         order, _ = rank_by_information(model, X_val, kind=kind)
         gone = order[:k] if remove == "least" else order[::-1][:k]
+        log(
+            f"round {done}/{rounds}: refit on {kept.size} samples and scored, "
+            f"{seconds(time.perf_counter() - now)}; removed {k}, "
+            f"{n_remove - (n - kept.size) - k} to go"
+        )
         kept = np.delete(kept, gone)
+    log(f"kept {kept.size} of {n} samples: {seconds(time.perf_counter() - started)}")
     return kept
