@@ -9,6 +9,8 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from skrt import RegularityRidge
 from skrt._cli import main
@@ -177,10 +179,13 @@ def _text(header, rows, sep=",", decimal="."):
 
 
 def _python_query(X, y, X_pool, n):
-    """The oracle: the same query on the arrays, without any file."""
+    """The oracle: the same query on the arrays, without any file: the
+    numeric columns standardised (issue 16: the ranking must not depend on
+    the units), then RegularityRidge(alpha="loo")."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = RegularityRidge(alpha="loo").fit(X, y)
+        model = make_pipeline(StandardScaler(), RegularityRidge(alpha="loo"))
+        model.fit(X, y)
         return regularity_sampling(model, X_pool, n, random_state=0)
 
 

@@ -25,6 +25,11 @@ import warnings
 import numpy as np
 import pytest
 
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
 from skrt import RegularityRidge
 from skrt._cli import main
 from skrt.query import regularity_sampling
@@ -78,15 +83,26 @@ def cells(rows, *edits):
     return out
 
 
-def expect_ranking(X=X_LAB, y=Y_LAB, X_pool=X_POOL, pool_text=None, n=4, **query):
-    """Correct: the query run in Python on the arrays, and the pool rows echoed."""
+def scaled_ridge():
+    """The model the command fits on numeric columns without empty cells
+    (issue 16): standardised columns, then RegularityRidge(alpha="loo")."""
+    return make_pipeline(StandardScaler(), RegularityRidge(alpha="loo"))
+
+
+def expect_ranking(
+    X=X_LAB, y=Y_LAB, X_pool=X_POOL, pool_text=None, n=4, model=scaled_ridge, **query
+):
+    """Correct: the query run in Python on the arrays (``model()`` fitted on
+    them), and the pool rows echoed."""
 
     def check(result):
         rows, err = result
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = RegularityRidge(alpha="loo").fit(X, y)
-            idx, scores = regularity_sampling(model, X_pool, n, random_state=0, **query)
+            model_ = model().fit(X, y)
+            idx, scores = regularity_sampling(
+                model_, X_pool, n, random_state=0, **query
+            )
         assert [int(r[1]) for r in rows[1:]] == idx.tolist(), (rows, err)
         got = np.array([float(r[2]) for r in rows[1:]])  # printed with 6 digits
         assert np.allclose(got, scores[idx], rtol=1e-5, atol=0), (got, scores[idx])
@@ -166,6 +182,36 @@ _ROOT = pytest.mark.skipif(
 )
 _POOL_TEXT = cells(POOL_ROWS)
 _EURO = dict(sep=";", decimal=",")
+
+
+def _with_nan(X, i, j):
+    X = X.copy()
+    X[i, j] = np.nan
+    return X
+
+
+def _imputed_ridge():
+    return make_pipeline(
+        SimpleImputer(strategy="median"), StandardScaler(), RegularityRidge(alpha="loo")
+    )
+
+
+# a German export: a date column (text) and a decimal-comma column
+_DATES = ["01.02.2024", "08.02.2024", "15.02.2024"]
+_DATES_LAB = [[_DATES[i % 3], f"{a:.3f}".replace(".", ","), f"{v:.3f}"]
+              for i, (a, v) in enumerate(zip(X_LAB[:, 0], Y_LAB))]  # fmt: skip
+_DATES_POOL = [[(_DATES + ["01.03.2024"])[i % 4], f"{a:.3f}".replace(".", ",")]
+               for i, a in enumerate(X_POOL[:, 0])]  # fmt: skip
+_DATES_X = np.array([[d, float(a.replace(",", "."))] for d, a, _ in _DATES_LAB], object)
+_DATES_Y = np.array([float(v) for *_, v in _DATES_LAB])
+_DATES_X_POOL = np.array([[d, float(a.replace(",", "."))] for d, a in _DATES_POOL],
+                         object)  # fmt: skip
+
+
+def _dates_model():
+    encode = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+    columns = ColumnTransformer([("n", StandardScaler(), [1]), ("t", encode, [0])])
+    return make_pipeline(columns, RegularityRidge(alpha="loo"))
 
 CASES = [
     # ------------------------------------------------------------ correct
@@ -449,25 +495,81 @@ CASES = [
         cli(table(LAB_COLS, cells(LAB_ROWS, (4, 1, "abc")))),
         _error(r"labeled file .*line 6: column 'b': 'abc' is not a number"),
     ),
+    # issue 16: a text column is one-hot encoded (it was an error), an empty
+    # feature cell filled with the labeled median (it was an error), a row
+    # without a target value left out of the fit (it was an error)
     Case(
         "text_column_dates",
         cli(
-            table(["Datum", "a", "y"], [["01.02.2024", "3,5", "1"]] * 4, sep=";"),
-            table(["Datum", "a"], [["01.03.2024", "3,5"]] * 4, sep=";"),
+            table(["Datum", "a", "y"], _DATES_LAB, sep=";"),
+            table(["Datum", "a"], _DATES_POOL, sep=";"),
         ),
-        _error(
-            r"'Datum': '01.02.2024' is not a number \(a text column\? choose --feat"
+        expect_ranking(
+            _DATES_X, _DATES_Y, _DATES_X_POOL, pool_text=_DATES_POOL, model=_dates_model
         ),
     ),
     Case(
         "empty_cell",
         cli(None, table(POOL_COLS, cells(POOL_ROWS, (2, 0, "")))),
-        _error(r"pool file .*line 4: column 'a' is empty"),
+        expect_ranking(X_pool=_with_nan(POOL_ROWS, 2, 0), model=_imputed_ridge),
+    ),
+    Case(
+        "empty_cells_both_files",
+        cli(
+            table(LAB_COLS, cells(LAB_ROWS, (3, 1, ""), (5, 1, " "), (6, 2, ""))),
+            table(POOL_COLS, cells(POOL_ROWS, (0, 1, ""))),
+        ),
+        expect_ranking(
+            _with_nan(_with_nan(_with_nan(X_LAB, 3, 1), 5, 1), 6, 2),
+            X_pool=_with_nan(POOL_ROWS, 0, 1),
+            model=_imputed_ridge,
+        ),
     ),
     Case(
         "empty_target",
         cli(table(LAB_COLS, cells(LAB_ROWS, (0, 3, " ")))),
-        _error(r"line 2: column 'y' is empty"),
+        expect_ranking(X_LAB[1:], Y_LAB[1:]),
+    ),
+    Case(
+        "text_target",
+        cli(table(LAB_COLS, cells(LAB_ROWS, (2, 3, "high")))),
+        _error(r"line 4: column 'y': 'high' is not a number \(the target must be"),
+    ),
+    Case(
+        "empty_column",
+        cli(table(LAB_COLS, cells(LAB_ROWS, *((i, 1, "") for i in range(14))))),
+        _error(r"labeled file .*column 'b' has no value in any labeled row.*--exclude"),
+    ),
+    Case(
+        "text_in_numeric_pool_column",
+        cli(None, table(POOL_COLS, cells(POOL_ROWS, (3, 2, "n/a")))),
+        _error(r"pool file .*line 5: column 'c': 'n/a' is not a number \(a missing"),
+    ),
+    Case(
+        "too_few_target_values",
+        cli(table(LAB_COLS, cells(LAB_ROWS, *((i, 3, "") for i in range(12))))),
+        _error(r"at least 3 rows, has 2 with a target value"),
+    ),
+    Case(
+        "drop_missing_every_pool_row",
+        cli(None, table(POOL_COLS, cells(POOL_ROWS, *((i, 0, "") for i in range(18)))),
+            "--drop-missing"),
+        _error(r"pool file .*every row has an empty cell \(--drop-missing\)"),
+    ),  # fmt: skip
+    Case(
+        "exclude_unknown",
+        cli(None, None, "--exclude", "zz"),
+        _error(r"--exclude names no column of either file: 'zz'"),
+    ),
+    Case(
+        "exclude_everything",
+        cli(None, None, "--exclude", "a,b,c"),
+        _error(r"no feature columns besides the target 'y' and the --exclude"),
+    ),
+    Case(
+        "output_named_xlsx",
+        cli(None, None, "--output", "{dir}/next.xlsx"),
+        _error(r"--output .*next.xlsx: the output is CSV text; name it .csv"),
     ),
     Case(
         "NA_cell",
