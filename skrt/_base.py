@@ -33,6 +33,13 @@ from ._batch import (
     map_rows,
     quiet,
 )
+from ._frames import (
+    FrameOutputMixin,
+    diagnostics_frame,
+    pandas_series,
+    remembering_index,
+    row_index,
+)
 from ._heuristics import check_heuristic, resolve_heuristic, resolve_landmarks
 from ._linalg import (
     default_alpha_bounds,
@@ -49,14 +56,14 @@ def reset_fitted(estimator):
     the private per-fit state the class lists in ``_fit_state``, so that a
     refit with other settings (a solver that sets fewer attributes, say)
     leaves nothing stale behind."""
-    private = getattr(type(estimator), "_fit_state", ())
+    private = (*getattr(type(estimator), "_fit_state", ()), "_training_index")
     for name in list(vars(estimator)):
         public_fitted = name.endswith("_") and not name.startswith("_")
         if public_fitted or name in private:
             delattr(estimator, name)
 
 
-class TangentMixin:
+class TangentMixin(FrameOutputMixin):
     """Methods of every skrt estimator: predictions, their regularity
     tangent, the loss derivative, query scores and the acquisition hook.
 
@@ -170,7 +177,9 @@ class TangentMixin:
             out = grad * tangent
         return self._unravel_rows(check_finite(out, X, "X", "The loss derivative"))
 
-    def score_samples(self, X, y=None, heuristic="sld", *, random_state=0):
+    def score_samples(
+        self, X, y=None, heuristic="sld", *, random_state=0, as_frame=None
+    ):
         """How much labelling each point would teach the model.
 
         Parameters
@@ -194,11 +203,16 @@ class TangentMixin:
         random_state : int, RandomState instance or None, default=0
             Draws the pool-aware heuristics' landmarks (200 rows of ``X``, or
             what ``"auto"`` uses); unused by the others.
+        as_frame : bool, default=None
+            True: return a pandas Series named ``"score"`` with ``X``'s
+            index (0, 1, ... for an array); False: an ndarray; None: as
+            :meth:`set_output` set (default: an ndarray).
 
         Returns
         -------
-        scores : ndarray of shape (n_samples,)
-            Larger means more worth labelling; outputs are summed.
+        scores : ndarray or pandas.Series of shape (n_samples,)
+            Larger means more worth labelling; outputs are summed (one score
+            per row also for several targets).
 
         Examples
         --------
@@ -211,6 +225,7 @@ class TangentMixin:
         >>> scores.shape
         (5,)
         """
+        as_frame, index = self._as_frame(as_frame), row_index(X)
         X = self._validate_X(X)
         check_heuristic(heuristic, labeled=y is not None)
         weight = None  # the unlabeled form: E[L'(r)²] = 4σ²
@@ -229,7 +244,8 @@ class TangentMixin:
             random_state=check_random_state(random_state),
         )
         what = f"The heuristic={heuristic!r} score"
-        return check_finite(scores.scores(), X, "X", what)
+        scores = check_finite(scores.scores(), X, "X", what)
+        return pandas_series(scores, index, "score") if as_frame else scores
 
     def _no_decomposition_advice(self):
         return (
@@ -299,7 +315,23 @@ class ExactLOOMixin:
     ``sample_information``, ``influence_diagnostics`` and the curvature
     part of the acquisition. Use with :class:`TangentMixin`
     (:class:`RegularityMixin` combines both).
+
+    A subclass's ``fit`` is wrapped to remember the index of a pandas ``X``
+    (``_training_index``), which the pandas outputs of
+    ``sample_information`` and ``influence_diagnostics`` carry.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "fit" in vars(cls):
+            cls.fit = remembering_index(vars(cls)["fit"])
+
+    def _training_rows(self, n):
+        """The index of the training DataFrame (None: 0, 1, ...)."""
+        index = getattr(self, "_training_index", None)
+        if index is not None and len(index) != n:  # pragma: no cover - a bug
+            raise RuntimeError(f"{len(index)} training labels for {n} rows.")
+        return index
 
     def _require_spectral(self, what):
         if getattr(self, "_spectral", None) is None:
@@ -413,7 +445,9 @@ class ExactLOOMixin:
         out = leave_one_out_path(spec, np.atleast_1d(alphas))
         return out[:, 0] if self._y_ndim == 1 else out
 
-    def sample_information(self, X_val=None, *, kind="function", noise_variance=None):
+    def sample_information(
+        self, X_val=None, *, kind="function", noise_variance=None, as_frame=None
+    ):
         """Unique information each training sample carries (SUI paper).
 
         Exact for this model: the leave-one-out change of every sample comes
@@ -433,10 +467,15 @@ class ExactLOOMixin:
         noise_variance : float or array-like of shape (n_targets,), default=None
             ``σ²``; None uses ``noise_variance_``. It only scales the scores
             (1.0 gives the paper's unscaled form).
+        as_frame : bool, default=None
+            True: return a pandas Series named ``"function_information"`` or
+            ``"weight_information"``, indexed like the training DataFrame
+            (0, 1, ... after a fit on an array); False: an ndarray; None: as
+            :meth:`set_output` set (default: an ndarray).
 
         Returns
         -------
-        information : ndarray of shape (n_samples_fit,)
+        information : ndarray or pandas.Series of shape (n_samples_fit,)
             In nats; summed over targets. ``inf`` for a sample without which
             the fit is undetermined (leverage 1). Leaving out a sample removes
             one unit of its weight (all of it when ``w_i <= 1``).
@@ -473,6 +512,15 @@ class ExactLOOMixin:
         check_is_fitted(self)
         spec = self._require_spectral("sample_information")
         _influence.check_kind(kind)
+        as_frame = self._as_frame(as_frame)
+        information = self._sample_information(spec, X_val, kind, noise_variance)
+        if not as_frame:
+            return information
+        index = self._training_rows(information.shape[0])
+        name = "function_information" if kind == "function" else "weight_information"
+        return pandas_series(information, index, name)
+
+    def _sample_information(self, spec, X_val, kind, noise_variance):
         sigma2 = noise_variance
         if sigma2 is None:
             sigma2 = np.atleast_1d(self.noise_variance_)
@@ -490,7 +538,7 @@ class ExactLOOMixin:
             check_finite(gram, X_val, "X_val", "The Gram of the validation inputs")
         return _influence.functional_information(spec, self.alpha_, sigma2, Q)
 
-    def influence_diagnostics(self, *, dfbeta=True):
+    def influence_diagnostics(self, *, dfbeta=True, as_frame=None):
         """Regression diagnostics of every training sample, from exact LOO.
 
         Parameters
@@ -500,10 +548,19 @@ class ExactLOOMixin:
             (n_samples_fit, n_coefficients); False skips them (they are the
             only outputs larger than n_samples_fit). Kernel models never
             return them (their weights live in the feature space).
+        as_frame : bool, default=None
+            True: return a pandas DataFrame indexed like the training
+            DataFrame (0, 1, ... after a fit on an array), one column per
+            1-D entry in the order below, then one per coefficient,
+            ``dfbeta_intercept``, ``dfbeta_<feature>``..., and the same for
+            ``dfbetas`` (features named by ``feature_names_in_``, else
+            ``x0``, ``x1``...; the intercept ``(intercept)`` if a feature is
+            named ``intercept``); False: the dict; None: as
+            :meth:`set_output` set (default: the dict).
 
         Returns
         -------
-        diagnostics : dict of ndarray
+        diagnostics : dict of ndarray, or pandas.DataFrame
             Keys ``residuals`` (``y - f``), ``leverage`` (``h_i``),
             ``studentized_residuals_internal``,
             ``studentized_residuals_external``, ``cooks_distance``,
@@ -512,8 +569,7 @@ class ExactLOOMixin:
             (n_samples_fit,), and ``dfbeta``, ``dfbetas`` of shape
             (n_samples_fit, n_features + 1) with the intercept in column 0
             (n_features without an intercept). ``inf`` marks a sample without
-            which the fit is undetermined. The 1-D entries make a DataFrame:
-            ``pd.DataFrame({k: v for k, v in d.items() if v.ndim == 1})``.
+            which the fit is undetermined.
 
         Notes
         -----
@@ -546,8 +602,16 @@ class ExactLOOMixin:
                 "influence_diagnostics supports one target; y was fitted with "
                 f"{spec.c.shape[1]} columns (fit one model per target)."
             )
+        as_frame = self._as_frame(as_frame)
         basis = self._dfbeta_basis(spec) if dfbeta else None
-        return _influence.influence_diagnostics(spec, self.alpha_, basis)
+        out = _influence.influence_diagnostics(spec, self.alpha_, basis)
+        if not as_frame:
+            return out
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = [f"x{j}" for j in range(self.n_features_in_)]
+        index = self._training_rows(out["leverage"].shape[0])
+        return diagnostics_frame(out, index, list(names))
 
     def _dfbeta_basis(self, spec):
         """(V, x̄) for DFBETA, or None where weights are not explicit."""

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._frames import FrameOutputMixin, pandas_series, row_index
 from ._lasso import RegularityLasso
 from ._prior import prior_from
 from ._ridge import RegularityRidge
@@ -202,7 +203,7 @@ def _check_user(user):
     return user
 
 
-class MultiUserRegularity(RegressorMixin, BaseEstimator):
+class MultiUserRegularity(FrameOutputMixin, RegressorMixin, BaseEstimator):
     """One shared ridge model and, per user, a model pulled toward it.
 
     The shared model ``θ₀(s)`` is fitted on every user's rows; each user's
@@ -418,7 +419,7 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
         """
         return self._per_user(X, groups, "predict_tangent")
 
-    def score_samples(self, X, *args, groups=None, heuristic="sld"):
+    def score_samples(self, X, *args, groups=None, heuristic="sld", as_frame=None):
         """Unlabeled query scores by each row's user model.
 
         Parameters
@@ -429,10 +430,27 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
             estimators' second parameter is the labels ``y``).
         heuristic : str, default="sld"
             As in :meth:`RegularityRidge.score_samples`. Keyword-only.
+        as_frame : bool, default=None
+            True: return a pandas Series named ``"score"`` with ``X``'s
+            index (0, 1, ... for an array); False: an ndarray; None: as
+            :meth:`set_output` set (default: an ndarray).
 
         Returns
         -------
-        scores : ndarray of shape (n_samples,)
+        scores : ndarray or pandas.Series of shape (n_samples,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import pandas as pd
+        >>> from skrt import MultiUserRegularity
+        >>> rng = np.random.RandomState(0)
+        >>> X = pd.DataFrame(rng.randn(40, 2), columns=["a", "b"])
+        >>> y = X["a"] - X["b"] + 0.1 * rng.randn(40)
+        >>> model = MultiUserRegularity().fit(X, y, groups=np.repeat([0, 1], 20))
+        >>> pool = pd.DataFrame(rng.randn(3, 2), columns=["a", "b"], index=[7, 8, 9])
+        >>> model.score_samples(pool, groups=[1, 1, 0], as_frame=True).index.tolist()
+        [7, 8, 9]
         """
         given = _keyword_only(
             "score_samples",
@@ -440,9 +458,11 @@ class MultiUserRegularity(RegressorMixin, BaseEstimator):
             {"groups": groups, "heuristic": heuristic},
             {"groups": None, "heuristic": "sld"},
         )
-        return self._per_user(
+        as_frame, index = self._as_frame(as_frame), row_index(X)
+        scores = self._per_user(
             X, given["groups"], "score_samples", heuristic=given["heuristic"]
         )
+        return pandas_series(scores, index, "score") if as_frame else scores
 
     def query(
         self,
