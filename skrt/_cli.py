@@ -102,6 +102,10 @@ def _demo(args) -> int:
 # an explanation keeps every round's scores (n_query x n_pool floats) up to this
 _EXPLAIN_STEPS_MAX = 20_000_000
 _TABLE_EXTENSIONS = (".parquet", ".pq", ".xlsx", ".xlsm", ".xls")
+_FIT_LABEL = {
+    "ridge": "fitting: ridge, alpha by LOO",
+    "kernel": "fitting: RBF kernel, alpha+gamma by LOO",
+}
 
 
 class _Stages:
@@ -150,7 +154,7 @@ def _fit_and_query(args, data, stages):
     from .exceptions import RegularityBoundWarning
     from .query import regularity_sampling
 
-    stages.start(f"fitting {MODELS[args.model]} on {data.X.shape[0]} rows")
+    stages.start(_FIT_LABEL[args.model])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RegularityBoundWarning)
         warnings.simplefilter("error", RuntimeWarning)  # overflow: no NaN
@@ -159,7 +163,7 @@ def _fit_and_query(args, data, stages):
         n_query = min(args.n, data.X_pool.shape[0])
         used = resolve_heuristic(args.heuristic, acquisition, n_query)
         landmarks = resolve_landmarks(None, args.heuristic, acquisition, n_query)
-        stages.start(f"scoring {data.X_pool.shape[0]} pool rows ({used})")
+        stages.start(f"scoring {data.X_pool.shape[0]} rows: {used}")
         at_pick, terms = None, None
         if args.explain and n_query * data.X_pool.shape[0] <= _EXPLAIN_STEPS_MAX:
             # what regularity_sampling runs, with every round's scores kept
@@ -185,7 +189,7 @@ def _fit_and_query(args, data, stages):
                 n_landmarks=landmarks,
             )
         if args.explain:
-            stages.start("explaining the chosen rows")
+            stages.start("explaining the picks")
             terms = explain_rows(pipeline, data.X_pool, chosen, used, landmarks)
         alpha = getattr(pipeline[-1], "alpha_", np.nan)  # for the summary line
         if not (np.isfinite(alpha) and np.all(np.isfinite(scores))):
@@ -211,11 +215,11 @@ def _query(args) -> int:
         raise CLIError("--n must be at least 1")
     if args.output:
         _check_output(args.output)
-    stages = _Stages(5 + args.explain, not args.quiet and sys.stderr.isatty())
+    stages = _Stages(4 + args.explain, not args.quiet and sys.stderr.isatty())
     try:
-        stages.start(f"reading {args.labeled}")
+        stages.start(f"reading {os.path.basename(args.labeled)}")
         lab = read_table(args.labeled, "labeled")
-        stages.start(f"reading {args.pool}")
+        stages.start(f"reading {os.path.basename(args.pool)}")
         pool = read_table(args.pool, "pool")
         data = prepare(args, lab, pool)
         try:

@@ -238,19 +238,24 @@ def _filled(features, kinds, lab_counts, pool_counts):
 def _text_notes(features, kinds, X, X_pool):
     notes = []
     text = [j for j, f in enumerate(features) if kinds[f] == "text"]
+    values = {j: {v for v in X[:, j] if isinstance(v, str)} for j in text}
     if text:
-        names = ", ".join(
-            f"{features[j]!r} ({len(set(X[:, j]) - {np.nan})} values)" for j in text
-        )
+        names = ", ".join(f"{features[j]!r} ({len(values[j])} values)" for j in text)
         notes.append(f"text column(s) one-hot encoded: {names}")
     for j in text:
-        known = set(X[:, j])
-        unseen = [v for v in X_pool[:, j] if v not in known and isinstance(v, str)]
+        unseen = [v for v in X_pool[:, j] if isinstance(v, str) and v not in values[j]]
         if unseen:
+            named = sum(isinstance(v, str) for v in X[:, j])
+            ident = (
+                f" (a different value in every labeled row: an identifier? "
+                f"--exclude {features[j]})"
+                if named == len(values[j]) and named > 2
+                else ""
+            )
             notes.append(
                 f"pool column {features[j]!r}: {len(unseen)} row(s) hold a value "
                 f"the labeled file lacks (e.g. {unseen[0]!r}), encoded as none of "
-                "its categories"
+                f"its categories{ident}"
             )
     return notes
 

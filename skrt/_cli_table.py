@@ -15,6 +15,7 @@ line or row, the column and the cell.
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import itertools
 import math
@@ -274,13 +275,7 @@ def _cell_text(value):
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, float):
-        if math.isnan(value):
-            return ""
-        return (
-            repr(int(value))
-            if value.is_integer() and abs(value) < 1e16
-            else repr(value)
-        )
+        return "" if math.isnan(value) else repr(float(value))
     try:  # numpy scalars, pandas NA/NaT
         import pandas as pd
 
@@ -330,11 +325,11 @@ class FrameTable(Table):
             raise self.error("the file has a header but no rows")
 
     def _read(self, path, ext):
-        reader, needs = (
-            ("read_parquet", "pyarrow")
-            if ext in _PARQUET
-            else ("read_excel", "xlrd" if ext == ".xls" else "openpyxl")
-        )
+        if ext in _PARQUET:
+            engines, needs = ("pyarrow", "fastparquet"), "pyarrow"
+        else:
+            needs = "xlrd" if ext == ".xls" else "openpyxl"
+            engines = (needs,)
         try:
             import pandas as pd
         except ImportError:
@@ -342,15 +337,15 @@ class FrameTable(Table):
                 f"reading {self.kind} files ({self.what} file {path}) needs "
                 f"pandas and {needs}: pip install pandas {needs}"
             ) from None
-        try:
-            if reader == "read_parquet":
-                return pd.read_parquet(path)
-            return pd.read_excel(path, sheet_name=0)
-        except ImportError:
+        if not any(_importable(name) for name in engines):
             raise CLIError(
                 f"reading {self.kind} files ({self.what} file {path}) needs "
                 f"{needs}: pip install {needs}"
-            ) from None
+            )
+        try:
+            if ext in _PARQUET:
+                return pd.read_parquet(path)
+            return pd.read_excel(path, sheet_name=0)
         except Exception as exc:  # noqa: BLE001 - any reader failure, one line
             message = " ".join(str(exc).split()) or type(exc).__name__
             raise self.error(f"not readable as {self.kind}: {message}") from None
@@ -361,6 +356,14 @@ class FrameTable(Table):
             if (self.kind == "Excel")
             else None
         )
+
+
+def _importable(name):
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
 
 
 def read_table(path, what):

@@ -24,7 +24,6 @@ import warnings
 
 import numpy as np
 import pytest
-
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
@@ -198,8 +197,8 @@ def _imputed_ridge():
 
 # a German export: a date column (text) and a decimal-comma column
 _DATES = ["01.02.2024", "08.02.2024", "15.02.2024"]
-_DATES_LAB = [[_DATES[i % 3], f"{a:.3f}".replace(".", ","), f"{v:.3f}"]
-              for i, (a, v) in enumerate(zip(X_LAB[:, 0], Y_LAB))]  # fmt: skip
+_DATES_LAB = [[_DATES[i % 3], f"{a:.3f}".replace(".", ","), f"{Y_LAB[i]:.3f}"]
+              for i, a in enumerate(X_LAB[:, 0])]  # fmt: skip
 _DATES_POOL = [[(_DATES + ["01.03.2024"])[i % 4], f"{a:.3f}".replace(".", ",")]
                for i, a in enumerate(X_POOL[:, 0])]  # fmt: skip
 _DATES_X = np.array([[d, float(a.replace(",", "."))] for d, a, _ in _DATES_LAB], object)
@@ -212,6 +211,7 @@ def _dates_model():
     encode = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
     columns = ColumnTransformer([("n", StandardScaler(), [1]), ("t", encode, [0])])
     return make_pipeline(columns, RegularityRidge(alpha="loo"))
+
 
 CASES = [
     # ------------------------------------------------------------ correct
@@ -552,8 +552,11 @@ CASES = [
     ),
     Case(
         "drop_missing_every_pool_row",
-        cli(None, table(POOL_COLS, cells(POOL_ROWS, *((i, 0, "") for i in range(18)))),
-            "--drop-missing"),
+        cli(
+            None,
+            table(POOL_COLS, cells(POOL_ROWS, *((i, 0, "") for i in range(18)))),
+            "--drop-missing",
+        ),
         _error(r"pool file .*every row has an empty cell \(--drop-missing\)"),
     ),  # fmt: skip
     Case(
