@@ -138,10 +138,11 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the trace-estimate probes of ``solver="cg"``.
     verbose : int, default=0
-        0 writes nothing; 1 writes progress lines on stderr (the kernel
-        matrix, each eigendecomposition and its time, the gamma search's
-        grid and result, the chosen alpha); 2 adds one line per gamma
-        evaluation and per conjugate-gradient solve.
+        0 writes nothing; 1 writes progress lines on stderr: the kernel
+        matrix, each eigendecomposition, Cholesky factor or
+        conjugate-gradient solve and its time, the gamma search's grid,
+        each gamma it evaluates and its result, the chosen alpha; 2 adds
+        the conjugate-gradient iterations per target.
 
     Attributes
     ----------

@@ -93,8 +93,8 @@ def choose_gamma(X, Y, w, *, kernel, gamma_bounds, center, choose_alpha, log=SIL
     choose_alpha : callable
         ``choose_alpha(spec, Y) -> s``: the estimator's alpha at each gamma.
     log : FitLog, default=SILENT
-        Progress lines: the grid, its extensions and the result at
-        ``verbose >= 1``, one line per gamma evaluated at ``verbose >= 2``.
+        Progress lines: the grid, its extensions, one line per gamma
+        evaluated (an eigendecomposition each) and the result.
 
     Returns
     -------
@@ -137,8 +137,7 @@ def choose_gamma(X, Y, w, *, kernel, gamma_bounds, center, choose_alpha, log=SIL
                     lambda: (
                         f"gamma search, evaluation {len(memo)}: "
                         f"gamma={np.exp(t):.4g}, LOO {memo[t][0]:.4g}"
-                    ),
-                    2,
+                    )
                 ),
                 warnings.catch_warnings(),
             ):
