@@ -345,7 +345,8 @@ class FrameTable(Table):
         try:
             if ext in _PARQUET:
                 return pd.read_parquet(path)
-            return pd.read_excel(path, sheet_name=0)
+            # "NA" stays text, as in a CSV file: only an empty cell is missing
+            return pd.read_excel(path, sheet_name=0, keep_default_na=False)
         except Exception as exc:  # noqa: BLE001 - any reader failure, one line
             message = " ".join(str(exc).split()) or type(exc).__name__
             raise self.error(f"not readable as {self.kind}: {message}") from None

@@ -40,6 +40,44 @@ def test_demo_prints_table_and_writes_png(tmp_path, capsys):
     assert "AULC" in out and "n=20" in out
     pytest.importorskip("matplotlib")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"learning curves written to {png}\n" in out
+
+
+def _short_demo(*extra):
+    return ["demo", "--seeds", "1", "--initial", "10", "--final", "15",
+            "--no-peers", "--quiet", *extra]  # fmt: skip
+
+
+def test_demo_names_the_png_by_its_full_path(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    assert main(_short_demo("--plot", "curves.png")) == 0
+    out = capsys.readouterr().out
+    assert f"learning curves written to {tmp_path / 'curves.png'}\n" in out
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_demo_without_matplotlib_says_what_to_install(tmp_path, monkeypatch, capsys):
+    for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(sys.modules, name, None)
+    png = tmp_path / "curves.png"
+    assert main(_short_demo("--plot", str(png))) == 0
+    out = capsys.readouterr().out
+    assert (
+        'matplotlib is not installed: no plot (pip install "scikit-regularity[plot]")'
+        in out
+    )
+    assert not png.exists()
+
+
+def test_demo_plot_in_a_missing_folder_is_one_line(tmp_path, capsys):
+    code = main(_short_demo("--plot", str(tmp_path / "nowhere" / "curves.png")))
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        f"skrt demo: error: --plot {tmp_path / 'nowhere' / 'curves.png'}: the "
+        f"directory {tmp_path / 'nowhere'} does not exist"
+    ]
 
 
 def test_python_dash_m_demo_help():
