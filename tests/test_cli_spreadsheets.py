@@ -602,3 +602,68 @@ def test_output_with_a_spreadsheet_extension_is_refused(tmp_path, capsys):
     )  # fmt: skip
     assert code == 2 and len(err) == 1 and "name it .csv" in err[0]
     assert not os.path.exists(out)
+
+
+# -- docs/command_line.rst: the example session is what the command prints ----------
+DOC = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "command_line.rst")
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+
+
+def _doc_blocks(kind):
+    """(caption, lines) of each ``.. code-block:: kind`` of the page."""
+    with open(DOC, encoding="utf-8") as fh:
+        text = fh.read()
+    pattern = rf"\.\. code-block:: {kind}\n((?:   :\w+:.*\n)*)\n((?:   .*\n|\n)+)"
+    blocks = []
+    for options, body in re.findall(pattern, text):
+        caption = re.search(r":caption: (.*)", options)
+        lines = [line[3:] for line in body.rstrip("\n").split("\n")]
+        blocks.append((caption.group(1) if caption else None, lines))
+    return blocks
+
+
+def _same(doc_line, got_line):
+    """Equal text, and equal numbers to the printed digits (rtol 1e-3)."""
+    if _NUMBER.sub("#", doc_line) != _NUMBER.sub("#", got_line):
+        return False
+    want = [float(v) for v in _NUMBER.findall(doc_line)]
+    got = [float(v) for v in _NUMBER.findall(got_line)]
+    return np.allclose(got, want, rtol=1e-3, atol=0)
+
+
+def test_the_documented_session_is_what_the_command_prints(
+    tmp_path, monkeypatch, capsys
+):
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    files = {c: lines for c, lines in _doc_blocks("text") if c}
+    assert set(files) >= {"labeled.csv", "pool.csv"}
+    (tmp_path / "labeled.csv").write_text(
+        "\n".join(files["labeled.csv"]) + "\n", encoding="utf-8-sig"
+    )
+    (tmp_path / "pool.csv").write_text("\n".join(files["pool.csv"]) + "\n")
+    sessions = 0
+    for _, lines in _doc_blocks("console"):
+        commands = [k for k, line in enumerate(lines) if line.startswith("$ ")]
+        for k, end in zip(commands, [*commands[1:], len(lines)], strict=True):
+            argv = shlex.split(lines[k][2:])
+            want = [line for line in lines[k + 1 : end] if not line.startswith("[")]
+            if argv[:2] != ["skrt", "query"] or not want:  # a synopsis
+                continue
+            if "pool.xlsx" in argv:  # the missing-package example
+                (tmp_path / "pool.xlsx").write_bytes(b"PK\x03\x04")
+                monkeypatch.setitem(sys.modules, "openpyxl", None)
+            code = main(argv[1:])
+            out, err = capsys.readouterr()
+            got = out.splitlines() + err.splitlines()
+            assert len(got) == len(want), (lines[k], got)
+            for w, g in zip(want, got, strict=True):
+                assert _same(w, g), (lines[k], w, g)
+            assert code == (2 if "error:" in "".join(want) else 0)
+            sessions += 1
+    assert sessions == 3
+    with open(tmp_path / "next.csv", newline="") as fh:
+        header = next(csv.reader(fh))
+    assert header[-4:] == ["explain_score_when_chosen", "explain_prediction",
+                           "explain_std", "explain_pool_variance"]  # fmt: skip
