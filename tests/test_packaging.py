@@ -134,12 +134,23 @@ def test_installed_metadata_classifiers_and_urls():
     assert all(url.startswith(BASE) for url in urls.values()), urls
 
 
+def _site_dirs():
+    paths = sysconfig.get_paths()
+    return sorted({paths["purelib"], paths["platlib"]})
+
+
 def test_module_skrt_comes_from_this_distribution_alone():
     """``skrt`` 1.3.2.1 and ``scikit-rt`` also install a module ``skrt``."""
     _metadata()
-    owners = importlib.metadata.packages_distributions().get("skrt", [])
-    assert sorted(set(owners)) == [DIST], (
-        f"the module skrt is claimed by {owners}: one environment per distribution"
+    owners = set()
+    for dist in importlib.metadata.distributions(path=_site_dirs()):
+        top = (dist.read_text("top_level.txt") or "").split()
+        files = [str(f) for f in dist.files or []]
+        if "skrt" in top or any(f.startswith("skrt/") for f in files):
+            owners.add(dist.metadata["Name"])
+    assert sorted(owners) == [DIST], (
+        f"site-packages/skrt is claimed by {sorted(owners)}: "
+        "one environment per distribution"
     )
 
 
