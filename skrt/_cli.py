@@ -120,10 +120,14 @@ class _Stages:
         self.bar.update(label, step=1 if self.started else 0)
         self.started = True
 
+    def finish(self):
+        """The last stage done: the bar full, its line ended."""
+        self.bar.update("done", step=1)
+        self.close()
+
     def close(self):
+        """End the bar's line (where it stopped, on an error)."""
         if not self.closed:
-            if self.started:
-                self.bar.update("done", step=1)
             self.bar.close()
             self.closed = True
 
@@ -226,6 +230,7 @@ def _query(args) -> int:
             pipeline, used, chosen, scores, at_pick, terms, caught = _fit_and_query(
                 args, data, stages
             )
+            stages.finish()
         except (ValueError, TypeError, ArithmeticError, RuntimeWarning) as exc:
             message = " ".join(str(exc).split()) or type(exc).__name__
             raise CLIError(
@@ -284,7 +289,9 @@ def _parser():
         "demo",
         help="simulated active learning on the diabetes data: strategies compared",
     )
-    demo.add_argument("--seeds", type=int, default=5)
+    demo.add_argument(
+        "--seeds", type=int, default=5, help="repetitions (random initial labels)"
+    )
     demo.add_argument("--initial", type=int, default=10, help="labels at the start")
     demo.add_argument("--final", type=int, default=80, help="labels at the end")
     demo.add_argument("--batch", type=int, default=5, help="labels per round")

@@ -170,7 +170,10 @@ def prepare(args, lab, pool):
         lines,
         " (the target must be numeric: skrt query fits a regression)",
     )
-    lab_cells = {f: [lab.cells(f)[i] for i in labeled] for f in features}
+    lab_cells = {}
+    for f in features:
+        column = lab.cells(f)
+        lab_cells[f] = [column[i] for i in labeled]
     pool_cells = {f: pool.cells(f) for f in features}
     kinds = {f: _kind(lab, f, lab_cells[f]) for f in features}
     numeric = [f for f in features if kinds[f] == "numeric"]

@@ -268,24 +268,31 @@ def check_repeated(table, header):
         raise table.error(f"repeated column name(s): {where}; rename them")
 
 
-def _cell_text(value):
+def _cell_text(value, isna):
     """A spreadsheet value as the text a CSV export would hold."""
+    if isinstance(value, str):
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, float):
-        return "" if math.isnan(value) else repr(float(value))
-    try:  # numpy scalars, pandas NA/NaT
-        import pandas as pd
-
-        if pd.isna(value):
+        return "" if math.isnan(value) else repr(value)
+    if isinstance(value, int):
+        return str(value)
+    try:  # pandas NA/NaT
+        if isna(value):
             return ""
-    except (TypeError, ValueError, ImportError):
+    except (TypeError, ValueError):
         pass
-    if hasattr(value, "item") and not isinstance(value, str):
-        return _cell_text(value.item())
+    if hasattr(value, "item"):  # a numpy scalar
+        return _cell_text(value.item(), isna)
     return str(value)
+
+
+def _column_text(series, isna):
+    """A pandas column's cells as text (Python scalars from ``tolist``)."""
+    return [_cell_text(v, isna) for v in series.tolist()]
 
 
 class FrameTable(Table):
@@ -313,10 +320,10 @@ class FrameTable(Table):
             header.append(text)
         check_repeated(self, header)
         self.header = header
-        self.rows = [
-            [_cell_text(v) for v in row]
-            for row in frame.itertuples(index=False, name=None)
-        ]
+        import pandas as pd
+
+        columns = [_column_text(frame.iloc[:, j], pd.isna) for j in range(len(header))]
+        self.rows = [list(row) for row in zip(*columns, strict=True)]
         first = 2 if self.kind == "Excel" else 1
         self.lines = list(range(first, first + len(self.rows)))
         if not header:

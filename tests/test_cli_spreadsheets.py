@@ -481,6 +481,21 @@ def test_explain_does_not_change_the_picks(tmp_path, capsys):
     assert picks[0] == picks[1]
 
 
+def test_explain_on_a_large_pool_keeps_no_round_scores(tmp_path, monkeypatch, capsys):
+    # every round's scores are n x n_pool floats: beyond a size, not kept
+    monkeypatch.setattr("skrt._cli._EXPLAIN_STEPS_MAX", 10)
+    lab, pool = sales_data()
+    files = write_files(tmp_path, lab, pool)
+    code, plain, _ = run(capsys, *files, "--n", "4")
+    code, rows, err = run(capsys, *files, "--n", "4", "--explain")
+    assert code == 0, err
+    assert [r[: 3 + len(POOL_ORDER)] for r in rows] == plain
+    assert rows[0][3 + len(POOL_ORDER) :] == [
+        "explain_prediction", "explain_std", "explain_pool_variance"
+    ]  # fmt: skip
+    assert not any("when chosen" in e for e in err if e.startswith("  rank"))
+
+
 # -- the progress bar --------------------------------------------------------------
 class _Terminal(io.StringIO):
     def isatty(self):
@@ -506,6 +521,21 @@ def test_progress_bar_on_a_terminal(tmp_path, monkeypatch, capsys, quiet):
         assert "fitting: ridge, alpha by LOO" in err
     assert err.rstrip().splitlines()[-1].startswith("fitted on")
     capsys.readouterr()
+
+
+def test_progress_bar_stops_where_an_error_stops(tmp_path, monkeypatch):
+    lab, pool = sales_data()
+    lab[3]["sales"] = "many"
+    files = write_files(tmp_path, lab, pool)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    argv = ["query", "--labeled", str(files[0]), "--pool", str(files[1]),
+            "--target", "sales"]  # fmt: skip
+    assert main(argv) == 2
+    err = terminal.getvalue()
+    assert "done" not in err and "] 1/4 reading pool.csv" in err
+    last = err.rstrip().split("\n")[-1]
+    assert last.startswith("skrt query: error: labeled file ")
 
 
 def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path, capsys):
