@@ -73,7 +73,8 @@ def diagnostics_frame(diagnostics, index, feature_names):
 
 def remembering_index(fit):
     """``fit`` that then keeps the index of a pandas ``X`` as
-    ``_training_index`` (``reset_fitted`` forgets it at the next fit)."""
+    ``_training_index``, and forgets it after a fit on anything else
+    (``reset_fitted`` also forgets it when a fit starts)."""
 
     @functools.wraps(fit)
     def fit_remembering_index(self, *args, **kwargs):
@@ -81,6 +82,8 @@ def remembering_index(fit):
         index = row_index(args[0] if args else kwargs.get("X"))
         if index is not None:
             self._training_index = index
+        else:  # also where a fit does not call reset_fitted
+            vars(self).pop("_training_index", None)
         return fitted
 
     return fit_remembering_index
