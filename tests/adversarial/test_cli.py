@@ -4,8 +4,10 @@ A case writes a labeled and a pool file (bytes, exactly as a spreadsheet,
 pandas or a European locale would), runs ``skrt._cli.main`` and expects
 
 - ``Correct``: exit 0 and the ranking, scores and echoed pool rows of the same
-  query done in Python on the arrays the files were written from (the oracle
-  never reads a file);
+  query done in Python on the arrays the files were written from, with an
+  explicitly built scikit-learn pipeline (standardised columns, imputed or
+  one-hot encoded where the case has empty cells or text; issue 16) ending
+  in ``RegularityRidge(alpha="loo")`` (the oracle never reads a file);
 - ``Raises(match)``: exit 2, nothing on stdout, exactly one stderr line that
   matches ``match`` (it names the file, line, column or option at fault).
 
