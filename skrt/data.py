@@ -87,7 +87,7 @@ def rank_by_information(estimator, X_val=None, *, kind="function"):
     model, transform = _final_model(estimator)
     if X_val is not None and transform is not None:
         X_val = transform(X_val)
-    information = model.sample_information(X_val, kind=kind)
+    information = model.sample_information(X_val, kind=kind, as_frame=False)
     return np.argsort(information, kind="stable"), information
 
 

@@ -1,6 +1,6 @@
 """scikit-activeml integration: regularity-tangent query strategies with its
 pool API. Importing this module needs ``scikit-activeml``
-(``pip install "skrt[skactiveml]"``); nothing else in skrt imports it.
+(``pip install "scikit-regularity[skactiveml]"``); nothing else in skrt imports it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ try:
     from skactiveml.utils import MISSING_LABEL, check_type
 except ImportError as exc:  # pragma: no cover - exercised without the extra
     raise ImportError(
-        "skrt.skactiveml needs scikit-activeml: pip install 'skrt[skactiveml]'"
+        "skrt.skactiveml needs scikit-activeml: "
+        'pip install "scikit-regularity[skactiveml]"'
     ) from exc
 
 __all__ = ["RegularityQuery"]

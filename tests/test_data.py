@@ -151,3 +151,17 @@ def test_summarize_takes_lists_and_rejects_empty_or_scalar_input(problem):
         summarize(model, X, 1.0)
     with pytest.raises(TypeError, match="X must be array-like"):
         summarize(model, None, y)
+
+
+def test_rank_returns_arrays_when_the_model_outputs_pandas(problem):
+    pd = pytest.importorskip("pandas")
+    X, y, _ = problem
+    frame = pd.DataFrame(X, columns=[f"c{j}" for j in range(X.shape[1])])
+    frame.index = frame.index + 100
+    plain = RegularityRidge(alpha="loo").fit(X, y)
+    model = RegularityRidge(alpha="loo").set_output(transform="pandas")
+    order, info = rank_by_information(model.fit(frame, y))
+    assert isinstance(info, np.ndarray) and isinstance(order, np.ndarray)
+    expected = plain.sample_information()
+    np.testing.assert_allclose(info, expected, rtol=1e-10, atol=1e-12 * expected.max())
+    np.testing.assert_array_equal(order, np.argsort(info, kind="stable"))

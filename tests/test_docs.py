@@ -7,7 +7,6 @@ import pathlib
 import re
 
 import pytest
-import sklearn
 
 ROOT = pathlib.Path(__file__).parents[1]
 PUBLIC_MODULES = [
@@ -15,6 +14,7 @@ PUBLIC_MODULES = [
     "skrt.query",
     "skrt.data",
     "skrt.skactiveml",
+    "skrt.modal",
     "skrt.exceptions",
 ]
 
@@ -48,15 +48,10 @@ def _python_blocks(path):
     return [re.sub(r"^   ", "", b, flags=re.M) for b in blocks]
 
 
-MODAL_BROKEN = tuple(int(v) for v in sklearn.__version__.split(".")[:2]) >= (1, 8)
-
-
 @pytest.mark.parametrize("doc", ["docs/quickstart.rst", "README.md"])
 def test_documented_code_runs(doc, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     blocks = _python_blocks(ROOT / doc)
     assert blocks, f"no python code in {doc}"
     for block in blocks:
-        if "modAL" in block and MODAL_BROKEN:
-            continue  # modAL 0.4.2's teach() fails on scikit-learn >= 1.8
         exec(compile(block, doc, "exec"), {"__name__": "__main__"})
