@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._fit_log import FitLog, check_verbose
 from ._frames import FrameOutputMixin, pandas_series, row_index
 from ._lasso import RegularityLasso
 from ._prior import prior_from
@@ -234,6 +235,9 @@ class MultiUserRegularity(FrameOutputMixin, RegressorMixin, BaseEstimator):
         (:class:`RegularityLasso`, paper eq. 97: each user differs from the
         shared model in few weights; its tangent lives on the active set;
         ``user_alpha="loo"`` is not available).
+    verbose : int, default=0
+        0: silent; 1: a line on stderr for the shared fit and for each
+        user's, with its time; 2: the shared model's own lines too.
 
     Attributes
     ----------
@@ -271,12 +275,14 @@ class MultiUserRegularity(FrameOutputMixin, RegressorMixin, BaseEstimator):
         fit_intercept=True,
         alpha_bounds=None,
         penalty="l2",
+        verbose=0,
     ):
         self.alpha = alpha
         self.user_alpha = user_alpha
         self.fit_intercept = fit_intercept
         self.alpha_bounds = alpha_bounds
         self.penalty = penalty
+        self.verbose = verbose
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -293,6 +299,7 @@ class MultiUserRegularity(FrameOutputMixin, RegressorMixin, BaseEstimator):
                 "does not have; use 'shared' or a float."
             )
         check_regularity(self.user_alpha, "user_alpha", allowed=("shared", "loo"))
+        return check_verbose(self.verbose)
 
     def fit(self, X, y, groups=None, sample_weight=None):
         """Fit the shared model on all rows, then each user's model.
@@ -312,26 +319,30 @@ class MultiUserRegularity(FrameOutputMixin, RegressorMixin, BaseEstimator):
         -------
         self : MultiUserRegularity
         """
-        self._check_params()
+        log = FitLog(self._check_params(), type(self).__name__)
         X, y = validate_data(
             self, X, y, accept_sparse="csr", dtype=np.float64, y_numeric=True
         )
         n = X.shape[0]
         groups = self._check_groups(groups, n)
         w = check_sample_weight(sample_weight, n)
-        self.shared_ = RegularityRidge(
-            alpha=self.alpha,
-            fit_intercept=self.fit_intercept,
-            alpha_bounds=self.alpha_bounds,
-        ).fit(X, y, sample_weight=w)
-        self.alpha_ = self.shared_.alpha_
+        with log.timed(lambda: f"shared model on {n} rows: alpha_={self.alpha_:.4g}"):
+            self.shared_ = RegularityRidge(
+                alpha=self.alpha,
+                fit_intercept=self.fit_intercept,
+                alpha_bounds=self.alpha_bounds,
+                verbose=max(log.verbose - 1, 0),
+            ).fit(X, y, sample_weight=w)
+            self.alpha_ = self.shared_.alpha_
         self._prior = prior_from(self.shared_)
         self.users_ = {}
-        for user, rows in _group_rows(groups):
+        users = list(_group_rows(groups))
+        for k, (user, rows) in enumerate(users, 1):
             rows = rows[w[rows] > 0]  # zero weights are no data
-            self.users_[user] = self._user_estimator(rows.size).fit(
-                X[rows], y[rows], sample_weight=w[rows]
-            )
+            with log.timed(f"user {k}/{len(users)} ({user!r}, {rows.size} rows)"):
+                self.users_[user] = self._user_estimator(rows.size).fit(
+                    X[rows], y[rows], sample_weight=w[rows]
+                )
         return self
 
     @staticmethod

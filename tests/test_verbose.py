@@ -10,6 +10,7 @@ from sklearn.base import clone
 
 import skrt._kernel_search
 from skrt import (
+    MultiUserRegularity,
     RegularityKernelRidge,
     RegularityLasso,
     RegularityRidge,
@@ -204,3 +205,28 @@ def test_summarize_bad_verbose_before_any_fit(bad, error):
     with pytest.raises(error, match="verbose"):
         summarize(_CountingRidge(), X, y, 0.5, verbose=bad)
     assert _CountingRidge.fits == 0
+
+
+def test_many_users_say_the_shared_fit_and_each_user(capsys):
+    X, y = _data(n=90)
+    groups = np.repeat(["ann", "bob", "cy"], 30)
+    quiet = MultiUserRegularity().fit(X, y, groups=groups)
+    assert capsys.readouterr() == ("", "")
+    loud = MultiUserRegularity(verbose=1).fit(X, y, groups=groups)
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert out == "" and len(lines) == 1 + 3
+    assert all(line.startswith("[MultiUserRegularity] ") for line in lines)
+    assert "shared model on 90 rows" in lines[0]
+    assert [line.split("(")[1].split(",")[0] for line in lines[1:]] == [
+        "'ann'",
+        "'bob'",
+        "'cy'",
+    ]
+    np.testing.assert_array_equal(
+        quiet.predict(X, groups=groups), loud.predict(X, groups=groups)
+    )
+    MultiUserRegularity(verbose=2).fit(X, y, groups=groups)
+    assert "[RegularityRidge] " in capsys.readouterr().err
+    with pytest.raises(ValueError, match="verbose"):
+        MultiUserRegularity(verbose=-1).fit(X, y, groups=groups)
