@@ -1,0 +1,90 @@
+"""Array API inputs: which arrays leave the numpy path, and how to leave it.
+
+scikit-learn's convention (``sklearn.set_config(array_api_dispatch=True)``
+with ``SCIPY_ARRAY_API=1`` set before scipy is imported): an estimator fitted
+on a PyTorch, CuPy or ``array_api_strict`` array computes in that array's
+namespace, on its device, and keeps its fitted arrays there. With dispatch
+off, or on numpy input, nothing here changes a computation: the numpy path
+is the one it always was. Nothing here imports torch or cupy; the namespace
+comes from the arrays themselves (``array_api_compat``, vendored by
+scikit-learn).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn import get_config
+from sklearn.utils._array_api import (
+    _convert_to_numpy,
+    _is_numpy_namespace,
+    get_namespace_and_device,
+)
+
+__all__ = ["device_namespace", "numpy_only", "to_numpy"]
+
+
+def device_namespace(*arrays):
+    """``(xp, device)`` of ``arrays`` when they leave the numpy path, else None.
+
+    They leave it when scikit-learn's ``array_api_dispatch`` is on and they
+    are not numpy arrays (nor lists, scalars or sparse matrices, which
+    scikit-learn treats as numpy).
+
+    Parameters
+    ----------
+    *arrays : array-like or None
+        None entries are ignored.
+
+    Returns
+    -------
+    namespace : (module, device) or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> device_namespace(np.ones(3)) is None
+    True
+    """
+    if not get_config()["array_api_dispatch"]:
+        return None
+    present = [a for a in arrays if a is not None and hasattr(a, "__array_namespace__")]
+    if not present:
+        return None
+    xp, _, device = get_namespace_and_device(*present)
+    if _is_numpy_namespace(xp):
+        return None
+    return xp, device
+
+
+def to_numpy(a, xp=None):
+    """``a`` as a numpy array (a copy off the device when it is on one).
+
+    Examples
+    --------
+    >>> to_numpy([1.0, 2.0])
+    array([1., 2.])
+    """
+    if xp is None or _is_numpy_namespace(xp):
+        return np.asarray(a)
+    return _convert_to_numpy(a, xp)
+
+
+def numpy_only(what, instead):
+    """The TypeError for a part that computes with numpy only.
+
+    Parameters
+    ----------
+    what : str
+        The setting or method, e.g. ``"solver='cg'"``.
+    instead : str
+        What works with array-API inputs, e.g. ``"solver='eigen' or 'svd'"``.
+
+    Examples
+    --------
+    >>> str(numpy_only("solver='cg'", "solver='eigen'"))[:30]
+    "solver='cg' computes with nump"
+    """
+    return TypeError(
+        f"{what} computes with numpy arrays only; with array-API inputs "
+        f"(array_api_dispatch=True) use {instead}, or pass numpy arrays."
+    )
