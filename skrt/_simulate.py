@@ -260,7 +260,8 @@ def format_table(curves, show_budgets=None):
     names = list(curves)
     budgets = next(iter(curves.values())).budgets
     if show_budgets is None:
-        show_budgets = budgets[np.linspace(0, budgets.size - 1, 4).round().astype(int)]
+        picks = np.linspace(0, budgets.size - 1, 4).round().astype(int)
+        show_budgets = budgets[np.unique(picks)]  # fewer than 4 budgets: each once
     cols = [int(np.flatnonzero(budgets == b)[0]) for b in show_budgets]
     width = max(len(n) for n in names) + 2
     head = f"{'strategy':<{width}}" + "".join(

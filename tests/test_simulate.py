@@ -16,6 +16,8 @@ from sklearn.preprocessing import StandardScaler
 
 from skrt import RegularityKernelRidge, RegularityRidge
 from skrt._simulate import (
+    Curves,
+    format_table,
     random_strategy,
     simulate,
     skactiveml_strategy,
@@ -234,3 +236,13 @@ def test_skactiveml_strategy_drives_a_clone_of_the_run_model():
         assert isinstance(est, RegularityKernelRidge)
         assert est.get_params() == make_model(3).get_params()
         assert not hasattr(est, "alpha_")  # unfitted copy, not the run's model
+
+
+@pytest.mark.parametrize("n_budgets", [1, 2, 3, 4, 7])
+def test_format_table_shows_each_budget_once(n_budgets):
+    budgets = np.arange(n_budgets) * 5 + 10
+    rmse = np.arange(2.0 * n_budgets).reshape(2, n_budgets)
+    header = format_table({"a": Curves(budgets, rmse)}).splitlines()[0]
+    shown = [c for c in header.split() if c.startswith("n=")]
+    assert len(shown) == len(set(shown)) == min(n_budgets, 4)
+    assert shown[0] == f"n={budgets[0]}" and shown[-1] == f"n={budgets[-1]}"
