@@ -57,6 +57,22 @@ The parts of an acquisition:
     intermediate (a kernel model's training rows, the rank of a stored
     decomposition): pools are scored in row blocks of
     ``skrt._centering.row_block(n_features + block_width)`` rows.
+``namespace``
+    ``(xp, device)`` of a model fitted on array-API arrays with
+    scikit-learn's ``array_api_dispatch`` on (as
+    :func:`skrt._array_api.device_namespace` gives it), None for numpy;
+    where it is not given, that of ``noise_variance`` when it is such an
+    array. A pool must be in the same namespace and on the same device
+    (:func:`skrt._batch.check_namespace`).
+
+Array-API models. Every part takes a pool validated by ``validate`` (an
+array in the model's namespace, on its device) and returns arrays of that
+namespace and device; the index ``i`` of ``curvature.cross`` is a Python
+int or a 1-d integer array of that namespace and device (index with
+``X[i, :]`` and ``xp.take(X, i, axis=0)``: the standard has no ``X[i]`` on a
+2-d array); ``reference`` returns ``T`` and a list of ``ω`` in it too.
+``noise_variance`` may be such an array: it is kept here as a numpy copy
+(it has n_targets entries).
 """
 
 from __future__ import annotations
@@ -64,8 +80,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
+
+from ._array_api import device_namespace, to_numpy
 
 __all__ = ["Acquisition", "Curvature", "missing_parts", "require"]
 
@@ -138,6 +157,9 @@ class Acquisition:
     family : {"linear", "kernel"}, default="linear"
         The model's feature space: its centred inputs, or a kernel's
         feature map.
+    namespace : (module, device) or None, default=None
+        The array namespace and device of a model fitted on array-API
+        arrays; None: that of ``noise_variance`` when it is one, else numpy.
     """
 
     validate: Callable
@@ -150,13 +172,20 @@ class Acquisition:
     block_width: int = 0
     reasons: Mapping[str, str] = field(default_factory=dict)
     family: str = "linear"
+    namespace: Any = None
 
     def __post_init__(self):
         if self.family not in FAMILIES:
             raise ValueError(
                 f"family must be one of {list(FAMILIES)}; got {self.family!r}."
             )
-        noise = np.atleast_1d(np.asarray(self.noise_variance, dtype=float))
+        noise = self.noise_variance
+        ns = device_namespace(noise)
+        if ns is not None:
+            if self.namespace is None:
+                object.__setattr__(self, "namespace", ns)
+            noise = to_numpy(noise, ns[0])
+        noise = np.atleast_1d(np.asarray(noise, dtype=float))
         object.__setattr__(self, "noise_variance", noise)
         object.__setattr__(self, "reasons", MappingProxyType(dict(self.reasons)))
 

@@ -59,6 +59,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._array_api import device_namespace
+
 LABELED_HEURISTICS = ("sld", "sti", "ssi")
 # the heuristics scored from a Nyström factor of the pool (skrt._pool)
 POOL_HEURISTICS = (
@@ -198,12 +200,21 @@ def score(terms, weight):
     Parameters
     ----------
     terms : ndarray of shape (n_samples, n_targets)
-        ``T`` of the heuristic.
+        ``T`` of the heuristic; an array-API array (dispatch on) is scored
+        in its namespace and on its device.
     weight : ndarray of shape (n_targets,) or (n_samples, n_targets)
-        ``g``: :func:`unlabeled_weight`, or ``L'(r)²`` of known labels.
+        ``g``: :func:`unlabeled_weight` (numpy, moved to ``terms``'s device
+        and dtype), or ``L'(r)²`` of known labels (in ``terms``'s namespace).
 
     Returns
     -------
     scores : ndarray of shape (n_samples,)
+        In ``terms``'s namespace and on its device.
     """
-    return (np.asarray(weight) * terms).sum(axis=1)
+    ns = device_namespace(terms)
+    if ns is None:
+        return (np.asarray(weight) * terms).sum(axis=1)
+    xp, device = ns
+    if device_namespace(weight) is None:  # a host g (unlabeled_weight)
+        weight = xp.asarray(np.asarray(weight), dtype=terms.dtype, device=device)
+    return xp.sum(weight * terms, axis=1)

@@ -52,6 +52,16 @@ tangents by ``ẋ ← ẋ - β ẋ_b``, as for SLD.
   belongs to its nearest centre, the mass of a centre is the sum of its
   members' squared distances, and a row scores its squared distance if its
   centre has the largest mass, else 0.
+
+**Array API.** An array-API pool (:class:`skrt._batch.PoolSpace`) is scored
+in its namespace and on its device: the landmarks are drawn on the host
+(the same draws as for numpy, so the same rows for the same
+``random_state``) and passed to ``curvature.cross`` as an integer array on
+the device; ``K_LL``'s eigendecomposition is ``xp.linalg.eigh``; the kept
+eigenvalues (a suffix of eigh's ascending order) are counted with one host
+sync per factor. ``"cluster_distance"``'s cluster masses, a ``bincount`` in
+numpy, which the standard lacks, are sums over row blocks of a
+(rows x centres) indicator (:func:`group_sums`), all on the device.
 """
 
 from __future__ import annotations
@@ -59,11 +69,19 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._batch import PoolScorer, map_rows, quadratic_rows, quiet, require_needs
-from ._centering import abs_max, row_block
+from ._batch import (
+    PoolScorer,
+    PoolSpace,
+    check_namespace,
+    map_rows,
+    quadratic_rows,
+    quiet,
+    require_needs,
+)
+from ._centering import row_block
 from ._heuristics import DEFAULT_LANDMARKS, POOL_HEURISTICS
 
-__all__ = ["PoolFactor", "PoolFactorScorer", "make_scorer", "pool_factor"]
+__all__ = ["PoolFactor", "PoolFactorScorer", "group_sums", "make_scorer", "pool_factor"]
 
 # eigenvalues of K_LL kept: above this fraction of the largest. eigh's
 # eigenvalues carry an absolute error of about n_L ε max(w) (1e-13 for 200
@@ -73,6 +91,9 @@ __all__ = ["PoolFactor", "PoolFactorScorer", "make_scorer", "pool_factor"]
 # while on the landmarks what is dropped moves κ̂ by at most tol·max(w) per
 # direction: the pseudo-inverse of K_LL, regularised at a relative 1e-10.
 EIGEN_TOL = 1e-10
+# in a lower precision than float64 (a float32 array-API model), the same
+# reasoning with that precision's ε: at least this many times n_L ε
+LOW_PRECISION_MARGIN = 100.0
 
 # the heuristics that keep N(x) = Σ_c κ_B(c, x)²
 _NEEDS_N = ("ivr", "variance_ivr", "pool_tangent")
@@ -84,11 +105,12 @@ class PoolFactor:
     Attributes
     ----------
     U : ndarray of shape (n_pool, rank)
-        ``κ̂(a, b) = U[a] @ U[b]``.
+        ``κ̂(a, b) = U[a] @ U[b]``; in the pool's namespace and on its device.
     landmarks : ndarray of shape (n_landmarks,)
-        The pool rows whose columns ``κ(·, l)`` span it, increasing.
+        The pool rows whose columns ``κ(·, l)`` span it, increasing; numpy
+        ints on the host for every pool.
     eigenvalues : ndarray of shape (rank,)
-        The kept eigenvalues of ``K_LL``.
+        The kept eigenvalues of ``K_LL``, in the pool's namespace.
     """
 
     def __init__(self, U, landmarks, eigenvalues):
@@ -106,7 +128,7 @@ def pool_factor(
     ----------
     acquisition : Acquisition
         Needs ``curvature.cross``.
-    X : ndarray or sparse matrix of shape (n_pool, n_features)
+    X : ndarray, array-API array or sparse matrix of shape (n_pool, n_features)
         The pool, validated by ``acquisition.validate``.
     n_landmarks : int, default=200
         Landmarks drawn; every row is one when ``n_landmarks >= n_pool``
@@ -116,9 +138,10 @@ def pool_factor(
         while the factor's diagonal misses ``κ(x, x)`` by more than 1e-9 of
         its largest value, so the factor is exact at a fraction of the cost.
     random_state : int, RandomState instance or None, default=None
-        Draws the landmarks.
+        Draws the landmarks (on the host, for every pool).
     tol : float, default=EIGEN_TOL
-        Relative threshold on the eigenvalues of ``K_LL``.
+        Relative threshold on the eigenvalues of ``K_LL`` (raised to
+        ``LOW_PRECISION_MARGIN · n_L · ε`` for a float32 pool).
 
     Returns
     -------
@@ -133,6 +156,7 @@ def pool_factor(
     n = X.shape[0]
     rng = check_random_state(random_state)
     curv = acquisition.curvature
+    space = PoolSpace(X)
     if acquisition.family == "linear" and curv.variance is not None:
         # κ has rank <= n_features + 1 on any pool: start from twice that many
         # landmarks and add more only while the factor misses κ's diagonal
@@ -141,23 +165,29 @@ def pool_factor(
         m = min(limit, 2 * (X.shape[1] + 1))
         rows = row_block(X.shape[1] + acquisition.block_width)
         with quiet():
-            diagonal = np.asarray(map_rows(curv.variance, X, rows), dtype=float)
+            diagonal = map_rows(curv.variance, X, rows)
+            if space.numpy:
+                diagonal = np.asarray(diagonal, dtype=float)
+        largest = space.abs_max(diagonal)
         while True:
-            factor = _nystrom(curv.cross, X, np.sort(order[:m]), tol)
+            factor = _nystrom(curv.cross, X, np.sort(order[:m]), tol, space)
             with quiet():
-                miss = np.abs(_rowdot(factor.U, factor.U) - diagonal).max(initial=0)
-            if m >= limit or miss <= 1e-9 * abs_max(diagonal):
+                gap = space.rowdot(factor.U, factor.U) - diagonal
+                miss = space.abs_max(gap)
+            if m >= limit or miss <= 1e-9 * largest:
                 return factor
             m = min(limit, 2 * m)
     if n_landmarks >= n:
         landmarks = np.arange(n)
     else:
         landmarks = np.sort(rng.choice(n, int(n_landmarks), replace=False))
-    return _nystrom(curv.cross, X, landmarks, tol)
+    return _nystrom(curv.cross, X, landmarks, tol, space)
 
 
-def _nystrom(cross, X, landmarks, tol):
+def _nystrom(cross, X, landmarks, tol, space):
     """:class:`PoolFactor` from the columns ``κ(·, l)`` of ``landmarks``."""
+    if not space.numpy:
+        return _nystrom_xp(cross, X, landmarks, tol, space)
     n = X.shape[0]
     with quiet():
         C = np.asarray(cross(X, landmarks, {}), dtype=float)
@@ -174,8 +204,47 @@ def _nystrom(cross, X, landmarks, tol):
     return PoolFactor(U, landmarks, w[keep])
 
 
-def _rowdot(A, B):
-    return np.einsum("ij,ij->i", A, B)
+def _nystrom_xp(cross, X, landmarks, tol, space):
+    """:func:`_nystrom` in an array-API namespace: the same factor (eigh's
+    eigenvalues ascend, so the kept ones are a suffix)."""
+    xp, n, L = space.xp, X.shape[0], landmarks.shape[0]
+    index = space.put(landmarks)
+    C = xp.reshape(cross(X, index, {}), (n, L))
+    if C.dtype != xp.float64:
+        tol = max(tol, LOW_PRECISION_MARGIN * L * float(xp.finfo(C.dtype).eps))
+    K = xp.take(C, index, axis=0)
+    K = 0.5 * (K + K.T)
+    if not space.all_finite(K):
+        nan = space.full((n, 1), float("nan"), like=C)
+        return PoolFactor(nan, landmarks, space.full((1,), 1.0, like=C))
+    w, V = xp.linalg.eigh(K)
+    top = float(w[L - 1])
+    kept = int(xp.sum(xp.astype(w > tol * top, xp.int64))) if top > 0 else 0
+    W = V[:, L - kept :] / xp.sqrt(w[L - kept :])
+    return PoolFactor(C @ W, landmarks, w[L - kept :])
+
+
+def group_sums(labels, values, n_groups, space):
+    """``Σ values[labels == g]`` for ``g`` in ``0 .. n_groups - 1``.
+
+    numpy's ``bincount(labels, weights=values, minlength=n_groups)``, which
+    the array API standard lacks: in row blocks of a (rows x n_groups)
+    indicator, bounded like every pool intermediate
+    (``skrt._centering.BLOCK_BYTES``), on the device; nothing goes to the
+    host. The sums may differ from bincount's in the last bits (another
+    summation order).
+    """
+    if space.numpy:
+        return np.bincount(labels, weights=values, minlength=n_groups)
+    xp, n = space.xp, labels.shape[0]
+    ids = xp.arange(n_groups, dtype=labels.dtype, device=space.device)
+    zero = xp.zeros((1, 1), dtype=values.dtype, device=space.device)
+    total, rows = None, row_block(n_groups)
+    for start in range(0, n, rows):
+        hit = labels[start : start + rows, None] == ids[None, :]
+        part = xp.sum(xp.where(hit, values[start : start + rows, None], zero), axis=0)
+        total = part if total is None else total + part
+    return total
 
 
 class PoolFactorScorer:
@@ -183,12 +252,13 @@ class PoolFactorScorer:
 
     The interface of :class:`skrt._batch.PoolScorer`: :meth:`scores` and
     :meth:`add`. Memory: the factor and its state, ``O(n_pool · rank)``
-    (for ``"pool_tangent"`` plus the tangents, n_pool x n_targets).
+    (for ``"pool_tangent"`` plus the tangents, n_pool x n_targets). An
+    array-API pool keeps all of it in its namespace and on its device.
 
     Parameters
     ----------
     acquisition : Acquisition
-    X : ndarray or sparse matrix of shape (n_pool, n_features)
+    X : ndarray, array-API array or sparse matrix of shape (n_pool, n_features)
         The pool, validated by ``acquisition.validate``.
     heuristic : {"pool_variance", "ivr", "variance_ivr", "pool_tangent", \
 "cluster_distance"}
@@ -221,6 +291,7 @@ class PoolFactorScorer:
         require_needs(acquisition, heuristic, greedy)
         self.acquisition = acquisition
         self.X = X
+        self.space = space = PoolSpace(X)
         self.heuristic = heuristic
         self.greedy = greedy
         self.factor = pool_factor(acquisition, X, n_landmarks, random_state)
@@ -228,70 +299,90 @@ class PoolFactorScorer:
         n, r = U.shape
         self.n_pool = n
         with quiet():
-            self.S = np.eye(r)
-            self.variance = _rowdot(U, U)
+            self.S = space.eye(r, like=U)
+            self.variance = space.rowdot(U, U)
             if heuristic in _NEEDS_N:
                 self.G = U.T @ U
                 self.N = quadratic_rows(U, self.G)
             if heuristic == "pool_tangent":
                 rows = row_block(X.shape[1] + acquisition.block_width)
-                self.tangent = np.asarray(map_rows(acquisition.tangent, X, rows))
+                self.tangent = map_rows(acquisition.tangent, X, rows)
+                if space.numpy:
+                    self.tangent = np.asarray(self.tangent)
                 if self.tangent.ndim == 1:
                     self.tangent = self.tangent[:, None]
             if heuristic == "cluster_distance":
                 # the variance stays κ̂(x, x) here (picks move only centres)
-                self.distance = self.variance.copy()  # to the training set
-                self.center = np.full(n, -1)  # -1: the training set
+                self.distance = self.variance  # to the training set
+                self.center = self._ints(np.full(n, -1))  # -1: the training set
                 self.n_picks = 0
+
+    def _ints(self, a):
+        """Host ints in the pool's namespace (numpy's as they are)."""
+        return a if self.space.numpy else self.space.put(np.asarray(a, dtype=np.int64))
 
     def scores(self):
         """Current scores, shape (n_pool,); larger = more worth labelling."""
-        h = self.heuristic
+        h, space = self.heuristic, self.space
         with quiet():
             if h == "pool_variance":
-                return self.variance.copy()
+                return space.copy(self.variance)
             if h == "cluster_distance":
-                mass = np.bincount(
-                    self.center + 1, weights=self.distance, minlength=self.n_picks + 1
+                mass = group_sums(
+                    self.center + 1, self.distance, self.n_picks + 1, space
                 )
-                largest = int(np.argmax(mass)) - 1
-                return np.where(self.center == largest, self.distance, 0.0)
-            N = np.maximum(self.N, 0.0)
+                if space.numpy:
+                    largest = int(np.argmax(mass)) - 1
+                    return np.where(self.center == largest, self.distance, 0.0)
+                largest = space.xp.argmax(mass) - 1  # stays on the device
+                zero = space.xp.zeros_like(self.distance)
+                return space.xp.where(self.center == largest, self.distance, zero)
+            N = space.positive_part(self.N)
             one_plus = 1.0 + self.variance
             if h == "ivr":
                 return N / (self.n_pool * one_plus)
             if h == "variance_ivr":
-                return np.maximum(self.variance, 0.0) * N / (self.n_pool * one_plus)
-            return (self.tangent**2).sum(axis=1) * N / (self.n_pool * one_plus**2)
+                return space.positive_part(self.variance) * N / (self.n_pool * one_plus)
+            if space.numpy:
+                tangent2 = (self.tangent**2).sum(axis=1)
+            else:
+                tangent2 = space.xp.sum(self.tangent**2, axis=1)
+            return tangent2 * N / (self.n_pool * one_plus**2)
 
     def add(self, i):
         """Virtually label candidate ``i`` at its own prediction."""
         if not self.greedy:
             raise RuntimeError("PoolFactorScorer(greedy=False) cannot add picks.")
-        U = self.factor.U
+        U, space = self.factor.U, self.space
         i = int(i)
         with quiet():
             if self.heuristic == "cluster_distance":
                 # centres live in the fixed geometry of κ̂ (not κ_B)
-                u = U[i]
-                dist = np.maximum(self.variance - 2.0 * (U @ u) + u @ u, 0.0)
+                u = U[i, :]
+                dist = space.positive_part(self.variance - 2.0 * (U @ u) + u @ u)
                 dist[i] = 0.0
                 closer = dist < self.distance
-                self.distance = np.where(closer, dist, self.distance)
-                self.center = np.where(closer, self.n_picks, self.center)
+                if space.numpy:
+                    self.distance = np.where(closer, dist, self.distance)
+                    self.center = np.where(closer, self.n_picks, self.center)
+                else:
+                    xp = space.xp
+                    pick = xp.full_like(self.center, self.n_picks)
+                    self.distance = xp.where(closer, dist, self.distance)
+                    self.center = xp.where(closer, pick, self.center)
                 self.n_picks += 1
                 return
-            g = self.S @ U[i]
+            g = self.S @ U[i, :]
             col = U @ g  # κ_B(·, i)
-            d = float(col[i])
+            d = float(col[i]) if space.numpy else col[i]
             beta = col / (1.0 + d)
             if self.heuristic in _NEEDS_N:
                 h = U @ (self.S @ (self.G @ g))  # Σ_c κ_B(c, ·) κ_B(c, i)
                 self.N = self.N - 2.0 * beta * h + beta**2 * self.N[i]
             if self.heuristic == "pool_tangent":
-                self.tangent = self.tangent - np.outer(beta, self.tangent[i])
+                self.tangent = self.tangent - space.outer(beta, self.tangent[i, :])
             self.variance = self.variance - beta * col
-            self.S = self.S - np.outer(g, g) / (1.0 + d)
+            self.S = self.S - space.outer(g, g) / (1.0 + d)
 
 
 def make_scorer(
@@ -329,6 +420,7 @@ def make_scorer(
     scorer : PoolScorer or PoolFactorScorer
         With ``scores()`` and ``add(i)``.
     """
+    check_namespace(acquisition, X, "X")
     if heuristic not in POOL_HEURISTICS:
         return PoolScorer(acquisition, X, heuristic, greedy=greedy, weight=weight)
     if weight is not None:

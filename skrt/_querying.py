@@ -18,7 +18,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ._batch import check_finite, raise_not_finite
+from ._batch import PoolSpace, check_finite, check_namespace, raise_not_finite
 from ._heuristics import resolve_heuristic, resolve_landmarks
 from ._pool import make_scorer
 
@@ -94,11 +94,16 @@ def resolve_learner(learner, name="learner"):
 
 
 def check_pool(X_pool, transform, acquisition, name="X_pool"):
-    """The pool through ``transform`` and the model's validation."""
+    """The pool through ``transform`` and the model's validation.
+
+    A pool in another array namespace, or on another device, than the
+    model's arrays (``Acquisition.namespace``) is a ValueError naming both.
+    """
     if n_rows(X_pool, name) == 0:
         raise ValueError(f"{name} is empty: there is nothing to query.")
     if transform is not None:
         X_pool = transform(X_pool)
+    check_namespace(acquisition, X_pool, name)
     return acquisition.validate(X_pool)
 
 
@@ -127,10 +132,15 @@ def check_n_instances(n_instances):
     return int(n_instances)
 
 
-def _ranked(scores, rng):
-    """Indices by decreasing score, ties in random order."""
+def _ranked(scores, rng, k, space):
+    """The first ``k`` indices by decreasing score, ties in random order
+    (numpy int64 on the host)."""
     order = rng.permutation(scores.shape[0])
-    return order[np.argsort(-scores[order], kind="stable")]
+    if space.numpy:
+        return order[np.argsort(-scores[order], kind="stable")][:k]
+    xp, index = space.xp, space.put(order)
+    best = xp.argsort(-xp.take(scores, index), stable=True)[:k]
+    return space.host(xp.take(index, best)).astype(np.int64)
 
 
 def run_query(
@@ -160,6 +170,15 @@ def run_query(
     of size n_query x n_candidates is built. Every round's scores are
     checked finite: an overflow is a ValueError naming ``name``'s scale,
     never a repeated pick.
+
+    ``chosen`` is a numpy int64 array on the host for every pool (indices,
+    as scikit-learn returns them, which modAL and scikit-activeml index
+    numpy pools with); ``scores`` and ``step_scores`` are in the pool's
+    namespace and on its device (:class:`skrt._batch.PoolSpace`). The
+    random draws (landmarks, tie-breaking permutations) are numpy's on the
+    host, so an array-API pool gets the indices the numpy pool gets for the
+    same ``rng``; a greedy pick brings one small array back from the device
+    (its index and whether the scores were finite), nothing else.
     """
     n, n_query = X.shape[0], min(n_instances, X.shape[0])
     greedy = batch == "greedy" and n_query > 1
@@ -168,40 +187,96 @@ def run_query(
     scorer = make_scorer(
         acquisition, X, heuristic, greedy, random_state=rng, n_landmarks=n_landmarks
     )
+    space = PoolSpace(X)
     what = f"The heuristic={heuristic!r} score"
     scores = check_finite(scorer.scores(), X, name, what)
     if not greedy:
-        chosen = _ranked(scores, rng)[:n_query]
+        chosen = _ranked(scores, rng, n_query, space)
         if not steps:
             return chosen, scores, None
+        return chosen, scores, _topk_steps(scores, chosen, space)
+    chosen = np.empty(n_query, dtype=np.int64)
+    step_scores = None
+    if steps:
+        step_scores = (
+            np.empty((n_query, n))
+            if space.numpy
+            else space.xp.empty((n_query, n), dtype=scores.dtype, device=space.device)
+        )
+    current = space.copy(scores)
+    for step in range(n_query):
+        if space.numpy:
+            finite = np.isfinite(current)
+            finite[chosen[:step]] = True
+            current[chosen[:step]] = -np.inf
+            if not finite.all():
+                _not_finite(X, name, what, step)
+            if steps:
+                step_scores[step] = current
+            chosen[step] = _best(current, rng)
+        else:
+            current = _mask_chosen(current, chosen[:step], space)
+            if steps:
+                step_scores[step, :] = current
+            chosen[step] = _best_xp(current, chosen[:step], rng, space, X, name, what)
+        if step < n_query - 1:
+            scorer.add(int(chosen[step]))
+            current = scorer.scores()
+    return chosen, scores, step_scores
+
+
+def _not_finite(X, name, what, step):
+    raise_not_finite(
+        X,
+        name,
+        f"{what} after virtually labelling {step} greedy pick(s) "
+        "(batch='topk' does not update the scores)",
+    )
+
+
+def _taken(chosen, n, space):
+    """A boolean mask of the host indices ``chosen``, on the device."""
+    mask = np.zeros(n, dtype=bool)
+    mask[chosen] = True
+    return space.put(mask)
+
+
+def _mask_chosen(scores, chosen, space):
+    """``scores`` with -inf at ``chosen`` (a new array)."""
+    xp = space.xp
+    if chosen.shape[0] == 0:
+        return scores
+    low = xp.full_like(scores, -xp.inf)
+    return xp.where(_taken(chosen, scores.shape[0], space), low, scores)
+
+
+def _topk_steps(scores, chosen, space):
+    """The first-round scores in every row, -inf at the earlier picks."""
+    n_query = chosen.shape[0]
+    if space.numpy:
         step_scores = np.tile(scores, (n_query, 1))
         for j in range(1, n_query):
             step_scores[j, chosen[:j]] = -np.inf
-        return chosen, scores, step_scores
-    chosen = np.empty(n_query, dtype=int)
-    step_scores = np.empty((n_query, n)) if steps else None
-    current = scores.copy()
-    for step in range(n_query):
-        finite = np.isfinite(current)
-        finite[chosen[:step]] = True
-        current[chosen[:step]] = -np.inf
-        if not finite.all():
-            raise_not_finite(
-                X,
-                name,
-                f"{what} after virtually labelling {step} greedy pick(s) "
-                "(batch='topk' does not update the scores)",
-            )
-        if steps:
-            step_scores[step] = current
-        chosen[step] = _best(current, rng)
-        if step < n_query - 1:
-            scorer.add(chosen[step])
-            current = scorer.scores()
-    return chosen, scores, step_scores
+        return step_scores
+    rows = [_mask_chosen(scores, chosen[:j], space) for j in range(n_query)]
+    return space.xp.stack(rows, axis=0)
 
 
 def _best(scores, rng):
     """``_ranked(scores, rng)[0]`` in O(n): the best score, ties at random."""
     order = rng.permutation(scores.shape[0])
     return int(order[np.argmax(scores[order])])
+
+
+def _best_xp(scores, chosen, rng, space, X, name, what):
+    """:func:`_best` on the device, with the finiteness check of the
+    unchosen scores: one host copy of two ints per pick."""
+    xp = space.xp
+    order = space.put(rng.permutation(scores.shape[0]))
+    best = xp.take(order, xp.argmax(xp.take(scores, order))[None])
+    finite = xp.isfinite(scores) | _taken(chosen, scores.shape[0], space)
+    bad = xp.sum(xp.astype(~finite, best.dtype))[None]
+    pick, n_bad = (int(v) for v in space.host(xp.concat([best, bad])))
+    if n_bad:
+        _not_finite(X, name, what, chosen.shape[0])
+    return pick

@@ -17,6 +17,14 @@ picks again, so that a batch spreads out; ``batch="topk"`` takes the ``n``
 best scores at once. Ties are broken at random with ``random_state``. Pools
 are scored in row blocks (``skrt._centering.BLOCK_BYTES``), so a pool of a
 million rows never has its pool x training kernel built whole.
+
+Array API: with scikit-learn's ``array_api_dispatch`` on, a model fitted on
+PyTorch (CPU or CUDA), CuPy or ``array_api_strict`` arrays scores a pool of
+the same namespace and device there: ``scores`` come back in that namespace
+and on that device, ``query_idx`` as numpy int64 indices on the host (one
+small copy per greedy pick), the same indices as the numpy model's for the
+same ``random_state``. A pool in another namespace or on another device
+than the model's is a ValueError.
 """
 
 from __future__ import annotations
@@ -91,9 +99,17 @@ default="auto"
     Returns
     -------
     query_idx : ndarray of shape (min(n_instances, n_candidates),)
-        Indices into ``X_pool``, in the order chosen.
+        Indices into ``X_pool``, in the order chosen: numpy int64, also
+        for an array-API pool.
     scores : ndarray of shape (n_candidates,)
-        Scores of the pool before the first choice.
+        Scores of the pool before the first choice, in ``X_pool``'s array
+        namespace and on its device.
+
+    Raises
+    ------
+    ValueError
+        If ``X_pool`` is in another array namespace or on another device
+        than the arrays the model was fitted on (array-API dispatch).
 
     Examples
     --------
