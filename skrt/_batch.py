@@ -211,11 +211,12 @@ def map_rows(fn, X, rows):
         return fn(X)
     xp, out = space.xp, None
     for start in range(0, n, rows):
-        part = fn(X[start : start + rows, ...])
+        stop = min(start + rows, n)  # the standard has no slice past the end
+        part = fn(X[start:stop, ...])
         if out is None:
             shape = (n,) + tuple(part.shape[1:])
             out = xp.empty(shape, dtype=part.dtype, device=space.device)
-        out[start : start + part.shape[0], ...] = part
+        out[start:stop, ...] = part
     return out
 
 

@@ -241,8 +241,9 @@ def group_sums(labels, values, n_groups, space):
     zero = xp.zeros((1, 1), dtype=values.dtype, device=space.device)
     total, rows = None, row_block(n_groups)
     for start in range(0, n, rows):
-        hit = labels[start : start + rows, None] == ids[None, :]
-        part = xp.sum(xp.where(hit, values[start : start + rows, None], zero), axis=0)
+        stop = min(start + rows, n)  # the standard has no slice past the end
+        hit = labels[start:stop, None] == ids[None, :]
+        part = xp.sum(xp.where(hit, values[start:stop, None], zero), axis=0)
         total = part if total is None else total + part
     return total
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import clone
 
+from ._array_api import device_namespace, numpy_only
 from ._heuristics import check_batch, check_heuristic
 from ._querying import check_pool, resolve_learner, run_query
 
@@ -21,6 +22,20 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
     ) from exc
 
 __all__ = ["RegularityQuery"]
+
+
+def _numpy_only_error():
+    return numpy_only(
+        "skrt.skactiveml.RegularityQuery",
+        "skrt.query's strategies (skrt.query.regularity_sampling) or the "
+        "model's score_samples",
+    )
+
+
+def _numpy_only(*arrays):
+    """The numpy-only TypeError if any of ``arrays`` left the numpy path."""
+    if any(device_namespace(a) is not None for a in arrays):
+        raise _numpy_only_error()
 
 
 class RegularityQuery(SingleAnnotatorPoolQueryStrategy):
@@ -122,11 +137,16 @@ class RegularityQuery(SingleAnnotatorPoolQueryStrategy):
         Raises
         ------
         TypeError
-            If ``reg`` does not wrap a skrt estimator.
+            If ``reg`` does not wrap a skrt estimator, or if ``X``, ``y``,
+            ``candidates`` or ``reg``'s fitted model are array-API arrays
+            (scikit-learn's ``array_api_dispatch``): scikit-activeml's
+            utilities compute with numpy, so this strategy does too; query
+            such a model with :mod:`skrt.query`'s strategies.
         ValueError
             If ``reg``'s fit failed (scikit-activeml's wrapper only warns) or
             the candidates' scores overflow.
         """
+        _numpy_only(X, y, candidates)
         X, y, candidates, batch_size, return_utilities = self._validate_data(
             X, y, candidates, batch_size, return_utilities, reset=True
         )
@@ -140,6 +160,8 @@ class RegularityQuery(SingleAnnotatorPoolQueryStrategy):
                 reg.fit(X, y) if sample_weight is None else reg.fit(X, y, sample_weight)
             )
         acquisition, transform = resolve_learner(reg, name="reg")
+        if acquisition.namespace is not None:
+            raise _numpy_only_error()
         X_cand, mapping = self._transform_candidates(candidates, X, y)
         if len(X_cand) < batch_size:
             raise ValueError(
