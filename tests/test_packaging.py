@@ -169,3 +169,13 @@ def test_suite_runs_against_the_installed_package():
     assert not (ROOT / "skrt").exists(), "the tests run next to a source tree"
     files = {str(f) for f in importlib.metadata.files(DIST) or []}
     assert "skrt/__init__.py" in files and "skrt/_cli.py" in files
+
+
+def test_installed_metadata_ships_the_licence_text():
+    meta = _metadata()
+    assert meta["License-Expression"] == "BSD-3-Clause"
+    assert "LICENSE" in (meta.get_all("License-File") or [])
+    dist = importlib.metadata.distribution(DIST)
+    shipped = [f for f in dist.files or [] if f.name == "LICENSE"]
+    if INSTALLED_RUN:  # a wheel install lists the file it shipped
+        assert shipped and "BSD 3-Clause" in shipped[0].read_text()
