@@ -144,15 +144,12 @@ class PoolSpace:
             return np.eye(r)
         return self.xp.eye(r, dtype=like.dtype, device=self.device)
 
-    def put(self, a, dtype=None):
-        """A host (numpy) array in this namespace and on this device; ints
-        stay ints, ``dtype`` (an array of this namespace whose dtype to
-        take, or None) sets a float's."""
+    def put(self, a):
+        """A host (numpy) array in this namespace and on this device, its
+        dtype kept (landmark indices, permutations)."""
         if self.xp is None:
             return np.asarray(a)
-        a = np.asarray(a)
-        kind = None if dtype is None else dtype.dtype
-        return self.xp.asarray(a, dtype=kind, device=self.device)
+        return self.xp.asarray(np.asarray(a), device=self.device)
 
     def full(self, shape, value, like):
         """An array of ``value`` with ``like``'s dtype."""

@@ -187,7 +187,8 @@ def pool_factor(
 def _nystrom(cross, X, landmarks, tol, space):
     """:class:`PoolFactor` from the columns ``κ(·, l)`` of ``landmarks``."""
     if not space.numpy:
-        return _nystrom_xp(cross, X, landmarks, tol, space)
+        with quiet():  # numpy's warnings where the namespace wraps numpy
+            return _nystrom_xp(cross, X, landmarks, tol, space)
     n = X.shape[0]
     with quiet():
         C = np.asarray(cross(X, landmarks, {}), dtype=float)

@@ -195,6 +195,15 @@ def run_query(
         if not steps:
             return chosen, scores, None
         return chosen, scores, _topk_steps(scores, chosen, space)
+
+    def _fail(step):
+        raise_not_finite(
+            X,
+            name,
+            f"{what} after virtually labelling {step} greedy pick(s) "
+            "(batch='topk' does not update the scores)",
+        )
+
     chosen = np.empty(n_query, dtype=np.int64)
     step_scores = None
     if steps:
@@ -203,35 +212,49 @@ def run_query(
             if space.numpy
             else space.xp.empty((n_query, n), dtype=scores.dtype, device=space.device)
         )
-    current = space.copy(scores)
+    if not space.numpy:
+        return _greedy_xp(scorer, scores, n_query, rng, space, step_scores, _fail)
+    current = scores.copy()
     for step in range(n_query):
-        if space.numpy:
-            finite = np.isfinite(current)
-            finite[chosen[:step]] = True
-            current[chosen[:step]] = -np.inf
-            if not finite.all():
-                _not_finite(X, name, what, step)
-            if steps:
-                step_scores[step] = current
-            chosen[step] = _best(current, rng)
-        else:
-            current = _mask_chosen(current, chosen[:step], space)
-            if steps:
-                step_scores[step, :] = current
-            chosen[step] = _best_xp(current, chosen[:step], rng, space, X, name, what)
+        finite = np.isfinite(current)
+        finite[chosen[:step]] = True
+        current[chosen[:step]] = -np.inf
+        if not finite.all():
+            _fail(step)
+        if steps:
+            step_scores[step] = current
+        chosen[step] = _best(current, rng)
         if step < n_query - 1:
-            scorer.add(int(chosen[step]))
+            scorer.add(chosen[step])
             current = scorer.scores()
     return chosen, scores, step_scores
 
 
-def _not_finite(X, name, what, step):
-    raise_not_finite(
-        X,
-        name,
-        f"{what} after virtually labelling {step} greedy pick(s) "
-        "(batch='topk' does not update the scores)",
-    )
+def _greedy_xp(scorer, scores, n_query, rng, space, step_scores, fail):
+    """The greedy loop of :func:`run_query` on an array-API pool: the picks
+    so far are a boolean mask on the device; a pick brings back two ints
+    (its index and the count of non-finite scores among the others)."""
+    xp, n = space.xp, scores.shape[0]
+    chosen = np.empty(n_query, dtype=np.int64)
+    taken = xp.zeros((n,), dtype=xp.bool, device=space.device)
+    current = scores
+    for step in range(n_query):
+        if step:
+            current = xp.where(taken, xp.full_like(current, -xp.inf), current)
+        if step_scores is not None:
+            step_scores[step, :] = current
+        order = space.put(rng.permutation(n))  # numpy's draws, numpy's ties
+        best = xp.take(order, xp.argmax(xp.take(current, order))[None])
+        bad = xp.sum(xp.astype(~(xp.isfinite(current) | taken), best.dtype))
+        pick, n_bad = (int(v) for v in space.host(xp.concat([best, bad[None]])))
+        if n_bad:
+            fail(step)
+        chosen[step] = pick
+        if step < n_query - 1:
+            taken[pick] = True
+            scorer.add(pick)
+            current = scorer.scores()
+    return chosen, scores, step_scores
 
 
 def _taken(chosen, n, space):
@@ -266,17 +289,3 @@ def _best(scores, rng):
     """``_ranked(scores, rng)[0]`` in O(n): the best score, ties at random."""
     order = rng.permutation(scores.shape[0])
     return int(order[np.argmax(scores[order])])
-
-
-def _best_xp(scores, chosen, rng, space, X, name, what):
-    """:func:`_best` on the device, with the finiteness check of the
-    unchosen scores: one host copy of two ints per pick."""
-    xp = space.xp
-    order = space.put(rng.permutation(scores.shape[0]))
-    best = xp.take(order, xp.argmax(xp.take(scores, order))[None])
-    finite = xp.isfinite(scores) | _taken(chosen, scores.shape[0], space)
-    bad = xp.sum(xp.astype(~finite, best.dtype))[None]
-    pick, n_bad = (int(v) for v in space.host(xp.concat([best, bad])))
-    if n_bad:
-        _not_finite(X, name, what, chosen.shape[0])
-    return pick

@@ -412,3 +412,31 @@ def test_skactiveml_names_what_works(array_namespaces):
     reg = SklearnRegressor(RegularityRidge(alpha=1.0))
     with pytest.raises(TypeError, match="numpy arrays only.*skrt.query"):
         RegularityQuery(random_state=0).query(ns.asarray(X), y, reg)
+
+
+@pytest.mark.parametrize("heuristic", ["sld", "variance", "ivr"])
+def test_scores_not_finite_is_the_numpy_error(array_namespaces, heuristic):
+    # an overflow in the first round, or NaN columns after a virtual label:
+    # the ValueError numpy gives, raised from the device's own check
+    import dataclasses
+
+    ns = array_namespaces
+    model_np, model_xp = _pair(ns, seed=28)
+    huge = np.full((6, 3), 1e200)
+    for model, pool in ((model_np, huge), (model_xp, ns.asarray(huge))):
+        with pytest.raises(ValueError, match="not finite .* X_pool: its entries reach"):
+            regularity_sampling(model, pool, 2, heuristic=heuristic)
+    for model in (model_np, model_xp):
+        acq = model.acquisition
+        cross = acq.curvature.cross
+
+        def nan_cross(X, i, cache, cross=cross):
+            return cross(X, i, cache) * float("nan")
+
+        curvature = dataclasses.replace(acq.curvature, cross=nan_cross)
+        bad = _Model(dataclasses.replace(acq, curvature=curvature))
+        pool = _pool(29, n=12)
+        pool = pool if model is model_np else ns.asarray(pool)
+        match = "after virtually labelling 1 greedy pick"
+        with pytest.raises(ValueError, match=match):
+            regularity_sampling(bad, pool, 3, heuristic="sld", batch="greedy")
