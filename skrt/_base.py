@@ -27,6 +27,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _influence
 from ._acquisition import Acquisition, Curvature
+from ._alpha_xp import choose_alpha_on_device
+from ._array_api import numpy_only
 from ._batch import (
     block_rows,
     check_finite,
@@ -48,6 +50,7 @@ from ._linalg import (
     minimize_criterion,
 )
 from ._pool import make_scorer
+from ._spectral_xp import SpectralXP
 from .exceptions import RegularityBoundWarning
 
 
@@ -75,8 +78,11 @@ class TangentMixin(FrameOutputMixin):
     """
 
     def _unravel(self, a):
-        """Drop the target axis for 1-D y."""
-        return a[0] if self._y_ndim == 1 else a
+        """Drop the target axis for 1-D y (an array-API array keeps a 0-d
+        array where numpy gives a scalar)."""
+        if self._y_ndim != 1:
+            return a
+        return a[0] if isinstance(a, np.ndarray) else a[0, ...]
 
     def predict(self, X):
         """Predict with the fitted weights.
@@ -89,6 +95,8 @@ class TangentMixin(FrameOutputMixin):
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
         """
+        if (device := device_view(self)) is not None:
+            return device.predict(X)
         X = self._validate_X(X)
         return self._unravel_rows(self._rowwise(self._predict_raw, X, "The prediction"))
 
@@ -122,6 +130,8 @@ class TangentMixin(FrameOutputMixin):
         >>> RegularityRidge(alpha=2.0).fit(X, y).predict_tangent(X[:4]).shape
         (4,)
         """
+        if (device := device_view(self)) is not None:
+            return device.predict_tangent(X)
         X = self._validate_X(X)
         return self._unravel_rows(self._rowwise(self._tangent, X, "The tangent"))
 
@@ -170,6 +180,8 @@ class TangentMixin(FrameOutputMixin):
         >>> RegularityRidge().fit(X, y).loss_derivative(X[:2], y[:2]).shape
         (2,)
         """
+        if (device := device_view(self)) is not None:
+            return device.loss_derivative(X, y)
         X = self._validate_X(X)
         grad = self._loss_gradient(self._residual(X, y))
         tangent = self._rowwise(self._tangent, X, "The tangent")
@@ -225,6 +237,10 @@ class TangentMixin(FrameOutputMixin):
         >>> scores.shape
         (5,)
         """
+        if (device := device_view(self)) is not None:
+            if self._as_frame(as_frame):
+                raise numpy_only("as_frame=True", "as_frame=False")
+            return device.score_samples(X, y, heuristic, random_state)
         as_frame, index = self._as_frame(as_frame), row_index(X)
         X = self._validate_X(X)
         check_heuristic(heuristic, labeled=y is not None)
@@ -284,6 +300,8 @@ class TangentMixin(FrameOutputMixin):
             data) and the advice for what the model lacks.
         """
         check_is_fitted(self)
+        if (device := device_view(self)) is not None:
+            return device.acquisition()
         n_fit = int(self.n_samples_fit_)
         sti, curvature, reasons = self._acquisition_parts()
         if n_fit == 0:  # no training data, so no M⁻¹ of it to condition on
@@ -338,7 +356,9 @@ class ExactLOOMixin:
             raise ValueError(f"{what} {self._no_decomposition_advice()}")
         return self._spectral
 
-    def _select_alpha(self, criterion, bounds, constant_target):
+    def _select_alpha(
+        self, criterion, bounds, constant_target, minimize=minimize_criterion
+    ):
         if not isinstance(self.alpha, str):
             return self.alpha
         lo, hi = self.alpha_bounds if self.alpha_bounds is not None else bounds
@@ -351,7 +371,7 @@ class ExactLOOMixin:
                 stacklevel=4,
             )
             return s
-        alpha, _, at_bound = minimize_criterion(criterion, (lo, hi))
+        alpha, _, at_bound = minimize(criterion, (lo, hi))
         if at_bound is not None:
             warnings.warn(
                 f"The {self.alpha} criterion is smallest at the {at_bound} bound "
@@ -395,6 +415,8 @@ class ExactLOOMixin:
         >>> mean.shape, std.shape
         ((2,), (2,))
         """
+        if (device := device_view(self)) is not None:
+            return device.predict(X, return_std=return_std)
         X = self._validate_X(X)
         pred = self._rowwise(self._predict_raw, X, "The prediction")
         if not return_std:
@@ -433,6 +455,8 @@ class ExactLOOMixin:
         (5,)
         """
         check_is_fitted(self)
+        if (device := device_view(self)) is not None:
+            return device.loo_curve(alphas)
         spec = self._require_spectral("loo_curve")
         try:
             alphas = np.asarray(alphas, dtype=float)
@@ -510,6 +534,10 @@ class ExactLOOMixin:
         7
         """
         check_is_fitted(self)
+        if (device := device_view(self)) is not None:
+            if self._as_frame(as_frame):
+                raise numpy_only("as_frame=True", "as_frame=False")
+            return device.sample_information(X_val, kind, noise_variance)
         spec = self._require_spectral("sample_information")
         _influence.check_kind(kind)
         as_frame = self._as_frame(as_frame)
@@ -596,6 +624,11 @@ class ExactLOOMixin:
         (3, (50, 3))
         """
         check_is_fitted(self)
+        if device_view(self) is not None:
+            raise numpy_only(
+                "influence_diagnostics",
+                "leverage_, loo_residuals_, loo_curve and sample_information",
+            )
         spec = self._require_spectral("influence_diagnostics")
         if spec.c.shape[1] != 1:
             raise ValueError(
@@ -657,6 +690,8 @@ class ExactLOOMixin:
 
     def _choose_alpha(self, spec, Y):
         """alpha_ on the decomposition path: exact LOO or GCV over a continuum."""
+        if isinstance(spec, SpectralXP):  # fitted on array-API arrays
+            return choose_alpha_on_device(self, spec, Y)
         bounds = default_alpha_bounds(spec.lam.max(initial=0.0))
         constant = is_constant(spec.yc, Y)
         if self.alpha == "loo":
@@ -680,6 +715,14 @@ _EMPTY_FIT_CROSS = (
     "needs training data, and this model was fitted on none (it is its "
     "prior); use batch='topk'."
 )
+
+
+def device_view(estimator):
+    """The methods of an estimator fitted on array-API arrays
+    (``_device_view()``, :mod:`skrt._fitted_xp`), or None on the numpy path."""
+    if isinstance(getattr(estimator, "_spectral", None), SpectralXP):
+        return estimator._device_view()
+    return None
 
 
 def is_constant(Yc, Y):

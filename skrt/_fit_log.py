@@ -145,6 +145,17 @@ def fit_summary(estimator) -> str:
     for name, label in errors:
         value = getattr(estimator, name, None)
         if value is not None:
-            parts.append(f"{label} {float(np.mean(value)):.4g}")
+            parts.append(f"{label} {_mean(value):.4g}")
             break
     return ", ".join(parts)
+
+
+def _mean(value) -> float:
+    """The mean of a float or an array, numpy or array-API (a device fit's
+    errors stay on the device; this one number comes to the host)."""
+    if isinstance(value, (numbers.Real, np.ndarray, np.generic)):
+        return float(np.mean(value))
+    from sklearn.externals.array_api_compat import array_namespace
+
+    xp = array_namespace(value)
+    return float(xp.mean(xp.reshape(value, (-1,))))

@@ -71,6 +71,7 @@ __all__ = [
     "GCV_DOF_MIN",
     "basin_starts",
     "slope_bracket",
+    "covariance_side_is_cheaper",
 ]
 
 #: ``1 - m_i g_i`` at or below this: leaving sample i out leaves the fit
@@ -479,6 +480,11 @@ def _covariance_side_is_cheaper(n, p):
     covariance = n * p * p + 8.0 * p**3 + 2.0 * n * p * min(n, p)
     gram = n * n * p + 8.0 * n**3
     return covariance <= gram
+
+
+#: The side :func:`decompose` diagonalises, public for the device path
+#: (``skrt._spectral_xp``), which chooses it the same way.
+covariance_side_is_cheaper = _covariance_side_is_cheaper
 
 
 # ----------------------------------------------------------------------------

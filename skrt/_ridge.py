@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import RegularityMixin, is_constant, reset_fitted
 from ._fit_log import SILENT, FitLog, check_verbose, fit_summary, seconds
+from ._fitted_xp import array_api_inputs
 from ._influence import leave_one_out_record
 from ._krylov import CenteredDesign, GCVQuadrature, krylov_fit
 from ._linalg import (
@@ -33,6 +34,7 @@ from ._prior import (
     prior_from,  # noqa: F401  (public as skrt.prior_from, imported from here)
     validate_empty,
 )
+from ._ridge_xp import RidgeView, fit_ridge
 from ._solutions import (
     RidgeSolution,
     check_finite_fit,
@@ -260,6 +262,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = self.solver != "svd"
         tags.target_tags.multi_output = True
+        tags.array_api_support = True
         return tags
 
     # ------------------------------------------------------------------ fit
@@ -318,6 +321,9 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             The fitted estimator.
         """
         self._check_params()
+        namespace, y, sample_weight = array_api_inputs(X, y, sample_weight)
+        if namespace is not None:  # array-API input: skrt._ridge_xp
+            return fit_ridge(self, X, y, sample_weight, namespace)
         log = FitLog(check_verbose(self.verbose), "RegularityRidge")
         started = time.perf_counter()
         reset_fitted(self)
@@ -688,7 +694,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     def _choose_alpha(self, spec, Y):
         """alpha_ as in the mixin; a design without variation (every centred
         column zero) makes every alpha the same model: say so."""
-        if isinstance(self.alpha, str) and spec.lam.size == 0:
+        if isinstance(self.alpha, str) and spec.lam.shape[0] == 0:
             lo, hi = self.alpha_bounds or default_alpha_bounds(0.0)
             s = float(np.sqrt(lo * hi))
             warnings.warn(
@@ -711,3 +717,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
 
     def _dfbeta_basis(self, spec):
         return spec.basis(), self._x_mean
+
+    def _device_view(self):
+        """The methods of a fit on array-API arrays (:mod:`skrt._ridge_xp`)."""
+        return RidgeView(self)
