@@ -20,6 +20,7 @@ from ._base import RegularityMixin, reset_fitted
 from ._batch import block_rows, map_rows
 from ._centering import row_block
 from ._fit_log import SILENT, FitLog, check_verbose, fit_summary, seconds
+from ._fitted_xp import array_api_inputs
 from ._influence import leave_one_out_record
 from ._kernel_cg import fit_kernel_cg, kernel_system
 from ._kernel_exact import (
@@ -30,6 +31,7 @@ from ._kernel_exact import (
     weight_spread,
 )
 from ._kernel_search import choose_gamma
+from ._kernel_xp import KernelView, fit_kernel
 from ._krylov import solve_cg
 from ._linalg import decompose_kernel
 from ._solutions import KernelSolution, set_fit_record
@@ -257,6 +259,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         tags.input_tags.sparse = self.kernel != "precomputed"
         tags.input_tags.pairwise = self.kernel == "precomputed"
         tags.target_tags.multi_output = True
+        tags.array_api_support = True
         return tags
 
     # -------------------------------------------------------------- kernel
@@ -354,6 +357,9 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         self : RegularityKernelRidge
         """
         self._check_params()
+        namespace, y, sample_weight = array_api_inputs(X, y, sample_weight)
+        if namespace is not None:  # array-API input: skrt._kernel_xp
+            return fit_kernel(self, X, y, sample_weight, namespace)
         log = FitLog(check_verbose(self.verbose), "RegularityKernelRidge")
         started = time.perf_counter()
         reset_fitted(self)
@@ -578,6 +584,10 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
                 stacklevel=3,
             )
         return spec
+
+    def _device_view(self):
+        """The methods of a fit on array-API arrays (:mod:`skrt._kernel_xp`)."""
+        return KernelView(self)
 
     def _no_decomposition_advice(self):
         return (

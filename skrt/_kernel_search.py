@@ -60,7 +60,13 @@ from ._fit_log import SILENT, seconds
 from ._linalg import basin_starts, decompose_kernel, removed_fraction, slope_bracket
 from .exceptions import RegularityBoundWarning
 
-__all__ = ["choose_gamma", "gamma_limits", "grid_between", "loo_and_gamma_slope"]
+__all__ = [
+    "choose_gamma",
+    "gamma_limits",
+    "grid_between",
+    "loo_and_gamma_slope",
+    "search_gamma",
+]
 
 # Automatic limits of the gamma="loo" search: gamma * max distance = 1e-4
 # (below, the kernel is a low-degree polynomial of d to round-off) and
@@ -124,7 +130,42 @@ def choose_gamma(X, Y, w, *, kernel, gamma_bounds, center, choose_alpha, log=SIL
     # a sample instead of weighting it)
     mean_d = (w @ D @ w) / w.sum() ** 2
     g0 = 1.0 / mean_d if mean_d > 0 else 1.0
-    lo, hi, user = gamma_limits(gamma_bounds, D, g0)
+    limits = gamma_limits(gamma_bounds, D, g0)
+    return search_gamma(
+        lambda gamma: loo_and_gamma_slope(choose_alpha, D, gamma, Y, w),
+        g0,
+        limits,
+        w.size,
+        log,
+        started,
+    )
+
+
+def search_gamma(loo_and_slope, g0, limits, n, log=SILENT, started=None):
+    """The search of :func:`choose_gamma` once the distances are known
+    (shared with the device path, ``skrt._kernel_xp``).
+
+    Parameters
+    ----------
+    loo_and_slope : callable
+        ``gamma -> (LOO error at its optimal alpha, slope in log gamma)``,
+        two floats (one eigendecomposition).
+    g0 : float
+        The starting gamma (inverse weighted mean distance).
+    limits : (float, float, bool)
+        :func:`gamma_limits`.
+    n : int
+        Rows of the kernel matrix (for the progress lines).
+    log : FitLog, default=SILENT
+    started : float or None
+        ``time.perf_counter()`` at the search's start.
+
+    Returns
+    -------
+    gamma : float
+    """
+    started = time.perf_counter() if started is None else started
+    lo, hi, user = limits
     step = _GAMMA_STEP * np.log(10.0)
     t0 = float(np.clip(np.log(g0), lo, hi))
     log_grid = grid_between(t0 - 4 * step, t0 + 4 * step, lo, hi, step)
@@ -142,7 +183,7 @@ def choose_gamma(X, Y, w, *, kernel, gamma_bounds, center, choose_alpha, log=SIL
                 warnings.catch_warnings(),
             ):
                 warnings.simplefilter("ignore", RegularityBoundWarning)
-                memo[t] = loo_and_gamma_slope(choose_alpha, D, np.exp(t), Y, w)
+                memo[t] = loo_and_slope(np.exp(t))
         return memo[t]
 
     def say_grid(what):
@@ -150,7 +191,7 @@ def choose_gamma(X, Y, w, *, kernel, gamma_bounds, center, choose_alpha, log=SIL
             log(
                 f"gamma search: {what} {log_grid.size} gammas from "
                 f"{np.exp(log_grid[0]):.3g} to {np.exp(log_grid[-1]):.3g}, one "
-                f"eigendecomposition of a {w.size} x {w.size} kernel each"
+                f"eigendecomposition of a {n} x {n} kernel each"
             )
 
     say_grid("grid of")
@@ -225,7 +266,7 @@ def choose_gamma(X, Y, w, *, kernel, gamma_bounds, center, choose_alpha, log=SIL
                 else "Pass gamma_bounds or choose gamma yourself."
             ),
             RegularityBoundWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return float(np.exp(best_t))
 
