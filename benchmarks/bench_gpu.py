@@ -502,6 +502,11 @@ def main(argv=None):
     shapes = FULL
     if args.quick:
         args.device, args.namespace, shapes = "cpu", "torch", QUICK
+    if args.device == "cpu":
+        # before torch starts its OpenMP threads: left spinning after each op,
+        # they and OpenBLAS's threads (skrt's numpy path, same process, same
+        # cores) slow each other down -- fits up to 70x slower on 2 cores
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     dev = Device(args.namespace, args.device)
     import scipy
 
