@@ -13,7 +13,9 @@ scikit-learn).
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn import get_config
+from sklearn.externals.array_api_compat import is_array_api_obj
 from sklearn.utils._array_api import (
     _convert_to_numpy,
     _is_numpy_namespace,
@@ -47,7 +49,8 @@ def device_namespace(*arrays):
     """
     if not get_config()["array_api_dispatch"]:
         return None
-    present = [a for a in arrays if a is not None and hasattr(a, "__array_namespace__")]
+    # torch tensors have no __array_namespace__: ask array_api_compat
+    present = [a for a in arrays if is_array_api_obj(a) and not sp.issparse(a)]
     if not present:
         return None
     xp, _, device = get_namespace_and_device(*present)

@@ -9,6 +9,7 @@ import os
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from conftest import scipy_array_api_enabled
 
 
@@ -52,13 +53,9 @@ def test_skrt_leaves_numpy_path_under_the_fixture(array_namespaces):
 
     Xd = array_namespaces.asarray(np.ones((2, 2)))
     found = device_namespace(Xd)
-    if found is None and not hasattr(Xd, "__array_namespace__"):
-        # TODO(coordinator): skrt/_array_api.device_namespace keeps only arrays
-        # with __array_namespace__, which torch tensors lack; remove this once
-        # it uses array_api_compat.is_array_api_obj
-        pytest.xfail("device_namespace misses arrays without __array_namespace__")
-    assert found is not None
+    assert found is not None  # also torch tensors: no __array_namespace__
     assert device_namespace(np.ones((2, 2))) is None
+    assert device_namespace(sp.csr_matrix(np.eye(2)), [1.0], None) is None
 
 
 def test_dispatch_off_outside_the_fixture():
