@@ -22,7 +22,16 @@ from sklearn.utils._array_api import (
     get_namespace_and_device,
 )
 
-__all__ = ["device_namespace", "numpy_only", "to_numpy"]
+__all__ = [
+    "DEVICE_ESTIMATORS",
+    "device_namespace",
+    "numpy_only",
+    "refuse_device_arrays",
+    "to_numpy",
+]
+
+#: what fits on array-API inputs, for the messages of the numpy-only estimators
+DEVICE_ESTIMATORS = "RegularityRidge or RegularityKernelRidge (solver='eigen' or 'svd')"
 
 
 def device_namespace(*arrays):
@@ -91,3 +100,31 @@ def numpy_only(what, instead):
         f"{what} computes with numpy arrays only; with array-API inputs "
         f"(array_api_dispatch=True) use {instead}, or pass numpy arrays."
     )
+
+
+def refuse_device_arrays(what, instead, **arrays):
+    """Raise :func:`numpy_only`'s TypeError when any of ``arrays`` leaves the
+    numpy path (:func:`device_namespace`), naming the argument.
+
+    Parameters
+    ----------
+    what : str
+        Who computes with numpy only, e.g. ``"SGDFRegressor"``.
+    instead : str
+        What works with array-API inputs.
+    **arrays : array-like or None
+        The arguments by name.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> refuse_device_arrays("SGDFRegressor", "RegularityRidge", X=np.ones(2))
+    """
+    for name, a in arrays.items():
+        found = device_namespace(a)
+        if found is not None:
+            xp, device = found
+            raise numpy_only(
+                f"{what} (given {name} from {xp.__name__} on device {device})",
+                instead,
+            )

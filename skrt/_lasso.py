@@ -40,6 +40,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._array_api import DEVICE_ESTIMATORS, refuse_device_arrays
 from ._base import TangentMixin, WeightsOnlyMixin, reset_fitted
 from ._centering import weighted_center
 from ._fit_log import SILENT, FitLog, check_verbose, seconds
@@ -378,6 +379,9 @@ class RegularityLasso(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstima
                 n_iter=0,
                 n_samples=0,
             )
+        refuse_device_arrays(
+            "RegularityLasso", DEVICE_ESTIMATORS, X=X, y=y, sample_weight=sample_weight
+        )
         X, y = validate_data(
             self, X, y, accept_sparse="csr", dtype=np.float64, y_numeric=True
         )
@@ -463,6 +467,7 @@ class RegularityLasso(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstima
 
     def _validate_X(self, X):
         check_is_fitted(self)
+        refuse_device_arrays("RegularityLasso", DEVICE_ESTIMATORS, X=X)
         X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=False)
         return X.tocsr() if sp.issparse(X) else X
 

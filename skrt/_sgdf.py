@@ -20,6 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._array_api import DEVICE_ESTIMATORS, refuse_device_arrays
 from ._base import TangentMixin, WeightsOnlyMixin
 from ._dual_sgd import blocked_sum, loss_terms
 from ._fit_log import FitLog, check_verbose, seconds
@@ -316,6 +317,9 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
         check_verbose(self.verbose)
 
     def _validate_fit_data(self, X, y, sample_weight, reset):
+        refuse_device_arrays(
+            "SGDFRegressor", DEVICE_ESTIMATORS, X=X, y=y, sample_weight=sample_weight
+        )
         X, y = validate_data(
             self,
             X,
@@ -564,6 +568,7 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
     # ----------------------------------------------------- prediction
     def _validate_X(self, X):
         check_is_fitted(self)
+        refuse_device_arrays("SGDFRegressor", DEVICE_ESTIMATORS, X=X)
         return validate_data(
             self, X, accept_sparse="csr", dtype=np.float64, reset=False
         )

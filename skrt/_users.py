@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._array_api import DEVICE_ESTIMATORS, refuse_device_arrays
 from ._fit_log import FitLog, check_verbose
 from ._frames import FrameOutputMixin, pandas_series, row_index
 from ._lasso import RegularityLasso
@@ -320,6 +321,13 @@ class MultiUserRegularity(FrameOutputMixin, RegressorMixin, BaseEstimator):
         self : MultiUserRegularity
         """
         log = FitLog(self._check_params(), type(self).__name__)
+        refuse_device_arrays(
+            "MultiUserRegularity",
+            DEVICE_ESTIMATORS,
+            X=X,
+            y=y,
+            sample_weight=sample_weight,
+        )
         X, y = validate_data(
             self, X, y, accept_sparse="csr", dtype=np.float64, y_numeric=True
         )
@@ -391,6 +399,7 @@ class MultiUserRegularity(FrameOutputMixin, RegressorMixin, BaseEstimator):
 
     def _per_user(self, X, groups, method, **kwargs):
         check_is_fitted(self)
+        refuse_device_arrays("MultiUserRegularity", DEVICE_ESTIMATORS, X=X)
         X = validate_data(self, X, accept_sparse="csr", reset=False)
         if groups is None:
             return getattr(self.shared_, method)(X, **kwargs)
@@ -507,6 +516,7 @@ class MultiUserRegularity(FrameOutputMixin, RegressorMixin, BaseEstimator):
         scores : ndarray of shape (n_pool,)
         """
         model = self.user_model(user)
+        refuse_device_arrays("MultiUserRegularity", DEVICE_ESTIMATORS, X_pool=X_pool)
         X_pool = validate_data(self, X_pool, accept_sparse="csr", reset=False)
         if model.n_samples_fit_ == 0 or self.penalty == "l1":
             batch = "topk"
