@@ -43,6 +43,7 @@ from ._frames import (
     row_index,
 )
 from ._heuristics import check_heuristic, resolve_heuristic, resolve_landmarks
+from ._influence_xp import influence_diagnostics as influence_diagnostics_on_device
 from ._linalg import (
     default_alpha_bounds,
     gcv_path,
@@ -624,11 +625,6 @@ class ExactLOOMixin:
         (3, (50, 3))
         """
         check_is_fitted(self)
-        if device_view(self) is not None:
-            raise numpy_only(
-                "influence_diagnostics",
-                "leverage_, loo_residuals_, loo_curve and sample_information",
-            )
         spec = self._require_spectral("influence_diagnostics")
         if spec.c.shape[1] != 1:
             raise ValueError(
@@ -637,6 +633,10 @@ class ExactLOOMixin:
             )
         as_frame = self._as_frame(as_frame)
         basis = self._dfbeta_basis(spec) if dfbeta else None
+        if isinstance(spec, SpectralXP):  # fitted on array-API arrays
+            if as_frame:
+                raise numpy_only("as_frame=True", "as_frame=False")
+            return influence_diagnostics_on_device(spec, self.alpha_, basis)
         out = _influence.influence_diagnostics(spec, self.alpha_, basis)
         if not as_frame:
             return out

@@ -45,6 +45,7 @@ from ._spectral_xp import (
 __all__ = [
     "DeviceView",
     "array_api_inputs",
+    "check_numpy_input",
     "check_same_namespace",
     "sample_weights",
     "short_name",
@@ -140,6 +141,16 @@ def sample_weights(sample_weight, n, xp, device, dtype):
     return w
 
 
+def check_numpy_input(estimator, X):
+    """A model fitted on numpy arrays takes numpy inputs: with dispatch on,
+    an array-API ``X`` is the ValueError of :func:`check_same_namespace`
+    (with dispatch off scikit-learn converts it, as it always did)."""
+    if not get_config()["array_api_dispatch"] or not is_array_api_obj(X):
+        return
+    if short_name(namespace_of(X)[0]) != "numpy":
+        check_same_namespace(estimator, X, (np, "cpu"))
+
+
 class DeviceView:
     """What both models' device fits share; subclasses give the pieces
     ``predict_raw``, ``tangent``, ``sti``, ``variance``, ``coordinates``,
@@ -189,7 +200,9 @@ class DeviceView:
         rows = row_block(X.shape[1] + self.est._block_width())
         if n <= rows:
             return fn(X)
-        blocks = [fn(X[start : start + rows, ...]) for start in range(0, n, rows)]
+        blocks = [
+            fn(X[start : min(start + rows, n), ...]) for start in range(0, n, rows)
+        ]
         return self.xp.concat(blocks, axis=0)
 
     def check_finite(self, values, X, name, what):

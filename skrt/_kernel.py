@@ -20,7 +20,7 @@ from ._base import RegularityMixin, reset_fitted
 from ._batch import block_rows, map_rows
 from ._centering import row_block
 from ._fit_log import SILENT, FitLog, check_verbose, fit_summary, seconds
-from ._fitted_xp import array_api_inputs
+from ._fitted_xp import array_api_inputs, check_numpy_input
 from ._influence import leave_one_out_record
 from ._kernel_cg import fit_kernel_cg, kernel_system
 from ._kernel_exact import (
@@ -617,6 +617,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     # --------------------------------------------------------- prediction
     def _validate_X(self, X):
         check_is_fitted(self)
+        check_numpy_input(self, X)
         precomputed = self.kernel == "precomputed"
         X = validate_data(
             self,

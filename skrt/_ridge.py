@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import RegularityMixin, is_constant, reset_fitted
 from ._fit_log import SILENT, FitLog, check_verbose, fit_summary, seconds
-from ._fitted_xp import array_api_inputs
+from ._fitted_xp import array_api_inputs, check_numpy_input
 from ._influence import leave_one_out_record
 from ._krylov import CenteredDesign, GCVQuadrature, krylov_fit
 from ._linalg import (
@@ -583,6 +583,7 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------ prediction
     def _validate_X(self, X):
         check_is_fitted(self)
+        check_numpy_input(self, X)
         X = validate_data(
             self, X, accept_sparse=("csr", "csc", "coo"), dtype=np.float64, reset=False
         )

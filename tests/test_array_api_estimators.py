@@ -461,12 +461,71 @@ def test_numpy_only_inputs_and_methods(space):
         with pytest.raises(TypeError, match="Cholesky"):
             RegularityKernelRidge().fit(space(X), space(y), sample_weight=space(spread))
         model = RegularityRidge().fit(space(X), space(y))
-        with pytest.raises(
-            TypeError, match="influence_diagnostics computes with numpy"
-        ):
-            model.influence_diagnostics()
+        for method in (model.sample_information, model.influence_diagnostics):
+            with pytest.raises(TypeError, match="as_frame=True computes with numpy"):
+                method(as_frame=True)
         with pytest.raises(TypeError, match="as_frame=True computes with numpy"):
-            model.sample_information(as_frame=True)
+            model.score_samples(space(X), as_frame=True)
+
+
+def test_numpy_model_rejects_device_inputs_under_dispatch(space):
+    X, y, _ = data(0, 20, 3)
+    model = RegularityRidge().fit(X, y)
+    with dispatch():
+        with pytest.raises(ValueError, match="fitted on numpy arrays"):
+            model.predict(space(X))
+        with pytest.raises(ValueError, match="fitted on numpy arrays"):
+            model.__skrt_acquisition__().validate(space(X))
+    np.testing.assert_array_equal(
+        model.predict(X), RegularityRidge().fit(X, y).predict(X)
+    )
+
+
+@pytest.mark.parametrize(
+    "est",
+    [
+        RegularityRidge(alpha=1e-6),
+        RegularityRidge(alpha=0.5, fit_intercept=False),
+        RegularityRidge(alpha=2.0, solver="svd"),
+        RegularityKernelRidge(alpha=0.3, kernel="rbf", gamma=0.2),
+    ],
+    ids=["ridge-ols", "ridge-no-intercept", "ridge-svd", "kernel"],
+)
+def test_influence_diagnostics_equal_numpy(space, est):
+    X, y, w = data(7, 40, 3)
+    y[3] += 4.0
+    ref = sklearn.clone(est).fit(X, y, sample_weight=w).influence_diagnostics()
+    with dispatch():
+        model = est.fit(space(X), space(y), sample_weight=space(w))
+        out = model.influence_diagnostics()
+    assert set(out) == set(ref)
+    for key, value in out.items():
+        assert_in_space(value, space)
+        assert_close(value, ref[key], RTOL_FIXED, key)
+
+
+def test_influence_diagnostics_refit_path_and_pinned_rows():
+    # an outlier that carries nearly all of the RSS: the refit's RSS is
+    # summed directly (both paths); a far point of leverage 1 gets inf
+    space = Space("array_api_strict", "CPU_DEVICE")
+    rng = np.random.RandomState(0)
+    X = rng.randn(12, 2)
+    y = X @ [1.0, 2.0] + 1e-3 * rng.randn(12)
+    y[5] += 10.0
+    ref = RegularityRidge(alpha=1e-9).fit(X, y).influence_diagnostics()
+    with dispatch():
+        model = RegularityRidge(alpha=1e-9).fit(space(X), space(y))
+        out = model.influence_diagnostics()
+    for key, value in out.items():
+        assert_close(value, ref[key], 1e-7, key)
+    X1 = np.vstack([X, [[30.0, 30.0]]])
+    y1 = np.append(y, 100.0)
+    pinned = RegularityRidge(alpha=1e-12, fit_intercept=False)
+    ref = sklearn.clone(pinned).fit(X1, y1).influence_diagnostics()
+    with dispatch():
+        out = pinned.fit(space(X1), space(y1)).influence_diagnostics()
+    for key, value in out.items():
+        np.testing.assert_array_equal(np.isinf(host(value)), np.isinf(ref[key]), key)
 
 
 def test_mixed_namespace_targets_follow_X():
@@ -609,3 +668,27 @@ def test_minimize_batched_finds_a_known_minimum():
             lambda a: (np.log(a), np.ones_like(a)), (1e-3, 1e3)
         )
     assert at == "lower" and alpha == 1e-3
+
+
+@pytest.mark.parametrize("kind", ["ridge", "kernel"])
+def test_pools_are_scored_in_row_blocks(space, kind, monkeypatch):
+    import skrt._centering
+
+    X, y, _ = data(12, 30, 3)
+    Xq = np.random.RandomState(2).randn(23, 3)
+    if kind == "ridge":
+        est = RegularityRidge(alpha="loo")
+    else:
+        est = RegularityKernelRidge(alpha="loo", kernel="rbf", gamma=0.3)
+    ref = sklearn.clone(est).fit(X, y)
+    monkeypatch.setattr(skrt._centering, "BLOCK_BYTES", 8 * 40 * 5)  # a few rows
+    with dispatch():
+        model = est.fit(space(X), space(y))
+        pred, std = model.predict(space(Xq), return_std=True)
+        cross = model.__skrt_acquisition__().curvature.cross(space(Xq), 3)
+    ref_pred, ref_std = ref.predict(Xq, return_std=True)
+    assert_close(pred, ref_pred, RTOL_SEARCHED)
+    assert_close(std, ref_std, RTOL_SEARCHED)
+    assert_close(
+        cross, ref.__skrt_acquisition__().curvature.cross(Xq, 3), RTOL_SEARCHED
+    )
