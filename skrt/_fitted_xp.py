@@ -28,6 +28,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._array_api import get_namespace_and_device, move_to
 from sklearn.utils.validation import validate_data
 
+from . import _centering
 from ._acquisition import Acquisition, Curvature
 from ._array_api import to_numpy
 from ._centering import row_block
@@ -50,6 +51,11 @@ __all__ = [
     "sample_weights",
     "short_name",
 ]
+
+
+# a device's row blocks are this many of the numpy path's BLOCK_BYTES (32 MiB):
+# fewer, larger kernel evaluations and products, still bounded
+_DEVICE_BLOCKS = 8
 
 
 def short_name(xp):
@@ -195,9 +201,11 @@ class DeviceView:
         return Y
 
     def map_rows(self, fn, X):
-        """``fn`` over row blocks of X, stacked (``skrt._batch.map_rows``)."""
+        """``fn`` over row blocks of X, stacked (``skrt._batch.map_rows``),
+        each block's widest intermediate under 8 x ``BLOCK_BYTES``."""
         n = X.shape[0]
-        rows = row_block(X.shape[1] + self.est._block_width())
+        width = X.shape[1] + self.est._block_width()
+        rows = row_block(width, _DEVICE_BLOCKS * _centering.BLOCK_BYTES)
         if n <= rows:
             return fn(X)
         blocks = [

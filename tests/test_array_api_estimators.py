@@ -681,7 +681,7 @@ def test_pools_are_scored_in_row_blocks(space, kind, monkeypatch):
     else:
         est = RegularityKernelRidge(alpha="loo", kernel="rbf", gamma=0.3)
     ref = sklearn.clone(est).fit(X, y)
-    monkeypatch.setattr(skrt._centering, "BLOCK_BYTES", 8 * 40 * 5)  # a few rows
+    monkeypatch.setattr(skrt._centering, "BLOCK_BYTES", 40 * 5)  # a few rows
     with dispatch():
         model = est.fit(space(X), space(y))
         pred, std = model.predict(space(Xq), return_std=True)
