@@ -203,6 +203,11 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     the identities ``1 - h_i = alpha (B⁻¹)_ii`` and
     ``r_i = -alpha α_i / w_i`` leave nothing to cancel.
 
+    With scikit-learn's ``array_api_dispatch`` on, a PyTorch, CuPy or
+    ``array_api_strict`` X is fitted on its device (one ``eigh`` there, also
+    above 6000 samples under ``solver="auto"``), every fitted array and
+    output there (:ref:`gpu`).
+
     For very large n, a feature map fed to the linear model is the
     alternative:
     ``make_pipeline(Nystroem(...), RegularityRidge(alpha="loo"))``.

@@ -219,6 +219,11 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     eigensolver, which would lose the small columns. Numerically constant
     columns get exactly zero weight and tangent.
 
+    With scikit-learn's ``array_api_dispatch`` on, a dense PyTorch, CuPy or
+    ``array_api_strict`` X is fitted in its own namespace and on its device
+    (solvers "eigen", "svd", "auto"), every fitted array and output there
+    (:ref:`gpu`).
+
     Examples
     --------
     >>> from sklearn.datasets import load_diabetes
