@@ -147,6 +147,13 @@ def sample_weights(sample_weight, n, xp, device, dtype):
     return w
 
 
+def host_floats(a):
+    """A float, list or array (numpy or array-API) as a float64 numpy array."""
+    if is_array_api_obj(a) and not isinstance(a, np.ndarray):
+        a = to_numpy(a, namespace_of(a)[0])
+    return np.asarray(a, dtype=float)
+
+
 def check_numpy_input(estimator, X):
     """A model fitted on numpy arrays takes numpy inputs: with dispatch on,
     an array-API ``X`` is the ValueError of :func:`check_same_namespace`
@@ -312,12 +319,8 @@ class DeviceView:
 
     def loo_curve(self, alphas):
         xp = self.xp
-        if hasattr(alphas, "__array_namespace__") and not isinstance(
-            alphas, np.ndarray
-        ):
-            alphas = to_numpy(alphas, self.namespace_of_input(alphas))
         try:
-            alphas = np.asarray(alphas, dtype=float)
+            alphas = host_floats(alphas)
         except (TypeError, ValueError):
             raise TypeError(
                 f"alphas must be a 1-D array of positive floats; got {alphas!r}."
@@ -327,11 +330,6 @@ class DeviceView:
         a = xp.asarray(np.atleast_1d(alphas), dtype=self.dtype, device=self.device)
         out = loo_path(self.spec, a)
         return out[:, 0] if self.est._y_ndim == 1 else out
-
-    @staticmethod
-    def namespace_of_input(a):
-        with config_context(array_api_dispatch=True):
-            return get_namespace_and_device(a)[0]
 
     def sample_information(self, X_val, kind, noise_variance):
         xp, spec, s = self.xp, self.spec, self.est.alpha_
@@ -361,22 +359,21 @@ class DeviceView:
     def information_noise(self, noise_variance, k):
         """σ² of sample information, shape (k,), checked as the numpy path
         checks it (a positive finite float or one per target)."""
-        if noise_variance is None:
-            host = to_numpy(self.noise_variance(), self.xp)
-        elif isinstance(noise_variance, numbers.Real) or isinstance(
-            noise_variance, (list, tuple, np.ndarray)
-        ):
-            host = np.asarray(noise_variance, dtype=float)
-        else:
-            host = to_numpy(noise_variance, self.namespace_of_input(noise_variance))
-        host = np.asarray(host, dtype=float)
+        value = self.noise_variance() if noise_variance is None else noise_variance
+        try:
+            host = host_floats(value)
+        except (TypeError, ValueError):
+            raise TypeError(
+                "noise_variance must be a positive float or an array of "
+                f"{k} of them (one per target); got {noise_variance!r}."
+            ) from None
         if host.ndim > 1 or host.size not in (1, k):
             raise ValueError(
                 "noise_variance must be a float or have shape "
                 f"({k},), one per target of the fitted model; got shape "
                 f"{host.shape}."
             )
-        host = np.broadcast_to(host.ravel(), (k,))
+        host = np.array(np.broadcast_to(host.ravel(), (k,)))
         if not np.all(np.isfinite(host)) or np.any(host <= 0):
             raise ValueError(
                 "noise_variance must be positive and finite; got "
