@@ -86,7 +86,8 @@ def fit_kernel(est, X, y, sample_weight, namespace):
             "the fit by the Cholesky factor of K + alpha W⁻¹)",
             "weights within a factor 1e3 of each other",
         )
-    Y = xp.reshape(xp.astype(y, dtype), (n, -1))
+    y = xp.asarray(y, dtype=dtype, device=device)  # y given as a list: numpy
+    Y = xp.reshape(y, (n, -1))
     if not precomputed:
         _check_input_scale(xp, X)
     est.X_fit_ = X

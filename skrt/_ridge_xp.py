@@ -57,7 +57,8 @@ def fit_ridge(est, X, y, sample_weight, namespace):
             f"leave-one-out; got n_samples={n}."
         )
     w = sample_weights(sample_weight, n, xp, device, dtype)
-    Y = xp.reshape(xp.astype(y, dtype), (n, -1))
+    y = xp.asarray(y, dtype=dtype, device=device)  # y given as a list: numpy
+    Y = xp.reshape(y, (n, -1))
     solver = est._resolve_solver(X)
     if solver == "cg":
         raise numpy_only("solver='cg'", "solver='eigen', 'svd' or 'auto'")

@@ -692,3 +692,26 @@ def test_pools_are_scored_in_row_blocks(space, kind, monkeypatch):
     assert_close(
         cross, ref.__skrt_acquisition__().curvature.cross(Xq, 3), RTOL_SEARCHED
     )
+
+
+def test_targets_weights_and_arguments_as_lists_or_numpy(space):
+    X, y, w = data(3, 25, 3)
+    ref = RegularityRidge(alpha="loo").fit(X, y, sample_weight=w)
+    with dispatch():
+        model = RegularityRidge(alpha="loo").fit(space(X), list(y), sample_weight=w)
+        curves = [model.loo_curve(a) for a in ([0.5, 2.0], np.array([0.5, 2.0]))]
+        curves.append(model.loo_curve(space([0.5, 2.0])))
+        infos = [
+            model.sample_information(noise_variance=v)
+            for v in (2.0, [2.0], space([2.0]))
+        ]
+        with pytest.raises(TypeError, match="noise_variance must be"):
+            model.sample_information(noise_variance="loud")
+        with pytest.raises(ValueError, match="alphas must be"):
+            model.loo_curve([-1.0])
+    assert_in_space(model.coef_, space)
+    assert_close(model.coef_, ref.coef_, RTOL_SEARCHED)
+    for curve in curves:
+        assert_close(curve, ref.loo_curve([0.5, 2.0]), RTOL_SEARCHED)
+    for info in infos:
+        assert_close(info, ref.sample_information(noise_variance=2.0), RTOL_SEARCHED)
