@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
+from sklearn.externals.array_api_compat import array_namespace
 
 from ._progress import say
 
@@ -155,7 +156,5 @@ def _mean(value) -> float:
     errors stay on the device; this one number comes to the host)."""
     if isinstance(value, (numbers.Real, np.ndarray, np.generic)):
         return float(np.mean(value))
-    from sklearn.externals.array_api_compat import array_namespace
-
     xp = array_namespace(value)
     return float(xp.mean(xp.reshape(value, (-1,))))
