@@ -184,3 +184,33 @@ def array_namespaces(request):
         pytest.skip(f"scikit-learn refuses array_api_dispatch: {exc}")
     with config_context(array_api_dispatch=True):
         yield ns
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A ``dask.distributed`` client on a LocalCluster of 2 worker processes
+    (1 thread each, 1 GiB memory limit each), shared by the whole session;
+    skipped when dask.distributed is not installed.
+
+    Usage::
+
+        def test_something(dask_client):
+            import dask.array as da
+            X = da.from_array(np.ones((100, 3)), chunks=25)
+            ...  # computations run on the cluster (the client is the default)
+    """
+    distributed = pytest.importorskip("dask.distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        memory_limit="1GiB",
+        dashboard_address=None,
+        silence_logs=40,  # logging.ERROR
+    )
+    client = distributed.Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
