@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn import get_config
 from sklearn.externals.array_api_compat import is_array_api_obj
+from sklearn.utils import _array_api as _sk
 from sklearn.utils._array_api import (
     _convert_to_numpy,
     _is_numpy_namespace,
@@ -25,6 +26,8 @@ from sklearn.utils._array_api import (
 __all__ = [
     "DEVICE_ESTIMATORS",
     "device_namespace",
+    "float_dtypes",
+    "move_to",
     "numpy_only",
     "refuse_device_arrays",
     "to_numpy",
@@ -128,3 +131,40 @@ def refuse_device_arrays(what, instead, **arrays):
                 f"{what} (given {name} from {xp.__name__} on device {device})",
                 instead,
             )
+
+
+def move_to(array, *, xp, device):
+    """``array`` in namespace ``xp`` on ``device``.
+
+    scikit-learn's ``move_to`` (1.8 and later); before it (where array-API
+    dispatch needs SciPy >= 1.14 anyway), through numpy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> move_to(np.ones(2), xp=np, device="cpu")
+    array([1., 1.])
+    """
+    if hasattr(_sk, "move_to"):
+        return _sk.move_to(array, xp=xp, device=device)
+    host = to_numpy(array, get_namespace_and_device(array)[0])
+    if _is_numpy_namespace(xp):
+        return host
+    return xp.asarray(host, device=device)
+
+
+def float_dtypes(xp, device):
+    """The floating dtypes ``xp`` supports on ``device``, most precise first
+    (scikit-learn's ``supported_float_dtypes``; its ``device`` argument is
+    1.8's).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> float_dtypes(np, "cpu")[0]
+    <class 'numpy.float64'>
+    """
+    try:
+        return _sk.supported_float_dtypes(xp, device)
+    except TypeError:  # scikit-learn < 1.8: no device argument
+        return _sk.supported_float_dtypes(xp)

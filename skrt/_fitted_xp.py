@@ -25,12 +25,12 @@ import numpy as np
 from sklearn import config_context, get_config
 from sklearn.externals.array_api_compat import is_array_api_obj
 from sklearn.utils import check_random_state
-from sklearn.utils._array_api import get_namespace_and_device, move_to
+from sklearn.utils._array_api import get_namespace_and_device
 from sklearn.utils.validation import validate_data
 
 from . import _centering
 from ._acquisition import Acquisition, Curvature
-from ._array_api import to_numpy
+from ._array_api import move_to, to_numpy
 from ._centering import row_block
 from ._heuristics import check_heuristic, resolve_heuristic, resolve_landmarks
 from ._influence import check_kind

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn import config_context
-from sklearn.utils._array_api import get_namespace_and_device, supported_float_dtypes
+from sklearn.utils._array_api import get_namespace_and_device
 
-from ._array_api import numpy_only, to_numpy
+from ._array_api import float_dtypes, numpy_only, to_numpy
 from ._graded import GRADED_SPREAD
 from ._linalg import GCV_DOF_MIN, SINGULAR, covariance_side_is_cheaper
 
@@ -70,7 +70,7 @@ def namespace_of(*arrays):
 def float_dtype(xp, device):
     """The most precise real floating dtype of ``device`` (float64 where it
     has one), the dtype every device computation runs in."""
-    return supported_float_dtypes(xp, device)[0]
+    return float_dtypes(xp, device)[0]
 
 
 def round_off(dtype, xp, value64):
