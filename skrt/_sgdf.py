@@ -24,6 +24,7 @@ from ._array_api import DEVICE_ESTIMATORS, refuse_device_arrays
 from ._base import TangentMixin, WeightsOnlyMixin
 from ._dual_sgd import blocked_sum, loss_terms
 from ._fit_log import FitLog, check_verbose, seconds
+from ._sgdf_dask import RowChunks, is_dask_collection
 from ._sgdf_solver import (
     SGDFitState,
     SGDSettings,
@@ -35,6 +36,7 @@ from ._sgdf_solver import (
     refine_tangent_epochs,
     run_epoch,
     run_fit,
+    run_streamed_fit,
     solve_tangent_cg,
 )
 from ._validation import (
@@ -374,16 +376,34 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
     def fit(self, X, y, sample_weight=None):
         """Fit θ and θ̇ by SGD until they are stationary (or ``max_iter``).
 
+        A dask X (``dask.array`` or ``dask.dataframe``) is streamed, never
+        held in memory whole: each epoch runs ``partial_fit``'s steps on
+        every row chunk with ``W`` the whole data's weight (the chunks in a
+        random order and the rows shuffled within each when ``shuffle``),
+        then one more pass over the chunks sums the stopping bounds; the
+        first chunk's weighted mean is the centre; an ``"auto"`` batch
+        grows to the largest chunk, then to the whole data (full-batch
+        steps with momentum, one pass each). At most two chunks are in
+        memory at a time (the next one is computed while the current one is
+        fitted). ``alpha="online"`` and ``tangent_solver="cg"`` need X in
+        memory (ValueError). See docs/dask.rst.
+
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        sample_weight : array-like of shape (n_samples,), default=None
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+        y : array-like or dask array of shape (n_samples,)
+            With a dask X: a dask y is taken chunk by chunk (rechunked like
+            X's rows if its chunks differ), an in-memory y sliced at X's
+            chunk boundaries.
+        sample_weight : array-like or dask array of shape (n_samples,), default=None
+            As y.
 
         Returns
         -------
         self : SGDFRegressor
         """
+        if is_dask_collection(X):
+            return self._fit_chunks(X, y, sample_weight)
         self._check_params()
         cfg = self._settings()
         log = FitLog(cfg.verbose, "SGDFRegressor")
@@ -415,6 +435,53 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
             with log.timed("tangent by conjugate gradients"):
                 solve_tangent_cg(state, cfg, X, w)
         self._finish(X, y, w, n_samples=X.shape[0])
+        return self
+
+    def _fit_chunks(self, X, y, sample_weight):
+        """``fit`` on a dask X, streamed chunk by chunk (docs/dask.rst)."""
+        self._check_params()
+        cfg = self._settings()
+        if cfg.online:
+            raise ValueError(
+                "alpha='online' holds out a random validation set in memory: "
+                "not on a dask X; use a fixed alpha (or RegularityRidge("
+                "alpha='loo'), which fits dask arrays exactly)."
+            )
+        if cfg.tangent and self.tangent_solver == "cg":
+            raise ValueError(
+                "tangent_solver='cg' needs X in memory: not on a dask X; use "
+                "tangent_solver='sgd'."
+            )
+        log = FitLog(cfg.verbose, "SGDFRegressor")
+        started = time.perf_counter()
+        chunks = RowChunks(X, y, sample_weight)
+        W = chunks.total_weight()
+        if not W > 0:
+            raise ValueError(f"sample_weight must have a positive sum; got {W!r}.")
+        shape = (chunks.n_rows, chunks.n_chunks, max(chunks.sizes))
+        log(
+            f"{shape[0]} samples in {shape[1]} dask chunks, alpha={self.alpha!r}, "
+            f"learning_rate={self.learning_rate!r}, at most {self.max_iter} epochs"
+        )
+
+        def stream(order, first):
+            for k, (Xc, yc, wc) in enumerate(chunks(order)):
+                yield self._validate_fit_data(Xc, yc, wc, reset=first and k == 0)
+
+        rng = check_random_state(self.random_state)
+        if not (self.warm_start and hasattr(self, "_sgd")):
+            self._sgd = SGDFitState.new(X.shape[1], cfg)
+        stop, error, rss = run_streamed_fit(
+            self._sgd, cfg, stream, shape, self.alpha, W, rng
+        )
+        state = self._sgd
+        log(
+            f"{stop or 'max_iter reached'} after {state.epochs} epochs "
+            f"({state.steps} steps), error bound {error:.3g}: "
+            f"{seconds(time.perf_counter() - started)}"
+        )
+        self._warn_outcome(cfg, stop, error)
+        self._finish(None, None, None, n_samples=shape[0], noise_variance=rss / W)
         return self
 
     def _warn_outcome(self, cfg, stop, error):
@@ -463,11 +530,24 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
         (one chunk holding the whole data, ``shuffle=False``). ``tol`` and
         ``n_iter_no_change`` play no part: each call is one epoch.
 
+        A dask X (``dask.array`` or ``dask.dataframe``) is one call per row
+        chunk (partition), in order, each chunk computed (the next one while
+        the current one is fitted) and passed as numpy (pandas for a
+        DataFrame) with its rows of y and ``sample_weight``: the same
+        attributes as those calls on the computed chunks (``n_iter_`` counts
+        one per chunk), at most two chunks in memory. dask-ml's
+        ``Incremental(SGDFRegressor(...), shuffle_blocks=False).fit(X, y)``
+        makes the same calls on the workers (docs/dask.rst).
+
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        sample_weight : array-like of shape (n_samples,), default=None
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+        y : array-like or dask array of shape (n_samples,)
+            With a dask X: a dask y is taken chunk by chunk (rechunked like
+            X's rows if its chunks differ), an in-memory y sliced at X's
+            chunk boundaries.
+        sample_weight : array-like or dask array of shape (n_samples,), default=None
+            As y.
         total_sample_weight : float, default=None
             The total weight ``W`` of the whole stream, which spreads the
             penalty over the steps; without it, W is the weight seen so far.
@@ -476,6 +556,10 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
         -------
         self : SGDFRegressor
         """
+        if is_dask_collection(X):  # one call per row chunk, in order
+            for Xc, yc, wc in RowChunks(X, y, sample_weight)():
+                self.partial_fit(Xc, yc, wc, total_sample_weight=total_sample_weight)
+            return self
         self._check_params()
         cfg = self._settings()
         if cfg.online:
@@ -503,9 +587,10 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
         self._finish(X, y, w, n_samples=seen + X.shape[0])
         return self
 
-    def _finish(self, X, y, w, n_samples):
+    def _finish(self, X, y, w, n_samples, noise_variance=None):
         """Assign every fitted attribute from the solver state; ``n_samples``
-        is the new ``n_samples_fit_`` (the rows behind the weights)."""
+        is the new ``n_samples_fit_`` (the rows behind the weights); the
+        ``noise_variance`` given, or the one of (X, y, w)."""
         state = self._sgd
         st = state.dual
         st.renormalise()  # θ = u, θ̇ = v
@@ -517,6 +602,10 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
         self.n_iter_ = int(state.epochs)
         self.t_ = int(state.steps)
         self.n_samples_fit_ = int(n_samples)
+        self._y_ndim = 1
+        if noise_variance is not None:
+            self.noise_variance_ = float(noise_variance)
+            return
         rss = blocked_sum(
             X,
             lambda Xb, rows: (
@@ -524,7 +613,6 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
             ),
         )
         self.noise_variance_ = float(rss) / float(w.sum())
-        self._y_ndim = 1
 
     # -------------------------------------------------------- tangent
     def refine_tangent(self, X, y, n_iter=10, sample_weight=None, eta=None):
@@ -578,12 +666,20 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
+            A lazy dask array, chunked like X's rows, for a dask array X.
         """
+        if is_dask_collection(X) and hasattr(X, "map_blocks") and X.ndim == 2:
+            check_is_fitted(self)
+            if X.numblocks[1] > 1:
+                X = X.rechunk({1: -1})
+            return X.map_blocks(
+                self.predict, drop_axis=1, dtype=np.float64, meta=np.empty(0)
+            )
         return self._unravel_rows(self._predict_raw(self._validate_X(X)))
 
     # ------------------------------------------- hooks of TangentMixin

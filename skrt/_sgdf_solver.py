@@ -58,6 +58,7 @@ from ._dual_sgd import (
     centered_curvature,
     loss_terms,
     row_sq_norms,
+    safe_norm,
     scale_tangent,
     stationarity,
 )
@@ -77,8 +78,10 @@ __all__ = [
     "refine_tangent_epochs",
     "run_epoch",
     "run_fit",
+    "run_streamed_fit",
     "set_schedule",
     "solve_tangent_cg",
+    "stream_stationarity",
 ]
 
 DIVERGENCE_FACTOR = 1e8
@@ -236,12 +239,7 @@ def set_schedule(state, cfg, X, w, Xm):
         return
     dual = state.dual
     m = dual.center
-    if sp.issparse(X):  # ‖x - m‖² = ‖x‖² - 2 xᵀm + ‖m‖², no densified rows
-        spread = np.maximum(row_sq_norms(X) - 2.0 * Xm + dual.mm, 0.0)
-    else:  # centred blocks: no cancellation, no copy of X
-        spread = np.concatenate(
-            [row_sq_norms(X[i : i + BLOCK] - m) for i in range(0, X.shape[0], BLOCK)]
-        )
+    spread = _row_spread(X, Xm, dual)
     state.trace = float(w @ spread)  # Σ w ‖x - m‖²: scale of X_cᵀ w y
     n = X.shape[0]
     if cfg.eta0 != "auto":
@@ -261,6 +259,16 @@ def set_schedule(state, cfg, X, w, Xm):
         state.batch = n
     else:  # the critical batch: larger batches no longer allow longer steps
         state.batch = int(min(n, max(MIN_AUTO_BATCH, np.ceil(C / L))))
+
+
+def _row_spread(X, Xm, dual):
+    """``‖x_i - m‖²`` of every row (``Xm = X @ m``)."""
+    if sp.issparse(X):  # ‖x - m‖² = ‖x‖² - 2 xᵀm + ‖m‖², no densified rows
+        return np.maximum(row_sq_norms(X) - 2.0 * Xm + dual.mm, 0.0)
+    m = dual.center  # centred blocks: no cancellation, no copy of X
+    return np.concatenate(
+        [row_sq_norms(X[i : i + BLOCK] - m) for i in range(0, X.shape[0], BLOCK)]
+    )
 
 
 # ------------------------------------------------------------------ passes
@@ -420,6 +428,175 @@ def run_fit(state, cfg, X, Xm, y, w, rng, validation=None):
             stop = "stalled"
             break
     return stop, (None if stats is None else stats["error"])
+
+
+# ------------------------------------------------------- streamed (dask)
+def stream_stationarity(state, cfg, chunks, total_weight, scales):
+    """:func:`full_pass` over data given as row chunks, summed chunk by chunk.
+
+    ``chunks`` yields validated ``(X, y, w)``; ``scales`` is a dict that
+    caches ``Σ w ‖x - m‖²``, ``Σ w y²`` and ``Σ w`` of the whole data
+    (filled by the first call: the centre is fixed during a fit). The
+    gradient ``g``, the tangent's residual ``r``, the intercept's ``g_b``,
+    ``r_b`` and the objective are sums over the rows plus a penalty term
+    (:func:`skrt._dual_sgd.stationarity`): each chunk's pass counts the
+    penalty once, the sum removes the extra copies; the bounds are then
+    those of the whole data. ``stats["rss"]`` is ``Σ w (x_iᵀθ + b -
+    y_i)²`` at the current point.
+    """
+    st = state.dual
+    s = state.alpha
+    theta = st.coef
+    penalty_g = 2.0 * s * theta
+    penalty_r = 2.0 * s * st.coef_tangent + 2.0 * theta if st.tangent else 0.0
+    penalty_objective = s * float(theta @ theta) / total_weight
+    sums = {"g": 0.0, "r": 0.0, "g_b": 0.0, "r_b": 0.0, "objective": 0.0}
+    fill = not scales
+    trace = wyy = weight = rss = 0.0
+    intercept = st.intercept
+    k = 0
+    for X, y, w in chunks:
+        Xm = np.asarray(X @ st.center)
+        part = full_pass(state, cfg, X, Xm, y, w)
+        for key in sums:
+            sums[key] = sums[key] + part.get(key, 0.0)
+        k += 1
+        rss += float(w @ (np.asarray(X @ theta) + intercept - y) ** 2)
+        if fill:
+            trace += float(w @ _row_spread(X, Xm, st))
+            wyy += float(w @ y**2)
+            weight += float(w.sum())
+    if fill:
+        scales.update(trace=trace, wyy=wyy, weight=weight)
+    extra = max(k - 1, 0)
+    sums["g"] = sums["g"] - extra * penalty_g
+    if st.tangent:
+        sums["r"] = sums["r"] - extra * penalty_r
+    sums["objective"] -= extra * penalty_objective
+    stats = _bounds(st, s, sums, scales)
+    stats["rss"] = rss
+    return stats
+
+
+def _bounds(st, s, sums, scales):
+    """The relative error bound of :func:`skrt._dual_sgd.stationarity` from
+    the summed ``g``, ``r``, ``g_b``, ``r_b`` (and the data's scales)."""
+    theta = st.coef
+    g = sums["g"]
+    W = scales["weight"]
+    m_norm = float(safe_norm(st.center))
+    g_floor = 1e-12 * 2.0 * np.sqrt(scales["trace"] * scales["wyy"])
+    norm_theta = float(safe_norm(theta))
+    err_theta = float(safe_norm(g)) / (2.0 * s)
+    rel = err_theta / max(norm_theta, g_floor / (2.0 * s), 1e-300)
+    stats = {"objective": sums["objective"], "g": g, "g_b": 0.0, "r_b": 0.0}
+    if st.fit_intercept:
+        stats["g_b"] = sums["g_b"]
+        err_b = abs(sums["g_b"]) / (2.0 * W)
+        scale_b = abs(st.beta) + m_norm * norm_theta
+        y_rms = np.sqrt(scales["wyy"] / W)
+        rel = max(rel, err_b / max(scale_b, 1e-12 * y_rms, 1e-300))
+    if st.tangent:
+        theta_dot = st.coef_tangent
+        stats["r"], stats["r_b"] = sums["r"], sums["r_b"]
+        err_dot = (float(safe_norm(sums["r"])) + 2.0 * err_theta) / (2.0 * s)
+        norm_dot = float(safe_norm(theta_dot))
+        floor_dot = g_floor / (2.0 * s * s)
+        rel = max(rel, err_dot / max(norm_dot, floor_dot, 1e-300))
+        if st.fit_intercept:
+            err_bd = abs(sums["r_b"]) / (2.0 * W)
+            scale_bd = abs(st.beta_dot) + m_norm * norm_dot
+            rel = max(rel, err_bd / max(scale_bd, floor_dot, 1e-300))
+    stats["error"] = rel
+    return stats
+
+
+def _on_stall_streamed(state, cfg, largest, n_rows):
+    """:func:`_on_stall` with an ``"auto"`` batch capped at the ``largest``
+    chunk; once it holds one, the next stall takes the whole data
+    (full-batch steps with momentum, :func:`_full_batch_phase`)."""
+    if (
+        cfg.batch_size == "auto"
+        and largest <= state.batch < n_rows
+        and state.curvature is not None
+        and cfg.learning_rate in ("constant", "adaptive")
+    ):
+        state.batch = n_rows
+        return True
+    return _on_stall(state, cfg, largest)
+
+
+def run_streamed_fit(state, cfg, stream, shape, alpha, total_weight, rng):
+    """:func:`run_fit` on data too large for memory, read as row chunks.
+
+    ``stream(order, first)`` yields the validated ``(X, y, w)`` of the chunks
+    in ``order`` (None: as stored; ``first``: the fit's first pass);
+    ``shape`` is ``(n_rows, n_chunks, largest chunk's rows)``. An epoch
+    runs :func:`begin_chunk` and :func:`run_epoch` on each chunk — what
+    ``partial_fit`` does on it, with ``W = total_weight`` — in a random
+    chunk order when ``cfg.shuffle`` (rows shuffled within each chunk);
+    the first chunk of the first epoch sets the centre (and, for a new
+    state, the schedule). One more pass (:func:`stream_stationarity`) gives
+    the stopping bounds (and ``stats["rss"]``, the weighted residual sum of
+    squares at the end). An ``"auto"`` batch grows to the largest chunk,
+    then to the whole data: full-batch steps with Nesterov's momentum, one
+    pass each. Returns ``(stop, error, rss)``: ``stop`` and ``error`` as
+    :func:`run_fit`, ``rss`` the last pass's ``Σ w (x_iᵀθ + b - y_i)²``.
+    """
+    n_rows, n_chunks, largest = shape
+    state.alpha = float(alpha)
+    state.total_weight = float(total_weight)
+    state.epochs = 0
+    state.momentum = None
+    scales = {}
+    best, stall, stop = None, 0, None
+    first_loss = stats = None
+    for epoch in range(cfg.max_iter):
+        accelerate = stats is not None and _full_batch_phase(state, cfg, n_rows)
+        if accelerate:
+            step = state.eta(cfg) / state.total_weight
+            state.momentum = accelerated_step(state.dual, stats, step, state.momentum)
+            state.steps += 1
+        else:
+            order = rng.permutation(n_chunks) if cfg.shuffle else None
+            for k, (X, y, w) in enumerate(stream(order, epoch == 0)):
+                first = epoch == 0 and k == 0
+                Xm = begin_chunk(state, cfg, X, y, w, alpha, total_weight, first)
+                run_epoch(state, cfg, X, Xm, y, w, rng)
+        state.epochs += 1
+        passes = stream(None, False)
+        stats = stream_stationarity(state, cfg, passes, total_weight, scales)
+        loss = stats["objective"]
+        first_loss = loss if first_loss is None else first_loss
+        check_divergence(state, cfg, loss, first_loss)
+        if cfg.verbose:
+            say(
+                cfg.verbose,
+                "SGDFRegressor",
+                f"epoch {epoch + 1}/{cfg.max_iter} ({n_chunks} chunks): "
+                f"objective/W {loss:.6g}, eta {state.eta(cfg):.3g}, batch "
+                f"{state.batch}, error bound {stats['error']:.3g}, steps "
+                f"{state.steps}",
+            )
+        if cfg.tol is None:
+            continue
+        if stats["error"] <= cfg.tol:
+            stop = "converged"
+            break
+        if accelerate:
+            continue
+        if best is None or loss < best - cfg.tol * abs(best):
+            best, stall = loss, 0
+            continue
+        stall += 1
+        if stall < cfg.n_iter_no_change:
+            continue
+        best, stall = None, 0
+        if not _on_stall_streamed(state, cfg, largest, n_rows):
+            stop = "stalled"
+            break
+    state.seen = float(total_weight)
+    return stop, stats["error"], stats["rss"]
 
 
 # ------------------------------------------------------------- online alpha
