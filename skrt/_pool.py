@@ -81,7 +81,16 @@ from ._batch import (
 from ._centering import row_block
 from ._heuristics import DEFAULT_LANDMARKS, POOL_HEURISTICS
 
-__all__ = ["PoolFactor", "PoolFactorScorer", "group_sums", "make_scorer", "pool_factor"]
+__all__ = [
+    "NEEDS_GRAM",
+    "PoolFactor",
+    "PoolFactorScorer",
+    "check_landmarks",
+    "group_sums",
+    "make_scorer",
+    "nystrom_weights",
+    "pool_factor",
+]
 
 # eigenvalues of K_LL kept: above this fraction of the largest. eigh's
 # eigenvalues carry an absolute error of about n_L ε max(w) (1e-13 for 200
@@ -95,8 +104,9 @@ EIGEN_TOL = 1e-10
 # reasoning with that precision's ε: at least this many times n_L ε
 LOW_PRECISION_MARGIN = 100.0
 
-# the heuristics that keep N(x) = Σ_c κ_B(c, x)²
-_NEEDS_N = ("ivr", "variance_ivr", "pool_tangent")
+# the heuristics that keep N(x) = Σ_c κ_B(c, x)² (and need G = UᵀU)
+NEEDS_GRAM = ("ivr", "variance_ivr", "pool_tangent")
+_NEEDS_N = NEEDS_GRAM
 
 
 class PoolFactor:
@@ -147,12 +157,7 @@ def pool_factor(
     -------
     factor : PoolFactor
     """
-    if isinstance(n_landmarks, bool) or not isinstance(n_landmarks, (int, np.integer)):
-        raise TypeError(
-            f"n_landmarks must be a positive int; got {type(n_landmarks).__name__}."
-        )
-    if n_landmarks < 1:
-        raise ValueError(f"n_landmarks must be >= 1; got {n_landmarks}.")
+    check_landmarks(n_landmarks)
     n = X.shape[0]
     rng = check_random_state(random_state)
     curv = acquisition.curvature
@@ -193,16 +198,36 @@ def _nystrom(cross, X, landmarks, tol, space):
     with quiet():
         C = np.asarray(cross(X, landmarks, {}), dtype=float)
         C = C.reshape(n, landmarks.shape[0])
-        K = C[landmarks]
-        K = 0.5 * (K + K.T)
-        if not np.all(np.isfinite(K)):
+        weights = nystrom_weights(C[landmarks], tol)
+        if weights is None:
             return PoolFactor(np.full((n, 1), np.nan), landmarks, np.ones(1))
-        w, V = np.linalg.eigh(K)
-        top = w.max(initial=0.0)
-        keep = w > tol * top if top > 0 else np.zeros(w.shape, dtype=bool)
-        W = V[:, keep] / np.sqrt(w[keep])
+        W, kept = weights
         U = C @ W
-    return PoolFactor(U, landmarks, w[keep])
+    return PoolFactor(U, landmarks, kept)
+
+
+def check_landmarks(n_landmarks):
+    """A TypeError or ValueError unless ``n_landmarks`` is an int >= 1."""
+    if isinstance(n_landmarks, bool) or not isinstance(n_landmarks, (int, np.integer)):
+        raise TypeError(
+            f"n_landmarks must be a positive int; got {type(n_landmarks).__name__}."
+        )
+    if n_landmarks < 1:
+        raise ValueError(f"n_landmarks must be >= 1; got {n_landmarks}.")
+
+
+def nystrom_weights(K, tol=EIGEN_TOL):
+    """``(W, kept)`` of the factor ``U = C W`` from ``K = κ(L, L)`` (numpy):
+    ``W = V_keep diag(w_keep)^{-1/2}`` over the eigenvalues
+    ``w > tol · max(w)`` of the symmetrised ``K``; None where ``K`` is not
+    finite."""
+    K = 0.5 * (K + K.T)
+    if not np.all(np.isfinite(K)):
+        return None
+    w, V = np.linalg.eigh(K)
+    top = w.max(initial=0.0)
+    keep = w > tol * top if top > 0 else np.zeros(w.shape, dtype=bool)
+    return V[:, keep] / np.sqrt(w[keep]), w[keep]
 
 
 def _nystrom_xp(cross, X, landmarks, tol, space):
@@ -270,6 +295,14 @@ class PoolFactorScorer:
     n_landmarks : int, default=200
     random_state : int, RandomState instance or None, default=None
         Draws the landmarks.
+    factor : PoolFactor or None, default=None
+        A factor of ``X``'s rows built elsewhere (a block of a larger pool,
+        :mod:`skrt._dask_pool`); None: :func:`pool_factor` of ``X``.
+    gram : ndarray of shape (rank, rank) or None, default=None
+        ``UᵀU`` over the whole pool when ``X`` is a block of it; None: over
+        ``X``.
+    n_pool : int or None, default=None
+        Rows of the whole pool (the ``"ivr"`` scores' mean); None: ``X``'s.
 
     Raises
     ------
@@ -285,6 +318,10 @@ class PoolFactorScorer:
         greedy=True,
         n_landmarks=DEFAULT_LANDMARKS,
         random_state=None,
+        *,
+        factor=None,
+        gram=None,
+        n_pool=None,
     ):
         if heuristic not in POOL_HEURISTICS:
             raise ValueError(
@@ -296,15 +333,17 @@ class PoolFactorScorer:
         self.space = space = PoolSpace(X)
         self.heuristic = heuristic
         self.greedy = greedy
-        self.factor = pool_factor(acquisition, X, n_landmarks, random_state)
+        if factor is None:
+            factor = pool_factor(acquisition, X, n_landmarks, random_state)
+        self.factor = factor
         U = self.factor.U
         n, r = U.shape
-        self.n_pool = n
+        self.n_pool = n if n_pool is None else n_pool
         with quiet():
             self.S = space.eye(r, like=U)
             self.variance = space.rowdot(U, U)
             if heuristic in _NEEDS_N:
-                self.G = U.T @ U
+                self.G = U.T @ U if gram is None else gram
                 self.N = quadratic_rows(U, self.G)
             if heuristic == "pool_tangent":
                 rows = row_block(X.shape[1] + acquisition.block_width)

@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ._batch import PoolSpace, check_finite, check_namespace, raise_not_finite
+from ._dask_blocks import is_dask_collection
 from ._heuristics import resolve_heuristic, resolve_landmarks
 from ._pool import make_scorer
 
@@ -98,7 +99,15 @@ def check_pool(X_pool, transform, acquisition, name="X_pool"):
 
     A pool in another array namespace, or on another device, than the
     model's arrays (``Acquisition.namespace``) is a ValueError naming both.
+    A dask array or DataFrame is not computed: it comes back as a
+    :class:`skrt._dask_blocks.DaskPool` (its blocks go through ``transform``
+    and the validation when a pass computes them), which :func:`run_query`
+    queries block by block (:mod:`skrt._dask_query`).
     """
+    if is_dask_collection(X_pool):
+        from ._dask_blocks import DaskPool
+
+        return DaskPool(X_pool, transform, acquisition, name)
     if n_rows(X_pool, name) == 0:
         raise ValueError(f"{name} is empty: there is nothing to query.")
     if transform is not None:
@@ -154,6 +163,7 @@ def run_query(
     name="X_pool",
     steps=False,
     n_landmarks=None,
+    settle_rng=True,
 ):
     """Chosen indices, the first-round scores, and optionally every round's.
 
@@ -179,7 +189,28 @@ def run_query(
     host, so an array-API pool gets the indices the numpy pool gets for the
     same ``rng``; a greedy pick brings one small array back from the device
     (its index and whether the scores were finite), nothing else.
+
+    A dask pool (``check_pool``'s :class:`~skrt._dask_blocks.DaskPool`) is
+    queried by :func:`skrt._dask_query.dask_run_query`: the same ``chosen``,
+    ``scores`` a lazy dask array, ``steps`` a ValueError; ``settle_rng``
+    False skips the tie-breaking draws no tie needed (for an ``rng`` nobody
+    reads afterwards; numpy pools draw them all).
     """
+    if getattr(X, "is_dask_pool", False):
+        from ._dask_query import dask_run_query
+
+        return dask_run_query(
+            acquisition,
+            X,
+            n_instances,
+            heuristic,
+            batch,
+            rng,
+            name=name,
+            steps=steps,
+            n_landmarks=n_landmarks,
+            settle_rng=settle_rng,
+        )
     n, n_query = X.shape[0], min(n_instances, X.shape[0])
     greedy = batch == "greedy" and n_query > 1
     n_landmarks = resolve_landmarks(n_landmarks, heuristic, acquisition, n_query)

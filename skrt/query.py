@@ -29,6 +29,8 @@ than the model's is a ValueError.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
@@ -136,6 +138,9 @@ default="auto"
         batch,
         check_random_state(random_state),
         n_landmarks=n_landmarks,
+        # a generator made from an int seed is not seen again: a dask pool
+        # then skips the tie-breaking draws no tie needed
+        settle_rng=not isinstance(random_state, numbers.Integral),
     )
     return chosen, scores
 
