@@ -20,6 +20,7 @@ never scored whole) and turn an overflow into a ValueError naming the input.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 from sklearn.utils import check_random_state
@@ -35,6 +36,9 @@ from ._batch import (
     map_rows,
     quiet,
 )
+from ._dask_spectral import DaskSpectral, dask_fitted, is_dask_collection
+from ._dask_spectral import dask_methods as _dask_methods
+from ._dask_spectral import frame_error as _dask_frame
 from ._frames import (
     FrameOutputMixin,
     diagnostics_frame,
@@ -98,6 +102,8 @@ class TangentMixin(FrameOutputMixin):
         """
         if (device := device_view(self)) is not None:
             return device.predict(X)
+        if is_dask_collection(X):  # lazy, chunk by chunk (skrt._dask_fitted)
+            return _dask_methods().predict_rows(self, X, "predict")
         X = self._validate_X(X)
         return self._unravel_rows(self._rowwise(self._predict_raw, X, "The prediction"))
 
@@ -133,6 +139,8 @@ class TangentMixin(FrameOutputMixin):
         """
         if (device := device_view(self)) is not None:
             return device.predict_tangent(X)
+        if is_dask_collection(X):
+            return _dask_methods().predict_rows(self, X, "predict_tangent")
         X = self._validate_X(X)
         return self._unravel_rows(self._rowwise(self._tangent, X, "The tangent"))
 
@@ -304,13 +312,21 @@ class TangentMixin(FrameOutputMixin):
         if (device := device_view(self)) is not None:
             return device.acquisition()
         n_fit = int(self.n_samples_fit_)
-        sti, curvature, reasons = self._acquisition_parts()
+        # a Dask fit's parts are bound to a copy without its training
+        # references (small to send to workers); the SSI reference, computed
+        # on the client, re-reads the training rows
+        model = self._light_copy() if dask_fitted(self) else self
+        sti, curvature, reasons = model._acquisition_parts()
+        if model is not self and curvature is not None:
+            curvature = replace(
+                curvature, reference=lambda h: self._ssi_reference(h)[1:]
+            )
         if n_fit == 0:  # no training data, so no M⁻¹ of it to condition on
             curvature = None
             reasons = {**reasons, "cross": _EMPTY_FIT_CROSS}
         return Acquisition(
-            validate=self._validate_X,
-            tangent=self._tangent,
+            validate=model._validate_X,
+            tangent=model._tangent,
             noise_variance=self.noise_variance_,
             advice=self._no_decomposition_advice(),
             sti=sti,
@@ -325,6 +341,11 @@ class TangentMixin(FrameOutputMixin):
         """(sti, curvature, reasons) of the acquisition: a model with the
         tangent alone has neither."""
         return None, None, {}
+
+    def _light_copy(self):
+        """The model as the per-row pieces need it on Dask workers (a
+        model that keeps training rows overrides it)."""
+        return self
 
 
 class ExactLOOMixin:
@@ -418,6 +439,10 @@ class ExactLOOMixin:
         """
         if (device := device_view(self)) is not None:
             return device.predict(X, return_std=return_std)
+        if is_dask_collection(X):
+            return _dask_methods().predict_rows(
+                self, X, "predict", return_std=return_std
+            )
         X = self._validate_X(X)
         pred = self._rowwise(self._predict_raw, X, "The prediction")
         if not return_std:
@@ -467,7 +492,10 @@ class ExactLOOMixin:
             ) from None
         if alphas.ndim > 1 or not np.all(np.isfinite(alphas)) or np.any(alphas <= 0):
             raise ValueError("alphas must be a 1-D array of positive finite floats.")
-        out = leave_one_out_path(spec, np.atleast_1d(alphas))
+        if isinstance(spec, DaskSpectral):  # one pass over the training chunks
+            out = _dask_methods().loo_curve(self, alphas)
+        else:
+            out = leave_one_out_path(spec, np.atleast_1d(alphas))
         return out[:, 0] if self._y_ndim == 1 else out
 
     def sample_information(
@@ -542,6 +570,10 @@ class ExactLOOMixin:
         spec = self._require_spectral("sample_information")
         _influence.check_kind(kind)
         as_frame = self._as_frame(as_frame)
+        if isinstance(spec, DaskSpectral):  # lazy, chunked like the training rows
+            if as_frame:
+                raise _dask_frame("sample_information")
+            return _dask_methods().sample_information(self, X_val, kind, noise_variance)
         information = self._sample_information(spec, X_val, kind, noise_variance)
         if not as_frame:
             return information
@@ -632,6 +664,10 @@ class ExactLOOMixin:
                 f"{spec.c.shape[1]} columns (fit one model per target)."
             )
         as_frame = self._as_frame(as_frame)
+        if isinstance(spec, DaskSpectral):  # lazy, chunked like the training rows
+            if as_frame:
+                raise _dask_frame("influence_diagnostics")
+            return _dask_methods().influence_diagnostics(self, dfbeta)
         basis = self._dfbeta_basis(spec) if dfbeta else None
         if isinstance(spec, SpectralXP):  # fitted on array-API arrays
             if as_frame:
@@ -657,6 +693,8 @@ class ExactLOOMixin:
         """(spec, training coordinates t, per-output weights ω): ``w r²`` for
         "ssi", ``w`` for "ssi_unlabeled"."""
         spec = self._require_spectral(f"heuristic={heuristic!r}")
+        if isinstance(spec, DaskSpectral):  # T compressed: one Gram per target
+            return (spec, *_dask_methods().reference(self, heuristic))
         T = self._training_coordinates(spec)
         if heuristic == "ssi_unlabeled":
             return spec, T, [spec.w]

@@ -131,7 +131,7 @@ def check_kind(kind):
     return kind
 
 
-def _check_noise_variance(noise_variance, n_targets):
+def check_noise_variance(noise_variance, n_targets):
     """``σ²`` as an array of shape (n_targets,): a positive finite float or
     one per target."""
     try:
@@ -171,7 +171,7 @@ def weight_information(spec: Spectral, s: float, noise_variance):
     and without the sample (equal covariances). Summed over targets.
     """
     e, _, _ = leave_one_out_change(spec, s)
-    sigma2 = _check_noise_variance(noise_variance, e.shape[1])
+    sigma2 = check_noise_variance(noise_variance, e.shape[1])
     quad = spec.P2 @ (1.0 / (spec.lam + s))
     with np.errstate(invalid="ignore"):
         return ((e**2 / (2.0 * sigma2)) * quad[:, None]).sum(axis=1)
@@ -190,10 +190,20 @@ def functional_information(spec: Spectral, s: float, noise_variance, Q_val):
     (rank x rank) Gram of the validation coordinates, never the
     n_val x n matrix. Summed over targets.
     """
+    return functional_information_gram(
+        spec, s, noise_variance, Q_val.T @ Q_val, Q_val.shape[0]
+    )
+
+
+def functional_information_gram(spec: Spectral, s: float, noise_variance, gram, n_val):
+    """F-SI of every sample from the validation coordinates' Gram
+    ``QᵀQ`` ((r+1) x (r+1), or r x r without an intercept) and their number
+    ``n_val``: :func:`functional_information` where the Gram was summed
+    elsewhere (over the chunks of a Dask array, ``skrt._dask_fitted``)."""
     e, _, _ = leave_one_out_change(spec, s)
-    sigma2 = _check_noise_variance(noise_variance, e.shape[1])
+    sigma2 = check_noise_variance(noise_variance, e.shape[1])
     T = training_coordinates(spec)
-    quad = np.einsum("ij,ij->i", T @ (Q_val.T @ Q_val), T) / Q_val.shape[0]
+    quad = np.einsum("ij,ij->i", T @ gram, T) / n_val
     with np.errstate(invalid="ignore"):
         return ((e**2 / (2.0 * sigma2)) * quad[:, None]).sum(axis=1)
 
@@ -227,7 +237,9 @@ def refit_rss(spec: Spectral, s: float, resid, e, m, rows):
     return out
 
 
-def influence_diagnostics(spec: Spectral, s: float, dfbeta_basis=None):
+def influence_diagnostics(
+    spec: Spectral, s: float, dfbeta_basis=None, *, rss=None, refit=None
+):
     """Leverage, studentized residuals, Cook's distance, DFFITS, DFBETA(S).
 
     One target. ``dfbeta_basis`` is ``(V, x_mean)`` for a linear model (the
@@ -249,6 +261,13 @@ def influence_diagnostics(spec: Spectral, s: float, dfbeta_basis=None):
     - DFBETA ``θ̃ - θ̃_(-i) = -M⁻¹x̃_i e_i`` (intercept first) and DFBETAS
       ``DFBETA / (σ_(i) √diag(M⁻¹))``;
     - self-influence ``σ_iᵀH⁻¹σ_i = 2 r² g`` (``docs/math.rst`` § ``math-loo``).
+
+    ``spec`` may hold only some of the training rows (one chunk of a Dask
+    array, ``skrt._dask_fitted``): then ``rss`` is the whole training set's
+    weighted RSS (its checks are the caller's) and ``refit(rows, e,
+    identity)`` returns the directly summed refit RSS of the rows (indices
+    into ``spec``) where the identity (its values given) cancels; by default
+    both come from ``spec`` itself.
     """
     e, resid, denom = leave_one_out_change(spec, s)
     e, resid = e[:, 0], resid[:, 0]
@@ -260,19 +279,9 @@ def influence_diagnostics(spec: Spectral, s: float, dfbeta_basis=None):
     e = np.where(finite, e, 0.0)  # set to inf at the end, without inf - inf
     df = float(spec.fit_intercept) + float(np.sum(lam / (lam + s)))
     dof = float(spec.residual_dof(s))
-    if not dof - m.max() > 1e-8 * spec.w_sum:
-        raise ValueError(
-            "influence_diagnostics needs more residual degrees of freedom than "
-            f"one left-out observation takes (Σw - df = {dof:.3g}, an "
-            f"observation weighs up to {m.max():.3g}): too few samples for "
-            "leave-one-out variance estimates; add samples or raise alpha."
-        )
-    rss = float(w @ resid**2)
-    if not rss > 0.0:
-        raise ValueError(
-            "The model fits its training targets exactly (residual sum of "
-            "squares 0): studentized residuals and Cook's distance are undefined."
-        )
+    if rss is None:
+        rss = float(w @ resid**2)
+        check_diagnostics_defined(dof, float(m.max()), spec.w_sum, rss)
     sigma2 = rss / dof
     # ‖θ‖², θᵀA⁻¹(x_i - x̄) and ‖A⁻¹(x_i - x̄)‖² in the eigenbasis
     theta_c = spec.c[:, 0] / (lam + s)  # θ* in the basis V
@@ -288,7 +297,10 @@ def influence_diagnostics(spec: Spectral, s: float, dfbeta_basis=None):
     terms = rss + s * theta_sq + m * resid**2 / safe + s * theta_loo_sq
     redo = np.flatnonzero(finite & (terms > _CANCELLATION * np.maximum(rss_loo, 0.0)))
     if redo.size:
-        rss_loo[redo] = refit_rss(spec, s, resid, e, m, redo)
+        if refit is None:
+            rss_loo[redo] = refit_rss(spec, s, resid, e, m, redo)
+        else:
+            rss_loo[redo] = refit(redo, e, rss_loo[redo])
     sigma2_loo = np.maximum(rss_loo, 0.0) / (dof - m)
     y_minus_f = -resid
     scale = np.sqrt(m / safe)
@@ -323,6 +335,24 @@ def influence_diagnostics(spec: Spectral, s: float, dfbeta_basis=None):
     out["leverage"] = w * g
     out["self_influence"] = 2.0 * resid**2 * g
     return out
+
+
+def check_diagnostics_defined(dof, m_max, w_sum, rss):
+    """The ValueErrors of :func:`influence_diagnostics` where its quantities
+    are undefined: no residual degree of freedom left once an observation
+    (weighing up to ``m_max``) is left out, or a fit with zero RSS."""
+    if not dof - m_max > 1e-8 * w_sum:
+        raise ValueError(
+            "influence_diagnostics needs more residual degrees of freedom than "
+            f"one left-out observation takes (Σw - df = {dof:.3g}, an "
+            f"observation weighs up to {m_max:.3g}): too few samples for "
+            "leave-one-out variance estimates; add samples or raise alpha."
+        )
+    if not rss > 0.0:
+        raise ValueError(
+            "The model fits its training targets exactly (residual sum of "
+            "squares 0): studentized residuals and Cook's distance are undefined."
+        )
 
 
 def _inverse_diagonal(V, lam, s, null=None):

@@ -72,6 +72,7 @@ __all__ = [
     "basin_starts",
     "slope_bracket",
     "covariance_side_is_cheaper",
+    "decompose_gram",
 ]
 
 #: ``1 - m_i g_i`` at or below this: leaving sample i out leaves the fit
@@ -356,11 +357,38 @@ def _eigen_decompose_covariance_graded(cx, w, shape):
 
 def _eigen_decompose_covariance(cx, w, shape):
     """``ZᵀZ = V diag(λ) Vᵀ`` (p x p), the cheaper side when p is small."""
-    lam, V = eigh(cx.weighted_gram())
-    keep = _rank_cut(lam, shape)
-    V[np.ix_(~cx.live, keep)] = 0.0  # constant columns: round-off only
-    lam, V, null = lam[keep], V[:, keep], V[:, ~keep]
+    lam, V, null = _covariance_eigh(cx.weighted_gram(), cx.live, shape)
     return cx.dot(V), lam, V, null, None
+
+
+def _covariance_eigh(C, live, shape):
+    """``(λ, V, null)`` of the p x p ``C = ZᵀZ``: eigh, the rank cut, and
+    exact zeros in the rows of constant columns (round-off only)."""
+    lam, V = eigh(C)
+    keep = _rank_cut(lam, shape)
+    V[np.ix_(~live, keep)] = 0.0
+    return lam[keep], V[:, keep], V[:, ~keep]
+
+
+def decompose_gram(C, live, scale, shape):
+    """``(λ, V, null)`` of a weighted centred Gram ``C = ZᵀZ`` (p x p) formed
+    elsewhere (the Dask path sums it over chunks, ``skrt._dask_ridge``): the
+    covariance side of :func:`decompose`, relative-accurate (``graded_eigh``)
+    where the centred column norms ``scale`` are graded.
+
+    Parameters
+    ----------
+    C : ndarray of shape (n_features, n_features)
+    live : ndarray of bool, shape (n_features,)
+        Columns that vary (the others have zero rows and columns in C).
+    scale : ndarray of shape (n_features,)
+        Centred weighted column norms (0 for constant columns).
+    shape : (int, int)
+        ``(n_samples, n_features)`` of the design, for the rank cut.
+    """
+    if column_scale_spread(scale) > GRADED_SPREAD:
+        return graded_eigh(C, scale, shape)
+    return _covariance_eigh(np.array(C, dtype=float), live, shape)
 
 
 def _eigen_decompose_gram(cx, w, shape):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import numbers
 import time
 import warnings
@@ -14,6 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import RegularityMixin, is_constant, reset_fitted
+from ._dask_spectral import basis_of, is_dask_collection
 from ._fit_log import SILENT, FitLog, check_verbose, fit_summary, seconds
 from ._fitted_xp import array_api_inputs, check_numpy_input
 from ._influence import leave_one_out_record
@@ -327,6 +329,10 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             The fitted estimator.
         """
         self._check_params()
+        if is_dask_collection(X):  # a dask.array: skrt._dask_ridge
+            from ._dask_ridge import fit_dask_ridge
+
+            return fit_dask_ridge(self, X, y, sample_weight)
         namespace, y, sample_weight = array_api_inputs(X, y, sample_weight)
         if namespace is not None:  # array-API input: skrt._ridge_xp
             return fit_ridge(self, X, y, sample_weight, namespace)
@@ -702,18 +708,35 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         """alpha_ as in the mixin; a design without variation (every centred
         column zero) makes every alpha the same model: say so."""
         if isinstance(self.alpha, str) and spec.lam.shape[0] == 0:
-            lo, hi = self.alpha_bounds or default_alpha_bounds(0.0)
-            s = float(np.sqrt(lo * hi))
-            warnings.warn(
-                "X has no variation: every column is constant over the "
-                "(weighted) training rows, so every alpha gives the same "
-                f"model (the weighted mean of y) and alpha={self.alpha!r} has "
-                f"nothing to choose; alpha_ set to {s:.3g}.",
-                RegularityBoundWarning,
-                stacklevel=4,
-            )
-            return s
+            return self._no_variation_alpha()
         return super()._choose_alpha(spec, Y)
+
+    def _no_variation_alpha(self):
+        """alpha_ of a search on a design without variation (with the warning)."""
+        lo, hi = self.alpha_bounds or default_alpha_bounds(0.0)
+        s = float(np.sqrt(lo * hi))
+        warnings.warn(
+            "X has no variation: every column is constant over the "
+            "(weighted) training rows, so every alpha gives the same "
+            f"model (the weighted mean of y) and alpha={self.alpha!r} has "
+            f"nothing to choose; alpha_ set to {s:.3g}.",
+            RegularityBoundWarning,
+            stacklevel=5,
+        )
+        return s
+
+    def _light_copy(self):
+        """A copy for the per-row pieces on Dask workers: the decomposition's
+        basis without the training rows, no per-sample attributes (nor the
+        references to a Dask fit's training arrays)."""
+        spec = getattr(self, "_spectral", None)
+        if spec is None:
+            return self
+        light = copy.copy(self)
+        for name in ("leverage_", "loo_residuals_"):
+            vars(light).pop(name, None)
+        light._spectral = basis_of(spec)
+        return light
 
     def _influence_coordinates(self, X, spec):
         """q(x) with x̃ᵀ M⁻¹ x̃_j = t_jᵀ q(x) for training rows x_j."""
