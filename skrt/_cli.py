@@ -3,7 +3,8 @@
 ``skrt query`` reads the two spreadsheets (:mod:`skrt._cli_table`), builds
 and fits the scikit-learn pipeline (:mod:`skrt._cli_model`), queries the
 pool through :func:`skrt.query.regularity_sampling` and, with ``--explain``,
-says why each row was chosen (:mod:`skrt._explain`).
+says why each row was chosen (:mod:`skrt._explain`). A pool of several
+Parquet files is read with dask and never held whole (:mod:`skrt._cli_dask`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import csv
 import os
 import sys
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
+from ._cli_dask import is_dataset
 from ._cli_model import MODELS, build_pipeline, prepare, scale_hint
 from ._cli_table import CLIError, read_table
 from ._explain import explain_rows, format_explanation
@@ -152,9 +155,25 @@ def _check_output(path):
         raise CLIError(f"--output {path}: the output is CSV text; name it .csv")
 
 
-def _fit_and_query(args, data, stages):
-    """(pipeline, heuristic used, chosen, scores, scores when chosen or None,
-    explanation columns or None, warnings caught)."""
+class _Picks(NamedTuple):
+    """What ``skrt query`` writes: the fitted pipeline, the heuristic used,
+    the chosen rows' pool row numbers, text cells and scores (first round),
+    the scores when chosen (or None), the explanation columns (or None),
+    the warnings caught and the pool's rows."""
+
+    pipeline: object
+    used: str
+    rows: np.ndarray
+    cells: list
+    scores: np.ndarray
+    at_pick: np.ndarray | None
+    terms: dict | None
+    caught: list
+    n_pool: int
+
+
+def _fit_and_query(args, data, pool, stages):
+    """:class:`_Picks` of a pool read into memory."""
     from .exceptions import RegularityBoundWarning
     from .query import regularity_sampling
 
@@ -195,10 +214,60 @@ def _fit_and_query(args, data, stages):
         if args.explain:
             stages.start("explaining the picks")
             terms = explain_rows(pipeline, data.X_pool, chosen, used, landmarks)
-        alpha = getattr(pipeline[-1], "alpha_", np.nan)  # for the summary line
-        if not (np.isfinite(alpha) and np.all(np.isfinite(scores))):
-            raise FloatingPointError("non-finite scores")
-    return pipeline, used, chosen, scores, at_pick, terms, caught
+        _check_finite(pipeline, scores)
+    rows = data.pool_rows[chosen]
+    cells = [pool.rows[i] for i in rows]
+    n_pool = data.X_pool.shape[0]
+    return _Picks(
+        pipeline, used, rows, cells, scores[chosen], at_pick, terms, caught, n_pool
+    )
+
+
+def _check_finite(pipeline, scores):
+    alpha = getattr(pipeline[-1], "alpha_", np.nan)  # for the summary line
+    if not (np.isfinite(alpha) and np.all(np.isfinite(scores))):
+        raise FloatingPointError("non-finite scores")
+
+
+def _fit_and_query_dataset(args, data, plan, stages):
+    """:class:`_Picks` of a pool of several Parquet files (docs/dask.rst):
+    the pipeline's column transform applied per partition, the encoded pool
+    a lazy dask array, only the chosen rows read back."""
+    from ._cli_dask import fit_dataset
+    from .exceptions import RegularityBoundWarning
+    from .query import regularity_sampling
+
+    stages.start(_FIT_LABEL[args.model])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RegularityBoundWarning)
+        warnings.simplefilter("error", RuntimeWarning)  # overflow: no NaN
+        pipeline, X_pool = fit_dataset(data, plan, args.model)
+        model = pipeline[-1]
+        acquisition, _ = resolve_learner(model)
+        n_query = min(args.n, X_pool.shape[0])
+        used = resolve_heuristic(args.heuristic, acquisition, n_query)
+        landmarks = resolve_landmarks(None, args.heuristic, acquisition, n_query)
+        stages.start(f"scoring {X_pool.shape[0]} rows (dask): {used}")
+        chosen, scores = regularity_sampling(
+            model,
+            X_pool,
+            args.n,
+            heuristic=used,
+            batch=args.batch,
+            random_state=0,
+            n_landmarks=landmarks,
+        )
+        chosen = np.asarray(chosen, dtype=np.int64)
+        picked = np.asarray(scores[chosen], dtype=float)  # computes a dask one
+        terms = None
+        if args.explain:
+            stages.start("explaining the picks")
+            terms = explain_rows(model, X_pool, chosen, used, landmarks)
+        _check_finite(pipeline, picked)
+        rows, cells = plan.chosen(chosen)
+    return _Picks(
+        pipeline, used, rows, cells, picked, None, terms, caught, X_pool.shape[0]
+    )
 
 
 def _write_rows(args, pool, header, rows):
@@ -220,16 +289,24 @@ def _query(args) -> int:
     if args.output:
         _check_output(args.output)
     stages = _Stages(4 + args.explain, not args.quiet and sys.stderr.isatty())
+    dataset = is_dataset(args.pool)
     try:
         stages.start(f"reading {os.path.basename(args.labeled)}")
         lab = read_table(args.labeled, "labeled")
-        stages.start(f"reading {os.path.basename(args.pool)}")
-        pool = read_table(args.pool, "pool")
-        data = prepare(args, lab, pool)
+        stages.start(f"reading {os.path.basename(args.pool) or args.pool}")
+        if dataset:
+            from ._cli_dask import ParquetPool, prepare_dataset
+
+            pool = ParquetPool(args.pool)
+            data, plan = prepare_dataset(args, lab, pool)
+        else:
+            pool = read_table(args.pool, "pool")
+            data = prepare(args, lab, pool)
         try:
-            pipeline, used, chosen, scores, at_pick, terms, caught = _fit_and_query(
-                args, data, stages
-            )
+            if dataset:
+                picks = _fit_and_query_dataset(args, data, plan, stages)
+            else:
+                picks = _fit_and_query(args, data, pool, stages)
             stages.finish()
         except (ValueError, TypeError, ArithmeticError, RuntimeWarning) as exc:
             message = " ".join(str(exc).split()) or type(exc).__name__
@@ -242,12 +319,16 @@ def _query(args) -> int:
     notes = [t.describe() for t in (lab, pool) if t.describe()]
     unnamed = [t for t in (lab, pool) if len(t.columns) < len(t.header)]
     notes += [f"{t.what} file {t.path}: unnamed column(s) ignored" for t in unnamed]
-    notes += data.notes + [str(w.message) for w in caught]
-    rows = data.pool_rows[chosen]
+    pipeline, used, rows, at_pick, terms = (
+        picks.pipeline, picks.used, picks.rows, picks.at_pick, picks.terms
+    )  # fmt: skip
+    notes += data.notes + [str(w.message) for w in picks.caught]
     header = ["rank", "pool_row", f"{used}_score", *pool.header]
     out = [
-        [rank, int(i), f"{scores[c]:.6g}", *pool.rows[i]]
-        for rank, (i, c) in enumerate(zip(rows, chosen, strict=True), 1)
+        [rank, int(i), f"{score:.6g}", *cells]
+        for rank, (i, score, cells) in enumerate(
+            zip(rows, picks.scores, picks.cells, strict=True), 1
+        )
     ]
     if terms is not None:
         extra = (
@@ -261,7 +342,7 @@ def _query(args) -> int:
         print(f"note: {' '.join(note.split())}", file=sys.stderr)
     if terms is not None:
         for line in format_explanation(
-            used, args.batch, args.target, rows, scores[chosen], at_pick, terms
+            used, args.batch, args.target, rows, picks.scores, at_pick, terms
         ):
             print(line, file=sys.stderr)
     model = pipeline[-1]
@@ -272,8 +353,8 @@ def _query(args) -> int:
     encoded = f", {width} columns once encoded" if width != len(data.features) else ""
     print(
         f"fitted on {data.X.shape[0]} labeled rows ({len(data.features)} features"
-        f"{encoded}), {type(model).__name__} {fitted}; {len(chosen)} of "
-        f"{data.X_pool.shape[0]} pool rows chosen",
+        f"{encoded}), {type(model).__name__} {fitted}; {len(rows)} of "
+        f"{picks.n_pool} pool rows chosen",
         file=sys.stderr,
     )
     return 0
@@ -322,13 +403,23 @@ def _parser():
             "standardised, text columns one-hot encoded, then the model. "
             "Labeled rows without a target value are not used. The output is "
             "the chosen pool rows as read, after their rank, row number and "
-            "score. Problems are one line on stderr, exit status 2."
+            "score. A pool of several Parquet files (a directory or a glob) is "
+            "read with dask partition by partition, never whole; its row "
+            "numbers run over the files in natural name order. Problems are "
+            "one line on stderr, exit status 2."
         ),
     )
     q.add_argument(
         "--labeled", required=True, help="CSV, Parquet or Excel file with the target"
     )
-    q.add_argument("--pool", required=True, help="file with the feature columns")
+    q.add_argument(
+        "--pool",
+        required=True,
+        help="file with the feature columns; or a directory of Parquet files, "
+        "or a quoted glob such as 'pool/*.parquet', for a pool larger than "
+        "memory (read with dask, files in natural name order: needs "
+        'pip install "scikit-regularity[dask]")',
+    )
     q.add_argument("--target", required=True, help="target column of the labeled file")
     q.add_argument("--features", default=None, help="comma-separated feature columns")
     q.add_argument(

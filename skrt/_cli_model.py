@@ -36,7 +36,22 @@ import numpy as np
 
 from ._cli_table import CLIError
 
-__all__ = ["Data", "MODELS", "build_pipeline", "prepare", "scale_hint"]
+__all__ = [
+    "Data",
+    "Labeled",
+    "MODELS",
+    "build_pipeline",
+    "check_enough",
+    "convert_cells",
+    "dropped_note",
+    "filled_note",
+    "missing_cells",
+    "prepare",
+    "scale_hint",
+    "text_notes",
+    "typed_labeled",
+    "unseen_values",
+]
 
 MODELS = {
     "ridge": "RegularityRidge(alpha='loo')",
@@ -50,7 +65,9 @@ class Data:
 
     ``X``/``X_pool`` are object arrays (numeric columns float with NaN for
     a missing cell, text columns str or NaN), ``y`` floats; ``pool_rows``
-    the pool's row indices kept (all unless ``--drop-missing``).
+    the pool's row indices kept (all unless ``--drop-missing``). A pool of
+    several Parquet files (:mod:`skrt._cli_dask`) has ``X_pool`` and
+    ``pool_rows`` None.
     """
 
     features: list
@@ -151,6 +168,54 @@ def prepare(args, lab, pool):
     (imputed by the pipeline), or with ``args.drop_missing`` their rows
     dropped from both files.
     """
+    columns = {}
+
+    def pool_column(j, f, kind):
+        columns[j] = convert_cells(pool, f, kind, pool.cells(f), pool.lines)
+
+    labeled = typed_labeled(args, lab, pool, pool_column)
+    features, kinds, X, y = labeled.features, labeled.kinds, labeled.X, labeled.y
+    X_pool = np.empty((len(pool.rows), len(features)), dtype=object)
+    for j, column in columns.items():
+        X_pool[:, j] = column
+    notes = labeled.notes
+    lab_missing = missing_cells(X)
+    pool_missing = missing_cells(X_pool)
+    pool_rows = np.arange(len(pool.rows))
+    if args.drop_missing:
+        keep, keep_pool = ~lab_missing.any(axis=1), ~pool_missing.any(axis=1)
+        notes.append(dropped_note(int((~keep).sum()), int((~keep_pool).sum())))
+        if not keep_pool.any():
+            raise pool.error("every row has an empty cell (--drop-missing)")
+        X, y, X_pool = X[keep], y[keep], X_pool[keep_pool]
+        pool_rows = pool_rows[keep_pool]
+    else:
+        filled = filled_note(features, kinds, lab_missing.sum(0), pool_missing.sum(0))
+        if filled:
+            notes.append(filled)
+    check_enough(args, lab, labeled, X)
+    notes += text_notes(features, kinds, X, unseen_values(features, kinds, X, X_pool))
+    return Data(features, labeled.numeric, X, y, X_pool, pool_rows, notes)
+
+
+@dataclass
+class Labeled:
+    """The labeled file's training arrays (:func:`typed_labeled`)."""
+
+    features: list
+    kinds: dict
+    numeric: list
+    X: np.ndarray
+    y: np.ndarray
+    notes: list
+    partial: bool  # some rows have no target value
+
+
+def typed_labeled(args, lab, pool, pool_column=None):
+    """The feature columns, typed on the labeled file's training rows, and
+    its arrays; ``pool_column(j, f, kind)`` is called after each labeled
+    column is converted (the pool's cells are checked column by column with
+    the labeled ones, so the first bad cell of either file is reported)."""
     features = choose_features(args, lab, pool)
     lab.require(features)
     pool.require(features)
@@ -174,55 +239,57 @@ def prepare(args, lab, pool):
     for f in features:
         column = lab.cells(f)
         lab_cells[f] = [column[i] for i in labeled]
-    pool_cells = {f: pool.cells(f) for f in features}
     kinds = {f: _kind(lab, f, lab_cells[f]) for f in features}
     numeric = [f for f in features if kinds[f] == "numeric"]
     hint = " (the column's other cells are numbers: fix the cell, or leave the "
     X = np.empty((len(labeled), len(features)), dtype=object)
-    X_pool = np.empty((len(pool.rows), len(features)), dtype=object)
     for j, f in enumerate(features):
         if kinds[f] == "numeric":
             X[:, j] = _numbers(lab, f, lab_cells[f], lines, hint + "cell empty)")
-            X_pool[:, j] = _numbers(
-                pool, f, pool_cells[f], pool.lines, " (a number in the labeled file)"
-            )
         else:
             X[:, j] = _text(lab_cells[f])
-            X_pool[:, j] = _text(pool_cells[f])
-    lab_missing = _missing(X)
-    pool_missing = _missing(X_pool)
-    pool_rows = np.arange(len(pool.rows))
-    if args.drop_missing:
-        keep, keep_pool = ~lab_missing.any(axis=1), ~pool_missing.any(axis=1)
-        notes.append(
-            f"--drop-missing: dropped {int((~keep).sum())} labeled and "
-            f"{int((~keep_pool).sum())} pool row(s) with an empty cell"
-        )
-        if not keep_pool.any():
-            raise pool.error("every row has an empty cell (--drop-missing)")
-        X, y, X_pool = X[keep], y[keep], X_pool[keep_pool]
-        pool_rows = pool_rows[keep_pool]
-    else:
-        filled = _filled(features, kinds, lab_missing.sum(0), pool_missing.sum(0))
-        if filled:
-            notes.append(filled)
+        if pool_column is not None:
+            pool_column(j, f, kinds[f])
+    partial = len(labeled) < len(target)
+    return Labeled(features, kinds, numeric, X, y, notes, partial)
+
+
+def convert_cells(table, column, kind, cells, lines):
+    """A pool column's stripped cells as the pipeline takes them: floats
+    (NaN for an empty cell; a bad cell is an error naming its line or row)
+    for a numeric column, str (NaN for an empty cell) for a text column."""
+    if kind == "numeric":
+        return _numbers(table, column, cells, lines, " (a number in the labeled file)")
+    return _text(cells)
+
+
+def dropped_note(n_labeled, n_pool):
+    """The note of ``--drop-missing``."""
+    return (
+        f"--drop-missing: dropped {n_labeled} labeled and {n_pool} pool row(s) "
+        "with an empty cell"
+    )
+
+
+def check_enough(args, lab, labeled, X):
+    """At least 3 training rows, or an error saying why there are fewer."""
     if X.shape[0] < 3:
         raise lab.error(
             f"needs at least 3 rows, has {X.shape[0]}"
-            + (" with a target value" if len(labeled) < len(target) else "")
+            + (" with a target value" if labeled.partial else "")
             + (" without an empty cell" if args.drop_missing else "")
         )
-    notes += _text_notes(features, kinds, X, X_pool)
-    return Data(features, numeric, X, y, X_pool, pool_rows, notes)
 
 
-def _missing(X):
+def missing_cells(X):
+    """Which cells of an object array are missing (a float NaN)."""
     return np.array(
         [[isinstance(v, float) and np.isnan(v) for v in row] for row in X], dtype=bool
     ).reshape(X.shape)
 
 
-def _filled(features, kinds, lab_counts, pool_counts):
+def filled_note(features, kinds, lab_counts, pool_counts):
+    """The note on the empty cells the imputers fill, or None."""
     parts = []
     for f, a, b in zip(features, lab_counts, pool_counts, strict=True):
         if a or b:
@@ -238,7 +305,22 @@ def _filled(features, kinds, lab_counts, pool_counts):
     )  # fmt: skip
 
 
-def _text_notes(features, kinds, X, X_pool):
+def unseen_values(features, kinds, X, X_pool):
+    """Per text column ``j``: (how many pool cells hold a value the labeled
+    rows lack, the first of them or None)."""
+    out = {}
+    for j, f in enumerate(features):
+        if kinds[f] != "text":
+            continue
+        values = {v for v in X[:, j] if isinstance(v, str)}
+        unseen = [v for v in X_pool[:, j] if isinstance(v, str) and v not in values]
+        out[j] = (len(unseen), unseen[0] if unseen else None)
+    return out
+
+
+def text_notes(features, kinds, X, unseen):
+    """The notes on the text columns: their values, and the pool's values
+    the labeled rows lack (``unseen`` from :func:`unseen_values`)."""
     notes = []
     text = [j for j, f in enumerate(features) if kinds[f] == "text"]
     values = {j: {v for v in X[:, j] if isinstance(v, str)} for j in text}
@@ -246,8 +328,8 @@ def _text_notes(features, kinds, X, X_pool):
         names = ", ".join(f"{features[j]!r} ({len(values[j])} values)" for j in text)
         notes.append(f"text column(s) one-hot encoded: {names}")
     for j in text:
-        unseen = [v for v in X_pool[:, j] if isinstance(v, str) and v not in values[j]]
-        if unseen:
+        count, first = unseen[j]
+        if count:
             named = sum(isinstance(v, str) for v in X[:, j])
             ident = (
                 f" (a different value in every labeled row: an identifier? "
@@ -256,8 +338,8 @@ def _text_notes(features, kinds, X, X_pool):
                 else ""
             )
             notes.append(
-                f"pool column {features[j]!r}: {len(unseen)} row(s) hold a value "
-                f"the labeled file lacks (e.g. {unseen[0]!r}), encoded as none of "
+                f"pool column {features[j]!r}: {count} row(s) hold a value "
+                f"the labeled file lacks (e.g. {first!r}), encoded as none of "
                 f"its categories{ident}"
             )
     return notes
@@ -313,6 +395,8 @@ def scale_hint(data, target):
         ("labeled", data.y[:, None], [target]),
         ("pool", data.X_pool, data.features),
     ):
+        if X is None:  # a pool of several files, never in memory
+            continue
         for j, name in enumerate(names):
             if name not in data.numeric and name != target:
                 continue

@@ -27,7 +27,9 @@ __all__ = [
     "CsvTable",
     "FrameTable",
     "MISSING_MARKERS",
+    "PARQUET_EXTENSIONS",
     "Table",
+    "column_text",
     "read_table",
 ]
 
@@ -38,7 +40,7 @@ _DECIMAL_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?")
 # what other programs write for a missing value; skrt query reads only an
 # empty cell as missing, and names these in the message
 MISSING_MARKERS = ("na", "n/a", "#n/a", "nan", "null", "none", "-", "?")
-_PARQUET = (".parquet", ".pq")
+_PARQUET = PARQUET_EXTENSIONS = (".parquet", ".pq")
 _EXCEL = (".xlsx", ".xlsm", ".xls")
 
 
@@ -295,6 +297,15 @@ def _column_text(series, isna):
     return [_cell_text(v, isna) for v in series.tolist()]
 
 
+def column_text(series):
+    """A pandas column's cells as the text a CSV export would hold (a
+    number as its shortest round-trip repr, an empty cell as ``""``), as
+    :class:`FrameTable` reads them."""
+    import pandas as pd
+
+    return _column_text(series, pd.isna)
+
+
 class FrameTable(Table):
     """A Parquet file or an Excel sheet read by pandas, as text cells.
 
@@ -311,7 +322,20 @@ class FrameTable(Table):
             raise CLIError(f"cannot read {what} file {path}: {reason}")
         ext = os.path.splitext(path)[1].lower()
         self.kind = "Parquet" if ext in _PARQUET else "Excel"
-        frame = self._read(path, ext)
+        self._load(self._read(path, ext))
+
+    @classmethod
+    def from_frame(cls, frame, path, what, first_row=1, kind="Parquet"):
+        """A table of a pandas DataFrame already read: a piece of a Parquet
+        file whose first row is the file's row ``first_row`` (from 1)."""
+        table = cls.__new__(cls)
+        Table.__init__(table, path, what)
+        table.kind = kind
+        table._load(frame, first_row)
+        return table
+
+    def _load(self, frame, first_row=None):
+        """Header, text cells and row numbers from the frame."""
         header = []
         for name in frame.columns:
             text = "" if name is None else str(name).strip()
@@ -324,7 +348,7 @@ class FrameTable(Table):
 
         columns = [_column_text(frame.iloc[:, j], pd.isna) for j in range(len(header))]
         self.rows = [list(row) for row in zip(*columns, strict=True)]
-        first = 2 if self.kind == "Excel" else 1
+        first = first_row or (2 if self.kind == "Excel" else 1)
         self.lines = list(range(first, first + len(self.rows)))
         if not header:
             raise self.error("the file is empty")

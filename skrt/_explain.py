@@ -77,10 +77,12 @@ def explain_rows(pipeline, X_pool, chosen, heuristic, n_landmarks):
 
     Parameters
     ----------
-    pipeline : sklearn.pipeline.Pipeline
-        Fitted; its final step a RegularityRidge or RegularityKernelRidge.
-    X_pool : array-like of shape (n_pool, n_features)
-        The pool as the pipeline takes it.
+    pipeline : sklearn.pipeline.Pipeline or estimator
+        Fitted; its final step a RegularityRidge or RegularityKernelRidge
+        (or that estimator alone, the pool then already transformed).
+    X_pool : array-like or dask array of shape (n_pool, n_features)
+        The pool as the pipeline takes it (a dask array: the chosen rows
+        are computed, and the pool terms scored on the dask pool).
     chosen : ndarray of shape (n_chosen,)
         Indices into ``X_pool``.
     heuristic : str
@@ -95,9 +97,13 @@ def explain_rows(pipeline, X_pool, chosen, heuristic, n_landmarks):
     """
     from .query import regularity_sampling
 
-    head, final = pipeline[:-1], pipeline[-1]
     rows = X_pool[chosen]
-    Xt = head.transform(rows)
+    if hasattr(rows, "compute"):  # a dask pool: only these rows
+        rows = rows.compute()
+    if hasattr(pipeline, "steps"):
+        final, Xt = pipeline[-1], pipeline[:-1].transform(rows)
+    else:
+        final, Xt = pipeline, rows
     prediction, std = final.predict(Xt, return_std=True)
     out = {"prediction": np.asarray(prediction), "std": np.asarray(std)}
     for term in TERMS[heuristic]:
@@ -113,7 +119,7 @@ def explain_rows(pipeline, X_pool, chosen, heuristic, n_landmarks):
                 random_state=0,
                 n_landmarks=n_landmarks,
             )
-            out[term] = scores[chosen]
+            out[term] = np.asarray(scores[chosen], dtype=float)
     return out
 
 
