@@ -15,12 +15,11 @@ import warnings
 
 import numpy as np
 import pytest
+from _oracles import augmented_system
 
 from skrt import RegularityRidge
 from skrt.exceptions import RegularityBoundWarning
 from skrt.query import regularity_sampling
-
-from _oracles import augmented_system
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
@@ -281,9 +280,7 @@ def test_sample_information(dask_client, k):
         for X_val in (None, Xv, da.from_array(Xv, chunks=30)):
             info = got.sample_information(X_val, kind=kind)
             assert isinstance(info, da.Array) and info.chunks == (Xd.chunks[0],)
-            ref = want.sample_information(
-                None if X_val is None else Xv, kind=kind
-            )
+            ref = want.sample_information(None if X_val is None else Xv, kind=kind)
             close(info.compute(), ref, SEARCHED, what=f"{kind} information")
     got1 = got.sample_information(noise_variance=1.0).compute()
     close(got1, want.sample_information(noise_variance=1.0), SEARCHED)
@@ -443,9 +440,7 @@ def test_bad_values_found_in_the_first_pass(dask_client):
     with pytest.raises(ValueError, match="non-negative"):
         RegularityRidge().fit(da.from_array(X, chunks=20), y, w)
     with pytest.raises(ValueError, match="sums to zero"):
-        RegularityRidge().fit(
-            da.from_array(X, chunks=20), y, da.zeros(60, chunks=20)
-        )
+        RegularityRidge().fit(da.from_array(X, chunks=20), y, da.zeros(60, chunks=20))
     with pytest.raises(ValueError, match="X is too large in scale"):
         RegularityRidge().fit(da.from_array(X * 1e160, chunks=20), y)
 
