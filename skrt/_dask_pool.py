@@ -80,9 +80,11 @@ class DaskFactor:
         cross = acquisition.curvature.cross
 
         def rows_of(Z):
+            # the landmarks' rows last: a block row is never BLAS's one-row
+            # tail (rounded by its position), as in the pool's whole product
             n = Z.shape[0]
             C = cross(stack_rows(Z, self.rows), n + np.arange(L), {})
-            return np.asarray(C, dtype=float).reshape(n + L, L)[:n] @ self.W
+            return (np.asarray(C, dtype=float).reshape(n + L, L) @ self.W)[:n]
 
         width = X.shape[1] + acquisition.block_width + L
         return map_rows(rows_of, X, row_block(width))
@@ -106,16 +108,28 @@ def _factor_block(acquisition, X, offset, factor, check, want_gram):
     return out
 
 
+def _augmented(acquisition, X, factor, picked_rows, picked_U):
+    """``X``'s rows and factor rows with the picks' appended, and one copy
+    of the last row more where that makes an odd count (BLAS rounds the
+    one-row tail of a product by its position: an even count has none)."""
+    U = np.vstack([factor.U(acquisition, X), picked_U])
+    rows = stack_rows(X, picked_rows)
+    if U.shape[0] % 2:
+        U = np.vstack([U, U[-1:]])
+        rows = stack_rows(rows, take_rows(rows, [rows.shape[0] - 1]))
+    return rows, PoolFactor(U, factor.landmarks, factor.eigenvalues)
+
+
 def _scorer(acquisition, X, heuristic, factor, picked_rows, picked_U):
     """A PoolFactorScorer of ``X``'s rows with the picks appended and
     replayed (their rows and factor rows ``picked_U``)."""
     n = X.shape[0]
-    U = np.vstack([factor.U(acquisition, X), picked_U])
+    rows, aug = _augmented(acquisition, X, factor, picked_rows, picked_U)
     scorer = PoolFactorScorer(
         acquisition,
-        stack_rows(X, picked_rows),
+        rows,
         heuristic,
-        factor=PoolFactor(U, factor.landmarks, factor.eigenvalues),
+        factor=aug,
         gram=factor.gram,
         n_pool=factor.n_pool,
     )
@@ -135,13 +149,8 @@ def _cluster_state(acquisition, X, offset, factor, picks, picked_rows, picked_U)
     """(distance, center) of a block's rows after the picks, as in memory:
     a pick's own row at distance 0 from its centre."""
     n = X.shape[0]
-    U = np.vstack([factor.U(acquisition, X), picked_U])
-    scorer = PoolFactorScorer(
-        acquisition,
-        stack_rows(X, picked_rows),
-        "cluster_distance",
-        factor=PoolFactor(U, factor.landmarks, factor.eigenvalues),
-    )
+    rows, aug = _augmented(acquisition, X, factor, picked_rows, picked_U)
+    scorer = PoolFactorScorer(acquisition, rows, "cluster_distance", factor=aug)
     for j, pick in enumerate(picks):
         own = int(pick) - offset
         before = scorer.distance[own] if 0 <= own < n else None

@@ -77,6 +77,7 @@ __all__ = [
     "GATHER_BYTES",
     "MAX_DOUBLINGS",
     "DaskPool",
+    "GatheredGreedy",
     "best_pass",
     "checked_scores",
     "choose_best",
@@ -269,9 +270,20 @@ def topk_select(pool, score_fn, args, k, draws, fail):
 # -- greedy batches of the per-row heuristics --------------------------------
 
 
-class _Gathered:
+class GatheredGreedy:
     """The rows gathered for a greedy batch, their greedy scorer, and the
-    certificate that no row left out beats a pick (module docstring)."""
+    certificate that no row left out beats a pick (module docstring).
+
+    Parameters
+    ----------
+    acquisition : Acquisition
+    heuristic : {"sld", "sti", "ssi", "ssi_unlabeled", "variance"}
+    top : dict
+        :func:`topk_pass`'s result with ``rows`` (and ``rest_variance``
+        where the bound needs it).
+    picks, picked_rows : sequences
+        Picks so far (global indices) and their validated rows, replayed.
+    """
 
     def __init__(self, acquisition, heuristic, top, picks, picked_rows):
         index, rows = top["index"], top["rows"]
@@ -364,7 +376,7 @@ def _greedy_rows(pool, acquisition, heuristic, n_query, draws, fail, stats, limi
         )
         if not top["finite"]:
             fail(0)
-        return _Gathered(acquisition, heuristic, top, picks, picked_rows)
+        return GatheredGreedy(acquisition, heuristic, top, picks, picked_rows)
 
     gathered = gather([], [])
     picks, picked_rows, exact, doublings = [], [], False, 0
@@ -383,7 +395,8 @@ def _greedy_rows(pool, acquisition, heuristic, n_query, draws, fail, stats, limi
                 continue
             exact = True
         if exact:
-            block_args = (heuristic, np.asarray(picked_rows).reshape(step, -1))
+            done = np.asarray(picked_rows, dtype=float).reshape(step, pool.n_features)
+            block_args = (heuristic, done)
             pick, row = best_pass(
                 pool,
                 greedy_block_scores,

@@ -400,7 +400,8 @@ class PoolFactorScorer:
             if self.heuristic == "cluster_distance":
                 # centres live in the fixed geometry of κ̂ (not κ_B)
                 u = U[i, :]
-                dist = space.positive_part(self.variance - 2.0 * (U @ u) + u @ u)
+                near = _rows_dot(U, u)
+                dist = space.positive_part(self.variance - 2.0 * near + u @ u)
                 dist[i] = 0.0
                 closer = dist < self.distance
                 if space.numpy:
@@ -414,16 +415,25 @@ class PoolFactorScorer:
                 self.n_picks += 1
                 return
             g = self.S @ U[i, :]
-            col = U @ g  # κ_B(·, i)
+            col = _rows_dot(U, g)  # κ_B(·, i)
             d = float(col[i]) if space.numpy else col[i]
             beta = col / (1.0 + d)
             if self.heuristic in _NEEDS_N:
-                h = U @ (self.S @ (self.G @ g))  # Σ_c κ_B(c, ·) κ_B(c, i)
+                h = _rows_dot(U, self.S @ (self.G @ g))  # Σ_c κ_B(c, ·) κ_B(c, i)
                 self.N = self.N - 2.0 * beta * h + beta**2 * self.N[i]
             if self.heuristic == "pool_tangent":
                 self.tangent = self.tangent - space.outer(beta, self.tangent[i, :])
             self.variance = self.variance - beta * col
             self.S = self.S - space.outer(g, g) / (1.0 + d)
+
+
+def _rows_dot(U, v):
+    """``U @ v``; numpy's by einsum, whose row ``c`` depends on ``U[c]`` and
+    ``v`` alone (BLAS's gemv rounds a row by its position), so that equal
+    rows tie exactly wherever they sit in a pool or a block of it."""
+    if isinstance(U, np.ndarray):
+        return np.einsum("ij,j->i", U, v)
+    return U @ v
 
 
 def make_scorer(
