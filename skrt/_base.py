@@ -99,6 +99,7 @@ class TangentMixin(FrameOutputMixin):
         Returns
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            A lazy dask array, chunked like X's rows, for a dask array X.
         """
         if (device := device_view(self)) is not None:
             return device.predict(X)
@@ -127,6 +128,7 @@ class TangentMixin(FrameOutputMixin):
         Returns
         -------
         tangent : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            A lazy dask array, chunked like X's rows, for a dask array X.
 
         Examples
         --------
@@ -425,7 +427,8 @@ class ExactLOOMixin:
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
         y_std : ndarray, same shape as y_pred
-            Only when ``return_std`` is True.
+            Only when ``return_std`` is True. Both are lazy dask arrays,
+            chunked like X's rows, for a dask array X.
 
         Examples
         --------
@@ -531,7 +534,9 @@ class ExactLOOMixin:
         information : ndarray or pandas.Series of shape (n_samples_fit,)
             In nats; summed over targets. ``inf`` for a sample without which
             the fit is undetermined (leverage 1). Leaving out a sample removes
-            one unit of its weight (all of it when ``w_i <= 1``).
+            one unit of its weight (all of it when ``w_i <= 1``). After a fit
+            on dask arrays: a lazy dask array chunked like the training rows,
+            which re-reads them (a dask ``X_val`` is read once at the call).
 
         Notes
         -----
@@ -630,7 +635,10 @@ class ExactLOOMixin:
             (n_samples_fit,), and ``dfbeta``, ``dfbetas`` of shape
             (n_samples_fit, n_features + 1) with the intercept in column 0
             (n_features without an intercept). ``inf`` marks a sample without
-            which the fit is undetermined.
+            which the fit is undetermined. After a fit on dask arrays: lazy
+            dask arrays chunked like the training rows, which re-read them
+            (the call reads them once to find the samples whose refit RSS is
+            summed directly).
 
         Notes
         -----

@@ -245,15 +245,15 @@ def _chunk_sums(X, Y, w, spec, alphas, stats, weighted):
 
 def lazy_rows(fn, spec, width, X, Y, w, *args):
     """A lazy (n, width) dask array: ``fn(X_chunk, Y_chunk, w_chunk, spec,
-    *args)`` per row chunk of the training data (``spec`` sent once)."""
-    rows = dask.delayed(spec.rows_only(), pure=True)
+    *args)`` per row chunk of the training data (``spec`` and the array
+    arguments sent once, as keys of their own, not inside every task)."""
     return da.map_blocks(
         fn,
         X,
         Y,
         w[:, None],
-        rows,
-        *args,
+        _constant(spec),
+        *(_constant(a) for a in args),
         dtype=float,
         chunks=(X.chunks[0], (width,)),
         meta=np.empty((0, width)),

@@ -226,6 +226,14 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
     (solvers "eigen", "svd", "auto"), every fitted array and output there
     (:ref:`gpu`).
 
+    A ``dask.array`` X (tall, up to a few thousand columns) is fitted on its
+    cluster: the moments by chunked reductions, the ``p x p`` decomposition
+    locally, the leave-one-out alpha grid in one pass over the data and its
+    refinement in two more (solver "eigen"); ``leverage_`` and
+    ``loo_residuals_`` are then lazy dask arrays chunked like X's rows, and
+    ``sample_information``, ``influence_diagnostics`` and ``loo_curve``
+    re-read the training arrays (they are referenced, not held in memory).
+
     Examples
     --------
     >>> from sklearn.datasets import load_diabetes
@@ -315,11 +323,13 @@ class RegularityRidge(RegularityMixin, RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training inputs; sparse input is never densified.
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Training inputs; sparse input is never densified; a dask array
+            (dense chunks) is fitted chunk by chunk on its cluster.
+        y : array-like or dask array of shape (n_samples,) or (n_samples, n_targets)
             Targets.
-        sample_weight : float or array-like of shape (n_samples,), default=None
+        sample_weight : float, array-like or dask array of shape (n_samples,), \
+default=None
             Non-negative weights; an integer weight is the same as repeating
             the row.
 
