@@ -93,18 +93,32 @@ class DaskFactor:
 # -- block functions -----------------------------------------------------------
 
 
+def _sub_blocks(acquisition, X, factor, extra=0):
+    """``(start, rows)`` of ``X`` in row blocks whose factor intermediates
+    (a block's columns ``κ(·, L)``, its ``U``) stay under
+    ``skrt._centering.BLOCK_BYTES``."""
+    width = X.shape[1] + acquisition.block_width + factor.rows.shape[0]
+    step = row_block(width + factor.W.shape[1] + extra)
+    for start in range(0, X.shape[0], step):
+        yield start, X[start : start + step]
+
+
 def _factor_block(acquisition, X, offset, factor, check, want_gram):
     """A block's contribution to the factor's check and ``G``."""
-    U = factor.U(acquisition, X)
-    out = {"finite": bool(np.all(np.isfinite(U)))}
-    if check:
-        rows = row_block(X.shape[1] + acquisition.block_width)
-        v = np.asarray(map_rows(acquisition.curvature.variance, X, rows), dtype=float)
-        gap = np.einsum("ij,ij->i", U, U) - v.reshape(-1)
-        out["miss"] = float(np.abs(gap).max(initial=0.0))
-        out["largest"] = float(np.abs(v).max(initial=0.0))
-    if want_gram:
-        out["gram"] = U.T @ U
+    out = {"finite": True, "miss": 0.0, "largest": 0.0}
+    rows = row_block(X.shape[1] + acquisition.block_width)
+    for _, Z in _sub_blocks(acquisition, X, factor):
+        U = factor.U(acquisition, Z)
+        out["finite"] = out["finite"] and bool(np.all(np.isfinite(U)))
+        if check:
+            v = np.asarray(
+                map_rows(acquisition.curvature.variance, Z, rows), dtype=float
+            )
+            gap = np.einsum("ij,ij->i", U, U) - v.reshape(-1)
+            out["miss"] = max(out["miss"], float(np.abs(gap).max(initial=0.0)))
+            out["largest"] = max(out["largest"], float(np.abs(v).max(initial=0.0)))
+        if want_gram:
+            out["gram"] = U.T @ U + out.get("gram", 0.0)
     return out
 
 
@@ -140,14 +154,34 @@ def _scorer(acquisition, X, heuristic, factor, picked_rows, picked_U):
 
 def _scores_block(acquisition, X, offset, heuristic, factor, picked_rows, picked_U):
     """Scores of a block's rows after the picks (not "cluster_distance")."""
-    n = X.shape[0]
-    scorer = _scorer(acquisition, X, heuristic, factor, picked_rows, picked_U)
-    return np.asarray(scorer.scores(), dtype=float)[:n]
+    t = picked_rows.shape[0]
+    parts = [
+        np.asarray(
+            _scorer(acquisition, Z, heuristic, factor, picked_rows, picked_U).scores(),
+            dtype=float,
+        )[: Z.shape[0]]
+        for _, Z in _sub_blocks(acquisition, X, factor, 4 + t)
+    ]
+    return np.concatenate(parts) if parts else np.empty(0)
 
 
 def _cluster_state(acquisition, X, offset, factor, picks, picked_rows, picked_U):
     """(distance, center) of a block's rows after the picks, as in memory:
     a pick's own row at distance 0 from its centre."""
+    parts = [
+        _cluster_rows(
+            acquisition, Z, offset + start, factor, picks, picked_rows, picked_U
+        )
+        for start, Z in _sub_blocks(acquisition, X, factor, 4)
+    ]
+    return (
+        np.concatenate([d for d, _ in parts]),
+        np.concatenate([c for _, c in parts]).astype(np.int64),
+    )
+
+
+def _cluster_rows(acquisition, X, offset, factor, picks, picked_rows, picked_U):
+    """:func:`_cluster_state` of one row block."""
     n = X.shape[0]
     rows, aug = _augmented(acquisition, X, factor, picked_rows, picked_U)
     scorer = PoolFactorScorer(acquisition, rows, "cluster_distance", factor=aug)

@@ -451,3 +451,46 @@ def test_nothing_imports_dask_for_numpy_inputs():
         """
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    "heuristic", ["sld", "ssi", "ivr", "pool_tangent", "cluster_distance"]
+)
+def test_row_blocks_inside_a_chunk(heuristic, monkeypatch):
+    # tiny BLOCK_BYTES: every chunk is scored in blocks of a few rows (the
+    # synchronous scheduler, so that the workers see the patched value)
+    import dask
+
+    import skrt._centering
+
+    monkeypatch.setattr(skrt._centering, "BLOCK_BYTES", 4096)
+    model = _fit("ridge", n_train=50)
+    P = np.random.RandomState(5).randn(230, 4)
+    with dask.config.set(scheduler="sync"):
+        want, got, _ = _both(model, P, (100, 130), 5, heuristic, "greedy", 2)
+    _assert_equal(want, got)
+
+
+@pytest.mark.parametrize("batch", ["greedy", "topk"])
+def test_a_dask_fitted_model_queries_a_dask_pool(batch):
+    # RegularityRidge fitted on dask arrays (numpy parameters, numpy
+    # acquisition parts): the dask pool gets the numpy pool's indices
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(300, 5), rng.randn(300)
+    model = RegularityRidge(alpha="loo").fit(
+        da.from_array(X, chunks=70), da.from_array(y, chunks=70)
+    )
+    P = rng.randn(400, 5)
+    for heuristic in ("sld", "sti", "ssi", "variance", "ivr", "auto"):
+        want, want_scores = regularity_sampling(
+            model, P, 5, heuristic=heuristic, batch=batch, random_state=1
+        )
+        got, scores = regularity_sampling(
+            model,
+            da.from_array(P, chunks=((150, 3, 247), (5,))),
+            5,
+            heuristic=heuristic,
+            batch=batch,
+            random_state=1,
+        )
+        _assert_equal((want, want_scores), (got, scores.compute()))
