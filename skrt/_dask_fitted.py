@@ -78,10 +78,16 @@ def _check_X(est, X, name="X"):
     return X.rechunk({1: -1})
 
 
-def _rows_call(block, model, method, kwargs):
+def _call(model, method, block, kwargs):
+    """``model.<method>(block)``; a model fitted with feature names takes
+    the dask array's unnamed blocks without a warning per block."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "X does not have valid feature names")
-        out = getattr(model, method)(block, **kwargs)
+        return getattr(model, method)(block, **kwargs)
+
+
+def _rows_call(block, model, method, kwargs):
+    out = _call(model, method, block, kwargs)
     parts = out if isinstance(out, tuple) else (out,)
     return np.hstack([np.reshape(a, (a.shape[0], -1)) for a in parts])
 
@@ -91,7 +97,7 @@ def predict_rows(est, X, method="predict", **kwargs):
     dask arrays (a tuple of them where the method returns a tuple)."""
     X = _check_X(est, X)
     model = est._light_copy()
-    probe = getattr(model, method)(np.zeros((1, X.shape[1])), **kwargs)
+    probe = _call(model, method, np.zeros((1, X.shape[1])), kwargs)
     parts = probe if isinstance(probe, tuple) else (probe,)
     shapes = [np.shape(a)[1:] for a in parts]
     widths = [int(np.prod(s)) for s in shapes]
@@ -158,9 +164,11 @@ def _validation_gram(est, X_val):
         gram, n_val = Q.T @ Q, Q.shape[0]
     else:
         X_val = _check_X(est, X_val, "X_val")
-        model = est._light_copy()
+        light = est._light_copy()
+        model = dask.delayed(light, pure=True)
+        basis = dask.delayed(light._spectral, pure=True)
         parts = [
-            dask.delayed(_coordinates_gram, pure=True)(b, model, model._spectral)
+            dask.delayed(_coordinates_gram, pure=True)(b, model, basis)
             for b in X_val.to_delayed().ravel()
         ]
         (total,) = dask.compute(dask.delayed(sum, pure=True)(parts))

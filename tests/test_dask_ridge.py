@@ -15,7 +15,9 @@ import warnings
 
 import numpy as np
 import pytest
-from _oracles import augmented_system
+from _oracles import augmented_system, regression_data
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skrt import RegularityRidge
 from skrt.exceptions import RegularityBoundWarning
@@ -132,6 +134,28 @@ def test_fit_equals_numpy(
     assert_same_fit(got, want, rtol, x_scale=3e6 if offset else 1.0)
     assert got.leverage_.chunks[0] == Xd.chunks[0]
     assert got.loo_residuals_.shape == np.shape(want.loo_residuals_)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    data=regression_data(multi_output=True),
+    chunk=st.integers(1, 9),
+    alpha=st.sampled_from([1.0, "loo"]),
+    fit_intercept=st.booleans(),
+)
+def test_random_small_fits_equal_numpy(dask_client, data, chunk, alpha, fit_intercept):
+    """n <= p or n > p (the numpy path then decomposes the n x n side),
+    weights, one or two targets, chunks of 1 to 9 rows."""
+    X, y, w = data
+    params = dict(alpha=alpha, fit_intercept=fit_intercept)
+    want = RegularityRidge(**params).fit(X, y, sample_weight=w)
+    got = RegularityRidge(**params).fit(
+        da.from_array(X, chunks=chunk), y, sample_weight=w
+    )
+    rtol = SEARCHED if alpha == "loo" else FIXED
+    for name in ("alpha_", "coef_", "coef_tangent_", "loo_error_", "noise_variance_"):
+        close(getattr(got, name), getattr(want, name), rtol, what=name)
+    close(got.leverage_.compute(), want.leverage_, rtol, what="leverage_")
 
 
 def test_leave_one_out_against_the_hat_matrix(dask_client):
