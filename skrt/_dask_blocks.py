@@ -37,6 +37,7 @@ from ._batch import quiet, raise_not_finite
 __all__ = [
     "BlockPrep",
     "DaskPool",
+    "ReducedReference",
     "TIE_CAP",
     "TieDraws",
     "first_in_order",
@@ -219,6 +220,29 @@ class DaskPool:
         self._prep_key = dask.delayed(self.prep, pure=True)
         self.passes = 0
 
+    def for_heuristic(self, heuristic):
+        """The acquisition the passes of ``heuristic`` ship: for the SSI
+        forms, ``curvature.reference`` computed once here and reduced to its
+        grams (:class:`ReducedReference`: r rows per target, not the
+        training set's; a Dask fit's reference re-reads its training rows).
+        The blocks are then prepared with it."""
+        acquisition = self.acquisition
+        curv = acquisition.curvature
+        if heuristic not in ("ssi", "ssi_unlabeled") or curv is None:
+            return acquisition
+        if curv.reference is None or isinstance(curv.reference, ReducedReference):
+            return acquisition
+        import dask
+
+        reduced = ReducedReference(heuristic, *curv.reference(heuristic))
+        acquisition = dataclasses.replace(
+            acquisition, curvature=dataclasses.replace(curv, reference=reduced)
+        )
+        self.acquisition = acquisition
+        self.prep = BlockPrep(acquisition, self.prep.transform)
+        self._prep_key = dask.delayed(self.prep, pure=True)
+        return acquisition
+
     @property
     def shape(self):
         """``(n, n_features)`` of the validated pool."""
@@ -280,6 +304,46 @@ class DaskPool:
         with the pool's largest entry (one more pass)."""
         largest = max(self.run(_block_abs_max), default=0.0)
         raise_not_finite(np.array([[largest]]), self.name, what)
+
+
+class ReducedReference:
+    """``curvature.reference`` of one SSI heuristic reduced to its grams.
+
+    The SSI terms use the training coordinates ``T`` and weights ``ω`` only
+    through ``Tᵀ diag(ω_k) T = G_k`` (also under greedy updates: a pick's
+    training column is ``T y``); rows ``T' = [L_1ᵀ; L_2ᵀ; ...]`` with
+    ``G_k = L_k L_kᵀ`` and 0/1 weights selecting block ``k`` give the same
+    terms from r rows per target.
+
+    Parameters
+    ----------
+    heuristic : {"ssi", "ssi_unlabeled"}
+    T : ndarray of shape (n_fit, r)
+    omegas : list of ndarray of shape (n_fit,)
+    """
+
+    def __init__(self, heuristic, T, omegas):
+        T = np.asarray(T, dtype=float)
+        r, blocks = T.shape[1], []
+        for om in omegas:
+            G = T.T @ (np.asarray(om, dtype=float)[:, None] * T)
+            lam, V = np.linalg.eigh(0.5 * (G + G.T))
+            blocks.append((V * np.sqrt(np.maximum(lam, 0.0))).T)
+        self.heuristic = heuristic
+        self.T = np.vstack(blocks)
+        self.omegas = []
+        for k in range(len(blocks)):
+            w = np.zeros(self.T.shape[0])
+            w[k * r : (k + 1) * r] = 1.0
+            self.omegas.append(w)
+
+    def __call__(self, heuristic):
+        if heuristic != self.heuristic:
+            raise ValueError(
+                f"this reference was reduced for heuristic={self.heuristic!r}; "
+                f"got {heuristic!r}."
+            )
+        return self.T, self.omegas
 
 
 class TieDraws:

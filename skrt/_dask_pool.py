@@ -1,5 +1,5 @@
-r"""The pool heuristics on a ``dask`` pool (docs/math.rst, :ref:`math-pool`
-and :ref:`math-dask-query`): the same Nyström factor, scores and greedy
+r"""The pool heuristics on a ``dask`` pool (docs/math.rst, :ref:`math-pool`;
+docs/dask.rst): the same Nyström factor, scores and greedy
 picks as :mod:`skrt._pool`, block by block.
 
 **Factor.** The landmarks are drawn on the host with the in-memory draws

@@ -1,5 +1,5 @@
-r"""Queries and scores on a ``dask`` pool (docs/math.rst, :ref:`math-greedy`
-and :ref:`math-dask-query`): the numpy scorers of :mod:`skrt._batch` and
+r"""Queries and scores on a ``dask`` pool (docs/math.rst, :ref:`math-greedy`;
+docs/dask.rst): the numpy scorers of :mod:`skrt._batch` and
 :mod:`skrt._pool` applied block by block (:mod:`skrt._dask_blocks`), and the
 same indices as the in-memory query for the same ``random_state``.
 
@@ -500,6 +500,7 @@ def dask_run_query(
         )
     else:
         require_needs(acquisition, heuristic, greedy)
+        acquisition = pool.for_heuristic(heuristic)
         args = (heuristic,)
         scores = pool.lazy(checked_scores, _first_scores, args, what)
         if greedy:
@@ -577,6 +578,7 @@ def dask_score_samples(
         rng = check_random_state(random_state)
         return dask_pool_scores(pool, acquisition, concrete, landmarks, rng, what)
     require_needs(acquisition, concrete, False)
+    pool.for_heuristic(concrete)
     if weight is None:
         return pool.lazy(checked_scores, _first_scores, (concrete,), what)
     labels = _label_blocks(pool, weight if y is None else y)

@@ -25,6 +25,16 @@ and on that device, ``query_idx`` as numpy int64 indices on the host (one
 small copy per greedy pick), the same indices as the numpy model's for the
 same ``random_state``. A pool in another namespace or on another device
 than the model's is a ValueError.
+
+Dask: a ``dask.array`` (or dask DataFrame) pool is scored block by block on
+the cluster, never gathered (:mod:`skrt._dask_query`, docs/dask.rst):
+``query_idx`` comes back as numpy int64 indices into its rows, the indices
+the in-memory query gives on the computed pool for the same
+``random_state``, and ``scores`` as a lazy dask array chunked like its
+rows. A top-k batch is one pass over the pool; a greedy batch of a per-row
+heuristic one pass when each block's best rows provably hold every pick
+(more otherwise, at most one per pick); a pool-aware heuristic's greedy
+batch one pass per pick after its factor's two.
 """
 
 from __future__ import annotations
@@ -75,8 +85,9 @@ def regularity_sampling(
     ----------
     learner : modAL learner, fitted RegularityRidge, or fitted Pipeline
         The model that scores the pool.
-    X_pool : {array-like, sparse matrix} of shape (n_candidates, n_features)
-        Unlabeled candidates.
+    X_pool : {array-like, sparse matrix, dask array} of shape (n_candidates, n_features)
+        Unlabeled candidates; a ``dask.array`` or dask DataFrame is scored
+        block by block without being gathered (see the module docstring).
     n_instances : int, default=1
         How many to query; at most ``n_candidates`` are returned.
     heuristic : {"auto", "sld", "sti", "ssi", "ssi_unlabeled", "variance", \
@@ -105,7 +116,7 @@ default="auto"
         for an array-API pool.
     scores : ndarray of shape (n_candidates,)
         Scores of the pool before the first choice, in ``X_pool``'s array
-        namespace and on its device.
+        namespace and on its device; a lazy dask array for a dask pool.
 
     Raises
     ------

@@ -494,3 +494,42 @@ def test_a_dask_fitted_model_queries_a_dask_pool(batch):
             random_state=1,
         )
         _assert_equal((want, want_scores), (got, scores.compute()))
+
+
+@pytest.mark.parametrize("heuristic", ["ssi", "ssi_unlabeled"])
+def test_the_reduced_ssi_reference_scores_as_the_training_set(heuristic):
+    # two targets, greedy updates: the r x r rows per target give the terms
+    # of the whole training set
+    from dataclasses import replace
+
+    from skrt._batch import PoolScorer
+    from skrt._dask_blocks import ReducedReference
+
+    rng = np.random.RandomState(0)
+    X, Y = rng.randn(50, 4), rng.randn(50, 2)
+    model = RegularityRidge(alpha=0.5).fit(X, Y)
+    acq = model.__skrt_acquisition__()
+    curv = acq.curvature
+    T, omegas = curv.reference(heuristic)
+    reduced = ReducedReference(heuristic, T, omegas)
+    assert T.shape == (50, 5) and reduced.T.shape == (len(omegas) * 5, 5)
+    small = replace(acq, curvature=replace(curv, reference=reduced))
+    P = rng.randn(40, 4)
+    full, light = PoolScorer(acq, P, heuristic), PoolScorer(small, P, heuristic)
+    for pick in (None, 3, 17, 8):
+        if pick is not None:
+            full.add(pick)
+            light.add(pick)
+        np.testing.assert_allclose(light.scores(), full.scores(), rtol=1e-10)
+    with pytest.raises(ValueError, match="reduced for"):
+        reduced("ssi" if heuristic == "ssi_unlabeled" else "ssi_unlabeled")
+
+
+@pytest.mark.parametrize("heuristic", ["sld", "ssi", "variance_ivr"])
+def test_two_targets(heuristic):
+    rng = np.random.RandomState(2)
+    X, Y = rng.randn(60, 3), rng.randn(60, 2)
+    model = RegularityRidge(alpha="loo").fit(X, Y)
+    P = rng.randn(150, 3)
+    want, got, _ = _both(model, P, (40, 60, 50), 6, heuristic, "greedy", 0)
+    _assert_equal(want, got)
