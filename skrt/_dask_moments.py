@@ -115,7 +115,7 @@ def chunk_moments(X, Y, w):
     if out.x_nonfinite or out.y_nonfinite or out.w_nonfinite or out.w_negative:
         return out
     if n:
-        out.x_abs_max = float(np.abs(X).max())
+        out.x_abs_max = float(max(X.max(), -X.min()))  # no |X| copy
         out.y_min, out.y_max = Y.min(axis=0), Y.max(axis=0)
         out.w_max = float(w.max())
     out.n_pos = int(np.count_nonzero(w > 0))
@@ -131,12 +131,13 @@ def chunk_moments(X, Y, w):
             rows = slice(start, start + step)
             D, E = X[rows] - out.x_center, Y[rows] - out.y_center
             wb = w[rows]
-            sw = np.sqrt(wb)[:, None]
-            Z = D * sw
-            out.xx += Z.T @ Z
-            out.xy += Z.T @ (E * sw)
             out.x_dev += wb @ D
             out.y_dev += wb @ E
+            sw = np.sqrt(wb)[:, None]
+            D *= sw  # Z = W^{1/2} D, in place: one block-sized temporary
+            E *= sw
+            out.xx += D.T @ D
+            out.xy += D.T @ E
     return out
 
 
