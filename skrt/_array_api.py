@@ -161,8 +161,8 @@ def float_dtypes(xp, device):
     Examples
     --------
     >>> import numpy as np
-    >>> float_dtypes(np, "cpu")[0]
-    <class 'numpy.float64'>
+    >>> np.dtype(float_dtypes(np, "cpu")[0]) == np.float64
+    True
     """
     try:
         return _sk.supported_float_dtypes(xp, device)
