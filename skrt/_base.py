@@ -248,6 +248,10 @@ class TangentMixin(FrameOutputMixin):
         >>> scores.shape
         (5,)
         """
+        if is_dask_collection(X):  # lazy, block by block (skrt._dask_fitted)
+            if self._as_frame(as_frame):
+                raise _dask_frame("score_samples")
+            return _dask_methods().score_samples(self, X, y, heuristic, random_state)
         if (device := device_view(self)) is not None:
             if self._as_frame(as_frame):
                 raise numpy_only("as_frame=True", "as_frame=False")

@@ -355,3 +355,24 @@ def reference(est, heuristic):
         om[j * size : (j + 1) * size] = 1.0
         omegas.append(om)
     return T, omegas
+
+
+def score_samples(est, X, y, heuristic, random_state):
+    """``est.score_samples`` of a dask ``X`` (and dask or array ``y``): a
+    lazy dask array chunked like ``X``'s rows (:func:`skrt._dask_query.
+    dask_score_samples`); the labeled form's ``L'(r)²`` is computed per block
+    by a light copy of ``est``, so a Dask fit's training references stay off
+    the workers."""
+    from ._batch import quiet
+    from ._dask_query import dask_score_samples
+
+    weight = None
+    if y is not None:
+        model = est._light_copy()
+
+        def weight(rows, labels):  # L'(r)² of a block's validated rows
+            with quiet():
+                return model._loss_gradient(model._residual(rows, labels)) ** 2
+
+    acquisition = est.__skrt_acquisition__()
+    return dask_score_samples(acquisition, X, heuristic, weight, random_state, y=y)

@@ -327,15 +327,36 @@ def test_scores_are_not_computed_until_asked():
         scores.compute()
 
 
-def test_score_samples_hook():
+@pytest.mark.parametrize("heuristic", ["variance", "sld", "ssi", "ivr"])
+def test_score_samples_of_a_dask_pool_is_lazy_and_equal(dask_client, heuristic):
     model = _fit("ridge")
-    P = np.random.RandomState(0).randn(50, 4)
-    got = model.score_samples(da.from_array(P, chunks=20), heuristic="variance")
-    if not hasattr(got, "dask"):
-        pytest.skip("RegularityRidge.score_samples has no dask hook yet")
-    np.testing.assert_allclose(
-        got.compute(), model.score_samples(P, heuristic="variance")
+    rng = np.random.RandomState(0)
+    P, y = rng.randn(50, 4), rng.randn(50)
+    got = model.score_samples(da.from_array(P, chunks=20), heuristic=heuristic)
+    assert isinstance(got, da.Array) and got.chunks == ((20, 20, 10),)
+    want = model.score_samples(P, heuristic=heuristic)
+    np.testing.assert_allclose(got.compute(), want, rtol=1e-12, atol=1e-300)
+    if heuristic in ("sld", "ssi"):  # the labeled form, y as dask and as numpy
+        want = model.score_samples(P, y, heuristic=heuristic)
+        for labels in (da.from_array(y, chunks=20), y):
+            got = model.score_samples(da.from_array(P, chunks=20), labels, heuristic)
+            np.testing.assert_allclose(got.compute(), want, rtol=1e-12)
+    with pytest.raises(ValueError, match="as_frame=True is not available"):
+        model.score_samples(da.from_array(P, chunks=20), as_frame=True)
+
+
+def test_score_samples_of_a_dask_fit(dask_client):
+    rng = np.random.RandomState(1)
+    X, y = rng.randn(80, 3), rng.randn(80)
+    dask_model = RegularityRidge(alpha="loo").fit(
+        da.from_array(X, chunks=30), da.from_array(y, chunks=30)
     )
+    numpy_model = RegularityRidge(alpha="loo").fit(X, y)
+    P, labels = rng.randn(40, 3), rng.randn(40)
+    for args in ((), (da.from_array(labels, chunks=15),)):
+        got = dask_model.score_samples(da.from_array(P, chunks=15), *args)
+        want = numpy_model.score_samples(P, *(labels,) * len(args))
+        np.testing.assert_allclose(got.compute(), want, rtol=1e-8)
 
 
 # -- what a dask pool takes ----------------------------------------------------
