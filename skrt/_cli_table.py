@@ -37,6 +37,8 @@ SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _SNIFF_ROWS = 50
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}([.,'\s]\d{3})+([.,]\d*)?")
 _DECIMAL_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?")
+# 1.200 or 12.345.678: a thousands-dot number where decimal commas are in use
+_DOT_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(\.\d{3})+")
 # what other programs write for a missing value; skrt query reads only an
 # empty cell as missing, and names these in the message
 MISSING_MARKERS = ("na", "n/a", "#n/a", "nan", "null", "none", "-", "?")
@@ -112,10 +114,13 @@ class Table:
         j = self.require([column])[0]
         return [row[j].strip() for row in self.rows]
 
-    def parse(self, text):
-        """The number a stripped, non-empty cell holds, or None."""
+    def parse(self, text, column=None):
+        """The number a stripped, non-empty cell holds, or None (also for
+        ``1.200`` in a ``column`` that writes decimal commas: 1200 or 1.2)."""
         if "_" in text:  # float() would read 1_000 as 1000
             return None
+        if _DOT_THOUSANDS.fullmatch(text) and self.comma_decimals(column):
+            return None  # 1.200 is 1200 where 3,5 is 3.5: ambiguous, refused
         try:
             return float(text)
         except ValueError:
@@ -123,10 +128,25 @@ class Table:
                 return float(text.replace(",", "."))
         return None
 
+    def comma_decimals(self, column):
+        """Whether ``column`` holds a decimal-comma number (then a dot in its
+        ``1.200`` separates thousands, and float() would misread it)."""
+        if not self.decimal_comma or column not in self.header:
+            return False
+        found = self.__dict__.setdefault("_comma_decimals", {})
+        if column not in found:
+            j = self.header.index(column)
+            found[column] = any(
+                _DECIMAL_COMMA.fullmatch(row[j].strip())
+                for row in self.rows
+                if j < len(row)
+            )
+        return found[column]
+
     def number(self, text, column, line, hint=""):
         """The finite number in a non-empty cell; one line names a bad one."""
         where = f"column {column!r}"
-        value = self.parse(text)
+        value = self.parse(text, column)
         if value is None:
             if not self.decimal_comma and _DECIMAL_COMMA.fullmatch(
                 text.replace(" ", "")
@@ -134,6 +154,12 @@ class Table:
                 hint = " (a decimal comma in a comma-separated file?)"
             elif _THOUSANDS.fullmatch(text):
                 hint = " (thousands separators? remove them)"
+                if _DOT_THOUSANDS.fullmatch(text) and self.comma_decimals(column):
+                    hint = (
+                        " (the column writes decimal commas, so its dots may "
+                        "separate thousands: 1.200 could be 1200 or 1.2; remove "
+                        "thousands separators)"
+                    )
             elif text.lower() in MISSING_MARKERS:
                 hint = " (a missing value? leave the cell empty)"
             raise self.error(f"{where}: {text!r} is not a number{hint}", line)

@@ -342,3 +342,37 @@ def test_python_dash_m_query_error_is_one_line(tmp_path):
     assert run.returncode == 2 and run.stdout == ""
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
     assert "UTF-16" in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_thousands_dots_next_to_decimal_commas_are_refused(
+    arrays, tmp_path, capsys, sep
+):
+    # a German export: 3,5 is 3.5 and 1.200 is 1200; float() would read 1.2
+    X, y, X_pool = arrays
+    lab, pool = tmp_path / "lab.csv", tmp_path / "pool.csv"
+    text = _text(["a", "b", "c", "y"], np.column_stack([X, y]), sep, ",")
+    lines = text.splitlines()
+    cells = lines[3].split(sep)
+    cells[1] = "1.200"
+    lines[3] = sep.join(cells)
+    lab.write_text("\n".join(lines) + "\n")
+    pool.write_text(_text(["a", "b", "c"], X_pool, sep, ","))
+    code, out, err = _query(capsys, lab, pool)
+    assert code == 2 and out == ""
+    assert len(err) == 1 and "'1.200' is not a number" in err[0], err
+    assert "line 4" in err[0] and "1200 or 1.2" in err[0]
+    # the same cell in a file of dot decimals is the number 1.2
+    X2 = X.copy()
+    X2[2, 1] = 1.2
+    lab.write_text(
+        _text(["a", "b", "c", "y"], np.column_stack([X2, y]), sep, ".").replace(
+            repr(1.2), "1.200"
+        )
+    )
+    pool.write_text(_text(["a", "b", "c"], X_pool, sep, "."))
+    code, out, err = _query(capsys, lab, pool)
+    assert code == 0, err
+    rows = list(csv.reader(out.splitlines(), delimiter=sep))
+    idx, scores = _python_query(X2, y, X_pool, 4)
+    assert [int(r[1]) for r in rows[1:]] == idx.tolist()
