@@ -132,6 +132,11 @@ def training_arrays(X, y, sample_weight):
             y = np.asarray(y, dtype=float)
         except (TypeError, ValueError):
             raise TypeError("y must be numeric.") from None
+        if y.ndim not in (1, 2) or y.shape[0] != n:
+            raise ValueError(
+                f"y must have shape ({n},) or ({n}, n_targets) to match X; got "
+                f"shape {y.shape}."
+            )
         y = da.from_array(y, chunks=(rows,) + y.shape[1:])
     elif not isinstance(y, da.Array):
         raise TypeError(

@@ -441,6 +441,9 @@ def test_settings_the_dask_path_refuses(dask_client):
         RegularityRidge().fit(Xd[Xd[:, 0] > -10], yd)
     with pytest.raises(ValueError, match="shape"):
         RegularityRidge().fit(Xd, yd[:50])
+    for y_short in (y[:50], list(y[:50]), y[:, None][:50]):  # numpy y: named too
+        with pytest.raises(ValueError, match=r"y must have shape \(60,\)"):
+            RegularityRidge().fit(Xd, y_short)
     with pytest.raises(ValueError, match="at least 3 samples"):
         RegularityRidge(alpha="loo").fit(Xd[:2], yd[:2])
     with pytest.raises(TypeError, match="real numbers"):
