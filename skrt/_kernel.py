@@ -24,6 +24,7 @@ from ._fitted_xp import array_api_inputs, check_numpy_input
 from ._influence import leave_one_out_record
 from ._kernel_cg import fit_kernel_cg, kernel_system
 from ._kernel_exact import (
+    GRADED_WEIGHTS,
     ExactKernelSystem,
     check_input_scale,
     check_kernel_scale,
@@ -50,12 +51,6 @@ _AUTO_EIGEN_MAX_N = 6000
 # Conjugate gradients keep K in memory up to this many samples (512 MiB);
 # beyond, K is recomputed in row blocks at every product.
 _DENSE_KERNEL_MAX_N = 8000
-# Sample weights spanning more than this (largest / smallest positive) make
-# the eigendecomposition of W^{1/2} K W^{1/2} lose the directions carried by
-# the small weights; where it then disagrees with the exact solve by more than
-# _SPECTRAL_RTOL, what rests on it (the alpha/gamma search, loo_curve,
-# sample_information, SSI scores) warns.
-_GRADED_WEIGHTS = 1e3
 _SPECTRAL_RTOL = 1e-6
 
 
@@ -512,7 +507,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             spectral=spec,
         )
         if exact is None:
-            if spread > _GRADED_WEIGHTS:
+            if spread > GRADED_WEIGHTS:
                 warnings.warn(
                     f"The sample weights span {spread:.3g} (largest/smallest), "
                     f"and K + alpha W⁻¹ is not numerically positive definite at "
@@ -546,9 +541,9 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             gcv_error=loo.gcv_error,
             loo=loo,
             # graded weights: the variance and greedy batches use the factor
-            exact=exact if spread > _GRADED_WEIGHTS else None,
+            exact=exact if spread > GRADED_WEIGHTS else None,
             spectral_error=error,
-            weight_spread=spread if spread > _GRADED_WEIGHTS else None,
+            weight_spread=spread if spread > GRADED_WEIGHTS else None,
             **common,
         )
 
@@ -557,7 +552,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
         sample_information, the SSI scores and the alpha/gamma search rest on
         is from the exact solve (graded weights only; 0 otherwise); warns
         after a search."""
-        if spread <= _GRADED_WEIGHTS:
+        if spread <= GRADED_WEIGHTS:
             return 0.0
         approx = spec.dual_dot(spec.c / (spec.lam + s)[:, None])
         approx = approx + spec.w[:, None] * spec.resid_perp / s

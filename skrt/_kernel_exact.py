@@ -57,16 +57,27 @@ from ._linalg import noise_variance
 
 __all__ = [
     "exact_leave_one_out",
+    "GRADED_WEIGHTS",
+    "KERNEL_MAX",
+    "KERNEL_MIN",
     "ExactKernelSystem",
     "check_input_scale",
     "check_kernel_scale",
     "weight_spread",
 ]
 
-# Kernel matrices with entries beyond these magnitudes overflow (or underflow)
-# the closed forms, which square the kernel's eigenvalues.
-_KERNEL_MAX = 1e100
-_KERNEL_MIN = 1e-100
+#: Kernel matrices with entries beyond these magnitudes overflow (or
+#: underflow) the closed forms, which square the kernel's eigenvalues; the
+#: numpy and the array-API paths share them.
+KERNEL_MAX = 1e100
+KERNEL_MIN = 1e-100
+#: Sample weights spanning more than this (largest / smallest positive) make
+#: the eigendecomposition of W^½KW^½ lose the directions carried by the small
+#: weights: the fit at alpha_ then comes from a Cholesky factor of
+#: W^½KW^½ + αI (:class:`ExactKernelSystem`), and where the spectrum disagrees
+#: with it by more than _SPECTRAL_RTOL, what rests on it (the alpha/gamma
+#: search, loo_curve, sample_information, SSI scores) warns.
+GRADED_WEIGHTS = 1e3
 
 
 class ExactKernelSystem:
@@ -167,7 +178,7 @@ def check_kernel_scale(K, X, precomputed):
     """K finite, and neither so large nor so small that its squared
     eigenvalues over- or underflow."""
     top = float(np.abs(K).max(initial=0.0)) if np.all(np.isfinite(K)) else np.inf
-    if top <= _KERNEL_MAX and (top == 0.0 or top >= _KERNEL_MIN):
+    if top <= KERNEL_MAX and (top == 0.0 or top >= KERNEL_MIN):
         return
     what = (
         "The kernel matrix X"
@@ -176,7 +187,7 @@ def check_kernel_scale(K, X, precomputed):
     )
     state = "is not finite" if not np.isfinite(top) else f"reaches {top:.3g}"
     raise ValueError(
-        f"{what} {state}: outside [{_KERNEL_MIN:g}, {_KERNEL_MAX:g}] the closed "
+        f"{what} {state}: outside [{KERNEL_MIN:g}, {KERNEL_MAX:g}] the closed "
         "forms, which square its eigenvalues, over- or underflow float64. "
         + (
             "Rescale the kernel matrix."

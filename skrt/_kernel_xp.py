@@ -31,6 +31,7 @@ from ._array_api import numpy_only, to_numpy
 from ._base import reset_fitted
 from ._fit_log import FitLog, check_verbose, fit_summary, seconds
 from ._fitted_xp import DeviceView, sample_weights, short_name
+from ._kernel_exact import GRADED_WEIGHTS, KERNEL_MAX, KERNEL_MIN
 from ._kernel_search import gamma_limits, search_gamma
 from ._solutions import KernelSolution
 from ._spectral_xp import (
@@ -43,12 +44,6 @@ from ._spectral_xp import (
 )
 
 __all__ = ["KernelView", "fit_kernel", "loo_and_gamma_slope"]
-
-# the numpy path's factor of weight spread beyond which the fit needs its
-# Cholesky system (skrt._kernel._GRADED_WEIGHTS)
-_GRADED_WEIGHTS = 1e3
-# the numpy path's bounds on the kernel's entries (skrt._kernel_exact)
-_KERNEL_MAX, _KERNEL_MIN = 1e150, 1e-150
 
 
 def fit_kernel(est, X, y, sample_weight, namespace):
@@ -80,9 +75,9 @@ def fit_kernel(est, X, y, sample_weight, namespace):
         )
     w = sample_weights(sample_weight, n, xp, device, dtype)
     spread = _weight_spread(xp, w)
-    if spread > _GRADED_WEIGHTS:
+    if spread > GRADED_WEIGHTS:
         raise numpy_only(
-            f"sample weights spanning {spread:.3g} (more than {_GRADED_WEIGHTS:g}: "
+            f"sample weights spanning {spread:.3g} (more than {GRADED_WEIGHTS:g}: "
             "the fit by the Cholesky factor of K + alpha W⁻¹)",
             "weights within a factor 1e3 of each other",
         )
@@ -159,12 +154,12 @@ def _check_kernel_scale(xp, K, X, precomputed):
     """K finite and within the numpy path's bounds
     (``skrt._kernel_exact.check_kernel_scale``)."""
     top = float(xp.max(xp.abs(K))) if K.shape[0] else 0.0
-    if top <= _KERNEL_MAX and (top == 0.0 or top >= _KERNEL_MIN):
+    if top <= KERNEL_MAX and (top == 0.0 or top >= KERNEL_MIN):
         return
     what = "The kernel matrix X" if precomputed else "The kernel matrix of X"
     state = "is not finite" if not math.isfinite(top) else f"reaches {top:.3g}"
     raise ValueError(
-        f"{what} {state}: outside [{_KERNEL_MIN:g}, {_KERNEL_MAX:g}] the closed "
+        f"{what} {state}: outside [{KERNEL_MIN:g}, {KERNEL_MAX:g}] the closed "
         "forms, which square its eigenvalues, over- or underflow float64. "
         + ("Rescale the kernel matrix." if precomputed else "Rescale X.")
     )

@@ -717,3 +717,17 @@ def test_targets_weights_and_arguments_as_lists_or_numpy(space):
         assert_close(curve, ref.loo_curve([0.5, 2.0]), RTOL_SEARCHED)
     for info in infos:
         assert_close(info, ref.sample_information(noise_variance=2.0), RTOL_SEARCHED)
+
+
+@pytest.mark.parametrize("scale", [1e120, 1e-120])
+def test_kernel_scale_bounds_equal_the_numpy_paths(array_namespaces, scale):
+    rng = np.random.RandomState(0)
+    A = rng.randn(12, 3)
+    K, y = scale * (A @ A.T + np.eye(12)), rng.randn(12)
+    model = RegularityKernelRidge(alpha=1.0, kernel="precomputed")
+    with sklearn.config_context(array_api_dispatch=False):
+        with pytest.raises(ValueError) as numpy_error:
+            model.fit(K, y)
+    with pytest.raises(ValueError) as device_error:
+        model.fit(array_namespaces.asarray(K), array_namespaces.asarray(y))
+    assert str(device_error.value) == str(numpy_error.value)
