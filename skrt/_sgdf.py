@@ -673,7 +673,14 @@ class SGDFRegressor(WeightsOnlyMixin, TangentMixin, RegressorMixin, BaseEstimato
         y_pred : ndarray of shape (n_samples,)
             A lazy dask array, chunked like X's rows, for a dask array X.
         """
-        if is_dask_collection(X) and hasattr(X, "map_blocks") and X.ndim == 2:
+        if is_dask_collection(X):
+            if not hasattr(X, "map_blocks") or X.ndim != 2:
+                raise TypeError(
+                    "X must be a 2-d dask array (rows x features) for a lazy "
+                    f"prediction; got a {type(X).__name__}"
+                    + (f" with {X.ndim} dimension(s)" if hasattr(X, "ndim") else "")
+                    + " (a dask DataFrame: X.to_dask_array(lengths=True))."
+                )
             check_is_fitted(self)
             if X.numblocks[1] > 1:
                 X = X.rechunk({1: -1})

@@ -325,3 +325,15 @@ def test_dask_ml_incremental_equals_the_chunk_partial_fits(dask_client):
         SGDFRegressor(**_params()), X, y, sizes, total_sample_weight=600.0
     )
     _assert_same(inc.estimator_, want)
+
+
+def test_predict_on_a_dask_input_that_is_not_a_2d_array_is_named(dask_client):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 3)
+    model = SGDFRegressor(max_iter=200, random_state=0).fit(X, X @ [1.0, 2.0, 3.0])
+    frame = dd.from_pandas(pd.DataFrame(X, columns=list("abc")), npartitions=2)
+    for bad in (da.from_array(X[:, 0], chunks=10), frame):
+        with pytest.raises(TypeError, match="X must be a 2-d dask array"):
+            model.predict(bad)
