@@ -149,7 +149,8 @@ def _information_block(X, Y, w, spec, s, sigma2, gram, n_val):
 
 
 def _coordinates_gram(X, model, spec):
-    Q = model._influence_coordinates(np.asarray(X, dtype=float), spec)
+    # validated as a numpy X_val is: NaN, text, a wrong width are named
+    Q = model._influence_coordinates(model._validate_X(X), spec)
     return np.concatenate([[Q.shape[0]], (Q.T @ Q).ravel()])
 
 

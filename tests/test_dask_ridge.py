@@ -505,3 +505,16 @@ def test_nothing_imports_dask_without_a_dask_input():
         """
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_bad_dask_validation_inputs_are_named(dask_client):
+    X, y = make_data(n=60)
+    model = RegularityRidge(alpha=1.0).fit(
+        da.from_array(X, chunks=20), da.from_array(y, chunks=20)
+    )
+    V = np.random.RandomState(5).randn(30, X.shape[1])
+    V[4, 1] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        model.sample_information(da.from_array(V, chunks=10)).compute()
+    with pytest.raises(ValueError, match="expecting"):
+        model.sample_information(da.from_array(V[:, 1:], chunks=10))
