@@ -13,8 +13,9 @@ client), without ever holding the pool:
    the empty cells and the text values the labeled file lacks, for the
    notes (and, with ``--drop-missing``, the rows kept);
 2. the pipeline's column transform, fitted on the labeled file, is applied
-   to each partition: a lazy ``dask.array`` of the encoded pool, chunked by
-   partition, that :func:`skrt.query.regularity_sampling` scores;
+   to each partition (``map_partitions``): a lazy ``dask.array`` of the
+   encoded pool (``to_dask_array`` with the rows kept per partition as chunk
+   lengths) that :func:`skrt.query.regularity_sampling` scores;
 3. the chosen rows alone are read back, every column as text, from the
    partitions that hold them.
 
@@ -306,6 +307,14 @@ def _encode(frame, piece, features, kinds, drop, head):
     return np.ascontiguousarray(head.transform(X), dtype=np.float64)
 
 
+def _encode_partition(frame, pieces, features, kinds, drop, head, partition_info=None):
+    """:func:`_encode` of a partition, as a DataFrame (``map_partitions``)."""
+    import pandas as pd
+
+    piece = pieces[partition_info["number"]]
+    return pd.DataFrame(_encode(frame, piece, features, kinds, drop, head))
+
+
 def _chosen_rows(frame, piece, features, kinds, drop, local):
     """(row numbers within the piece, text cells of every column) of the
     piece's kept rows ``local``."""
@@ -332,20 +341,26 @@ class DatasetPlan:
 
     def encoded(self, head, width):
         """The pool through ``head`` (the fitted column transform), as a lazy
-        dask array of shape (kept rows, width), one chunk per piece."""
+        dask array of shape (kept rows, width), one chunk per piece: the
+        dataframe's ``map_partitions``, then ``to_dask_array`` with the kept
+        rows' counts as chunk lengths."""
         import dask
-        import dask.array as da
+        import pandas as pd
 
-        parts = []
-        frames = self.pool.partitions(self.features)
-        encode = dask.delayed(_encode, pure=True)
-        shared = dask.delayed(head, pure=True)
-        plan = (self.features, self.kinds, self.drop)
-        for frame, piece, kept in zip(frames, self.pool.pieces, self.kept, strict=True):
-            if kept:
-                task = encode(frame, piece, *plan, shared)
-                parts.append(da.from_delayed(task, (int(kept), width), np.float64))
-        return parts[0] if len(parts) == 1 else da.concatenate(parts)
+        frame = self.pool.frame(self.features)
+        meta = pd.DataFrame(np.empty((0, width)), columns=range(width))
+        encoded = frame.map_partitions(
+            _encode_partition,
+            dask.delayed(self.pool.pieces, pure=True),  # one key, not per task
+            self.features,
+            self.kinds,
+            self.drop,
+            dask.delayed(head, pure=True),
+            meta=meta,
+            enforce_metadata=False,
+            align_dataframes=False,
+        )
+        return encoded.to_dask_array(lengths=[int(k) for k in self.kept])
 
     def chosen(self, index):
         """(pool row numbers, text cells) of the kept rows ``index`` (in
@@ -395,9 +410,10 @@ def prepare_dataset(args, lab, pool):
     }
     summarise = dask.delayed(_summary, pure=True)
     frames = pool.partitions(features)
+    shared = dask.delayed(values, pure=True)  # one key, not per task
     parts = dask.compute(
         *[
-            summarise(frame, piece, features, kinds, args.drop_missing, values)
+            summarise(frame, piece, features, kinds, args.drop_missing, shared)
             for frame, piece in zip(frames, pool.pieces, strict=True)
         ]
     )
