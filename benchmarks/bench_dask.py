@@ -109,9 +109,7 @@ def design(rows, cols, chunk_rows, seed=0):
     X = da.random.RandomState(seed + 1).standard_normal(
         (rows, cols), chunks=(chunk_rows, cols)
     )
-    noise = da.random.RandomState(seed + 2).standard_normal(
-        rows, chunks=chunk_rows
-    )
+    noise = da.random.RandomState(seed + 2).standard_normal(rows, chunks=chunk_rows)
     return X, X @ beta + 5.0 * noise
 
 
@@ -264,9 +262,10 @@ def check(X, y, model, out):
         ),
     }
     out["agreement_with_numpy"] = diffs
-    print("  agreement with the numpy path: " + ", ".join(
-        f"{k} {v:.2g}" for k, v in diffs.items()
-    ))
+    print(
+        "  agreement with the numpy path: "
+        + ", ".join(f"{k} {v:.2g}" for k, v in diffs.items())
+    )
 
 
 def main(argv=None):

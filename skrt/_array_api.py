@@ -12,6 +12,8 @@ scikit-learn).
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn import get_config
@@ -27,6 +29,7 @@ __all__ = [
     "DEVICE_ESTIMATORS",
     "device_namespace",
     "float_dtypes",
+    "is_dask_collection",
     "move_to",
     "numpy_only",
     "refuse_device_arrays",
@@ -168,3 +171,17 @@ def float_dtypes(xp, device):
         return _sk.supported_float_dtypes(xp, device)
     except TypeError:  # scikit-learn < 1.8: no device argument
         return _sk.supported_float_dtypes(xp)
+
+
+def is_dask_collection(obj) -> bool:
+    """Whether ``obj`` is a dask collection (array, DataFrame, ...), without
+    importing dask: an object can only be one when dask was imported already.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> is_dask_collection(np.ones(3))
+    False
+    """
+    dask = sys.modules.get("dask")
+    return dask is not None and bool(dask.is_dask_collection(obj))

@@ -116,8 +116,7 @@ def require_dask(path, what="pool"):
         import pyarrow.parquet  # noqa: F401
     except ImportError:
         raise CLIError(
-            f"reading the {what} {path} (several Parquet files) needs dask: "
-            f"{DASK_HINT}"
+            f"reading the {what} {path} (several Parquet files) needs dask: {DASK_HINT}"
         ) from None
 
 

@@ -26,12 +26,12 @@ where more tie than were reported, a further pass brings a boolean mask
 from __future__ import annotations
 
 import dataclasses
-import sys
 
 import numpy as np
 import scipy.sparse as sp
 
 from ._acquisition import Acquisition
+from ._array_api import is_dask_collection
 from ._batch import quiet, raise_not_finite
 
 __all__ = [
@@ -48,20 +48,6 @@ __all__ = [
 
 #: candidates a block reports at its maximum before a mask pass is needed
 TIE_CAP = 64
-
-
-def is_dask_collection(obj) -> bool:
-    """Whether ``obj`` is a dask collection; never imports dask (an object
-    can only be one when dask was imported already).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> is_dask_collection(np.ones(3))
-    False
-    """
-    dask = sys.modules.get("dask")
-    return dask is not None and bool(dask.is_dask_collection(obj))
 
 
 def stack_rows(A, B):

@@ -34,11 +34,11 @@ Nothing here imports dask (:func:`is_dask_collection` looks at
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ._array_api import is_dask_collection
 from ._centering import row_block
 from ._linalg import GCV_DOF_MIN, Spectral, leave_one_out_path
 
@@ -58,16 +58,6 @@ __all__ = [
 # alphas per evaluation of leave_one_out_path inside a chunk: its
 # (rows, 2 n_alphas (1 + n_targets)) temporaries stay bounded
 _ALPHA_BATCH = 64
-
-
-def is_dask_collection(obj) -> bool:
-    """Whether ``obj`` is a Dask collection (array, dataframe, delayed),
-    without importing dask: an object can only be one when dask is loaded."""
-    if "dask" not in sys.modules:
-        return False
-    from dask.base import is_dask_collection as check
-
-    return bool(check(obj))
 
 
 def dask_fitted(estimator) -> bool:

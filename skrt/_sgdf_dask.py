@@ -13,28 +13,13 @@ Nothing here imports dask unless a dask collection was passed: the check
 
 from __future__ import annotations
 
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["RowChunks", "is_dask_collection"]
+from ._array_api import is_dask_collection
 
-
-def is_dask_collection(obj) -> bool:
-    """Whether ``obj`` is a dask collection (array, DataFrame, Series...).
-
-    Never imports dask: an object can only be a dask collection when dask
-    has been imported already.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> is_dask_collection(np.ones(3))
-    False
-    """
-    dask = sys.modules.get("dask")
-    return dask is not None and bool(dask.is_dask_collection(obj))
+__all__ = ["RowChunks"]
 
 
 def _is_frame(obj) -> bool:
