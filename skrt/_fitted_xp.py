@@ -33,7 +33,7 @@ from ._acquisition import Acquisition, Curvature
 from ._array_api import move_to, to_numpy
 from ._centering import row_block
 from ._heuristics import check_heuristic, resolve_heuristic, resolve_landmarks
-from ._influence import check_kind
+from ._influence import check_kind, check_noise_variance
 from ._pool import make_scorer
 from ._spectral_xp import (
     leave_one_out_change,
@@ -361,25 +361,10 @@ class DeviceView:
         checks it (a positive finite float or one per target)."""
         value = self.noise_variance() if noise_variance is None else noise_variance
         try:
-            host = host_floats(value)
+            value = host_floats(value)
         except (TypeError, ValueError):
-            raise TypeError(
-                "noise_variance must be a positive float or an array of "
-                f"{k} of them (one per target); got {noise_variance!r}."
-            ) from None
-        if host.ndim > 1 or host.size not in (1, k):
-            raise ValueError(
-                "noise_variance must be a float or have shape "
-                f"({k},), one per target of the fitted model; got shape "
-                f"{host.shape}."
-            )
-        host = np.array(np.broadcast_to(host.ravel(), (k,)))
-        if not np.all(np.isfinite(host)) or np.any(host <= 0):
-            raise ValueError(
-                "noise_variance must be positive and finite; got "
-                f"{host!r} (a model that fits its training targets exactly has "
-                "noise_variance_ 0: pass noise_variance=1.0 for the unscaled scores)."
-            )
+            pass  # check_noise_variance names what it is
+        host = np.array(check_noise_variance(value, k))
         return self.xp.asarray(host, dtype=self.dtype, device=self.device)
 
     # -- shared pieces ---------------------------------------------------------
