@@ -26,6 +26,7 @@ from ._kernel_cg import fit_kernel_cg, kernel_system
 from ._kernel_exact import (
     GRADED_WEIGHTS,
     ExactKernelSystem,
+    check_fit_shape,
     check_input_scale,
     check_kernel_scale,
     exact_leave_one_out,
@@ -375,16 +376,7 @@ class RegularityKernelRidge(RegularityMixin, RegressorMixin, BaseEstimator):
             y_numeric=True,
         )
         n = X.shape[0]
-        if precomputed and X.shape[1] != n:
-            raise ValueError(
-                "kernel='precomputed' needs a square kernel matrix X; "
-                f"got shape {X.shape}."
-            )
-        if self.alpha == "loo" and n < 3:
-            raise ValueError(
-                "alpha='loo' needs at least 3 samples to choose alpha by "
-                f"leave-one-out; got n_samples={n}."
-            )
+        check_fit_shape(X.shape, precomputed, self.alpha)
         w = check_sample_weight(sample_weight, n)
         Y = y.reshape(n, -1).astype(np.float64, copy=False)
         solver = self.solver

@@ -58,6 +58,7 @@ from ._linalg import noise_variance
 __all__ = [
     "exact_leave_one_out",
     "GRADED_WEIGHTS",
+    "check_fit_shape",
     "KERNEL_MAX",
     "KERNEL_MIN",
     "ExactKernelSystem",
@@ -246,3 +247,20 @@ def exact_leave_one_out(exact, K, Y, w, s):
         noise_variance=np.atleast_1d(noise_variance(w @ resid**2, w_sum, dof)),
     )
     return alpha_dual, tangent_dual, record
+
+
+def check_fit_shape(shape, precomputed, alpha):
+    """The ValueErrors of a kernel fit's shape, for the numpy and the
+    array-API paths alike: a square ``X`` for ``kernel='precomputed'``, at
+    least 3 rows for ``alpha='loo'``."""
+    n = shape[0]
+    if precomputed and shape[1] != n:
+        raise ValueError(
+            "kernel='precomputed' needs a square kernel matrix X; "
+            f"got shape {tuple(shape)}."
+        )
+    if alpha == "loo" and n < 3:
+        raise ValueError(
+            "alpha='loo' needs at least 3 samples to choose alpha by "
+            f"leave-one-out; got n_samples={n}."
+        )

@@ -31,7 +31,7 @@ from ._array_api import numpy_only, to_numpy
 from ._base import reset_fitted
 from ._fit_log import FitLog, check_verbose, fit_summary, seconds
 from ._fitted_xp import DeviceView, sample_weights, short_name
-from ._kernel_exact import GRADED_WEIGHTS, KERNEL_MAX, KERNEL_MIN
+from ._kernel_exact import GRADED_WEIGHTS, KERNEL_MAX, KERNEL_MIN, check_fit_shape
 from ._kernel_search import gamma_limits, search_gamma
 from ._solutions import KernelSolution
 from ._spectral_xp import (
@@ -63,16 +63,7 @@ def fit_kernel(est, X, y, sample_weight, namespace):
     with config_context(array_api_dispatch=True):
         X, y = validate_data(est, X, y, dtype=dtype, multi_output=True, y_numeric=True)
     n = X.shape[0]
-    if precomputed and X.shape[1] != n:
-        raise ValueError(
-            "kernel='precomputed' needs a square kernel matrix X; "
-            f"got shape {tuple(X.shape)}."
-        )
-    if est.alpha == "loo" and n < 3:
-        raise ValueError(
-            "alpha='loo' needs at least 3 samples to choose alpha by "
-            f"leave-one-out; got n_samples={n}."
-        )
+    check_fit_shape(X.shape, precomputed, est.alpha)
     w = sample_weights(sample_weight, n, xp, device, dtype)
     spread = _weight_spread(xp, w)
     if spread > GRADED_WEIGHTS:
